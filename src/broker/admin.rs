@@ -1,0 +1,190 @@
+//! Topic administration: CreateTopics, DeleteTopics, CreatePartitions, DescribeCluster.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{
+    BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, DescribeClusterRequest,
+    DescribeClusterResponse, TopicName,
+};
+use uuid::Uuid;
+
+use super::{sb, Broker};
+use crate::topics::TopicError;
+
+/// CreateTopics: validates everything first; `validate_only` stops there.
+pub fn create_topics(
+    broker: &Broker,
+    req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
+    let mut results = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let name = t.name.to_string();
+        let mut result = CreatableTopicResult::default().with_name(t.name.clone());
+        let mut configs = BTreeMap::new();
+        for c in &t.configs {
+            if let Some(v) = &c.value {
+                configs.insert(c.name.to_string(), v.to_string());
+            }
+        }
+        let replication = i32::from(t.replication_factor);
+        // Explicit replica assignments must name this broker only.
+        let assignment_ok = t.assignments.iter().all(|a| {
+            a.broker_ids.iter().all(|b| b.0 == broker.node_id()) && !a.broker_ids.is_empty()
+        });
+        let outcome = if !assignment_ok {
+            Err(TopicError::InvalidReplicationFactor(0))
+        } else if !t.assignments.is_empty() {
+            let n = t.assignments.len() as i32;
+            if req.validate_only {
+                broker.topics.validate_create(&name, n, -1, &configs)
+            } else {
+                broker
+                    .topics
+                    .create(&name, n, -1, configs)
+                    .map(|t| t.partition_count())
+            }
+        } else if req.validate_only {
+            broker
+                .topics
+                .validate_create(&name, t.num_partitions, replication, &configs)
+        } else {
+            broker
+                .topics
+                .create(&name, t.num_partitions, replication, configs)
+                .map(|t| t.partition_count())
+        };
+        match outcome {
+            Ok(count) => {
+                let topic = broker.topics.get(&name);
+                if let Some(topic) = topic.as_ref().filter(|_| version >= 7) {
+                    result = result.with_topic_id(topic.id);
+                }
+                if version >= 5 {
+                    result = result
+                        .with_num_partitions(count)
+                        .with_replication_factor(1)
+                        .with_configs(topic.map(|topic| {
+                            broker
+                                .topics
+                                .effective_configs(&topic)
+                                .into_iter()
+                                .map(|c| {
+                                    CreatableTopicConfigs::default()
+                                        .with_name(sb(c.name))
+                                        .with_value(Some(sb(c.value)))
+                                        .with_config_source(c.source as i8)
+                                })
+                                .collect()
+                        }));
+                }
+            }
+            Err(e) => {
+                tracing::info!(topic = %name, error = %e, "create topic refused");
+                result = result
+                    .with_error_code(e.code().code())
+                    .with_error_message(Some(sb(e.to_string())));
+                if version >= 5 {
+                    result = result.with_num_partitions(-1).with_replication_factor(-1);
+                }
+            }
+        }
+        results.push(result);
+    }
+    CreateTopicsResponse::default().with_topics(results)
+}
+
+/// DeleteTopics, by name (all versions) or by topic id (v6+).
+pub fn delete_topics(
+    broker: &Broker,
+    req: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    let targets: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
+        req.topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
+    } else {
+        req.topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::nil()))
+            .collect()
+    };
+    let responses = targets
+        .into_iter()
+        .map(|(name, id)| {
+            let resolved = match &name {
+                Some(n) => Ok(n.to_string()),
+                None => broker
+                    .topics
+                    .get_by_id(id)
+                    .map(|t| t.name.clone())
+                    .ok_or(TopicError::UnknownId(id)),
+            };
+            let outcome = resolved.and_then(|n| broker.topics.delete(&n).map(|id| (n, id)));
+            let mut r = DeletableTopicResult::default();
+            match outcome {
+                Ok((n, deleted_id)) => {
+                    r = r.with_name(Some(TopicName(sb(n))));
+                    if version >= 6 {
+                        r = r.with_topic_id(deleted_id);
+                    }
+                }
+                Err(e) => {
+                    r = r.with_name(name).with_error_code(e.code().code());
+                    if version >= 6 {
+                        r = r.with_topic_id(id);
+                    }
+                    if version >= 5 {
+                        r = r.with_error_message(Some(sb(e.to_string())));
+                    }
+                }
+            }
+            r
+        })
+        .collect();
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+/// CreatePartitions: grow only.
+pub fn create_partitions(
+    broker: &Broker,
+    req: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let results = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            match broker
+                .topics
+                .create_partitions(&t.name, t.count, req.validate_only)
+            {
+                Ok(()) => r,
+                Err(e) => r
+                    .with_error_code(e.code().code())
+                    .with_error_message(Some(sb(e.to_string()))),
+            }
+        })
+        .collect();
+    CreatePartitionsResponse::default().with_results(results)
+}
+
+/// DescribeCluster: this one broker, which is also the controller.
+pub fn describe_cluster(broker: &Broker, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+    DescribeClusterResponse::default()
+        .with_cluster_id(sb(broker.cluster_id.clone()))
+        .with_controller_id(BrokerId(broker.node_id()))
+        .with_brokers(vec![DescribeClusterBroker::default()
+            .with_broker_id(BrokerId(broker.node_id()))
+            .with_host(sb(broker.advertised.0.clone()))
+            .with_port(broker.advertised.1)])
+}

@@ -1,0 +1,177 @@
+//! Fetch: sessionless (session id 0, which every client accepts), long-polling on an append
+//! notification until `min_bytes` are available or `max_wait_ms` passes. Partition locks are
+//! held only to locate the bytes (a file slice); the bytes are read after the lock is released
+//! and returned exactly as stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use super::Broker;
+use crate::log::{FileSlice, LogError};
+use crate::topics::{Partition, Topic};
+
+/// What one partition will answer, before its bytes are read.
+struct Planned {
+    /// The response entry, records still empty.
+    data: PartitionData,
+    /// Where the records are, if any.
+    slice: Option<FileSlice>,
+}
+
+/// Answers a Fetch request, parking it until data arrives, the wait ends or the broker stops.
+pub async fn handle(broker: &Broker, req: FetchRequest, version: i16) -> FetchResponse {
+    let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut appends = broker.subscribe_appends();
+    let mut stopping = broker.subscribe_stopping();
+    // Resolve topics once: by id from v13, by name before.
+    let topics: Vec<(
+        Option<Arc<Topic>>,
+        &kafka_protocol::messages::fetch_request::FetchTopic,
+    )> = req
+        .topics
+        .iter()
+        .map(|t| {
+            let topic = if version >= 13 {
+                broker.topics.get_by_id(t.topic_id)
+            } else {
+                broker.topics.get(&t.topic)
+            };
+            (topic, t)
+        })
+        .collect();
+    loop {
+        appends.borrow_and_update();
+        let (plan, available, errored) = plan(&topics, &req, version);
+        let done = available >= i64::from(req.min_bytes.max(0))
+            || errored
+            || tokio::time::Instant::now() >= deadline
+            || *stopping.borrow();
+        if done {
+            return read(plan);
+        }
+        tokio::select! {
+            _ = appends.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = stopping.changed() => {}
+        }
+    }
+}
+
+type TopicPlan = (Option<TopicName>, Uuid, Vec<Planned>);
+
+/// Locates the bytes for every partition; returns the plan, bytes available, and whether any
+/// partition has an error (which answers the fetch at once, as Kafka does).
+fn plan(
+    topics: &[(
+        Option<Arc<Topic>>,
+        &kafka_protocol::messages::fetch_request::FetchTopic,
+    )],
+    req: &FetchRequest,
+    version: i16,
+) -> (Vec<TopicPlan>, i64, bool) {
+    let mut remaining = i64::from(req.max_bytes.max(0));
+    let mut available = 0i64;
+    let mut errored = false;
+    let mut out = Vec::with_capacity(topics.len());
+    for (topic, ft) in topics {
+        let mut parts = Vec::with_capacity(ft.partitions.len());
+        for fp in &ft.partitions {
+            let mut data = PartitionData::default()
+                .with_partition_index(fp.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_aborted_transactions(None);
+            let partition: Option<Arc<Partition>> =
+                topic.as_ref().and_then(|t| t.partition(fp.partition));
+            let Some(p) = partition else {
+                let code = if version >= 13 && topic.is_none() {
+                    ResponseError::UnknownTopicId
+                } else {
+                    ResponseError::UnknownTopicOrPartition
+                };
+                data = data.with_error_code(code.code());
+                errored = true;
+                parts.push(Planned { data, slice: None });
+                continue;
+            };
+            let limit = i64::from(fp.partition_max_bytes.max(0)).min(remaining);
+            let first_with_data = available == 0;
+            let log = p.log();
+            let (hw, start) = (log.high_watermark(), log.log_start_offset());
+            data = data
+                .with_high_watermark(hw)
+                .with_last_stable_offset(hw)
+                .with_log_start_offset(start);
+            let slice = if limit <= 0 && !first_with_data {
+                None
+            } else {
+                match log.read(fp.fetch_offset, limit.max(1) as usize) {
+                    Ok(info) => Some(info),
+                    Err(e @ LogError::OffsetOutOfRange { .. }) => {
+                        tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "fetch out of range");
+                        data = data.with_error_code(ResponseError::OffsetOutOfRange.code());
+                        errored = true;
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "fetch failed");
+                        data = data.with_error_code(e.code().code());
+                        errored = true;
+                        None
+                    }
+                }
+            };
+            drop(log);
+            // KIP-74: only the first partition with data may exceed the limits, by one batch.
+            let slice = slice.filter(|s| s.len > 0 && (first_with_data || s.len as i64 <= limit));
+            if let Some(s) = &slice {
+                available += s.len as i64;
+                remaining -= s.len as i64;
+            }
+            parts.push(Planned { data, slice });
+        }
+        let name = (version < 13).then(|| ft.topic.clone());
+        out.push((name, ft.topic_id, parts));
+    }
+    (out, available, errored)
+}
+
+/// Reads the planned bytes (no partition lock held) and builds the response.
+fn read(plan: Vec<TopicPlan>) -> FetchResponse {
+    let responses = plan
+        .into_iter()
+        .map(|(name, id, parts)| {
+            let partitions = parts
+                .into_iter()
+                .map(|Planned { data, slice }| match slice {
+                    None => data.with_records(Some(Bytes::new())),
+                    Some(s) => match s.read_bytes() {
+                        Ok(b) => data.with_records(Some(b)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "reading log bytes failed");
+                            data.with_error_code(ResponseError::KafkaStorageError.code())
+                                .with_records(Some(Bytes::new()))
+                        }
+                    },
+                })
+                .collect();
+            let mut t = FetchableTopicResponse::default().with_partitions(partitions);
+            match name {
+                Some(n) => t = t.with_topic(n),
+                None => t = t.with_topic_id(id),
+            }
+            t
+        })
+        .collect();
+    FetchResponse::default()
+        .with_session_id(0)
+        .with_responses(responses)
+}

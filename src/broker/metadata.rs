@@ -1,0 +1,90 @@
+//! Metadata: this broker, the cluster id, and the requested (or all) topics; auto-creates
+//! unknown topics when the request and `auto.create.topics.enable` allow it.
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use super::{sb, Broker};
+use crate::topics::{Topic, TopicError};
+
+/// Answers a Metadata request.
+pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
+    // v0-v3 have no flag and always allow auto-creation.
+    let allow_create = version < 4 || req.allow_auto_topic_creation;
+    let wanted = match req.topics {
+        None => None,
+        Some(t) if t.is_empty() && version == 0 => None,
+        Some(t) => Some(t),
+    };
+    let topics = match wanted {
+        None => broker
+            .topics
+            .all()
+            .iter()
+            .map(|t| topic_entry(broker, t))
+            .collect(),
+        Some(list) => list
+            .into_iter()
+            .map(|rt| match rt.name {
+                Some(name) => match broker.topic_or_create(&name, allow_create) {
+                    Ok(t) => topic_entry(broker, &t),
+                    Err(e) => error_entry(Some(name), Uuid::nil(), &e),
+                },
+                None => match broker.topics.get_by_id(rt.topic_id) {
+                    Some(t) => topic_entry(broker, &t),
+                    None => error_entry(None, rt.topic_id, &TopicError::UnknownId(rt.topic_id)),
+                },
+            })
+            .collect(),
+    };
+    MetadataResponse::default()
+        .with_brokers(vec![broker_entry(broker)])
+        .with_cluster_id((version >= 2).then(|| sb(broker.cluster_id.clone())))
+        .with_controller_id(BrokerId(if version >= 1 { broker.node_id() } else { -1 }))
+        .with_topics(topics)
+}
+
+/// This broker as Metadata lists it.
+pub fn broker_entry(broker: &Broker) -> MetadataResponseBroker {
+    MetadataResponseBroker::default()
+        .with_node_id(BrokerId(broker.node_id()))
+        .with_host(sb(broker.advertised.0.clone()))
+        .with_port(broker.advertised.1)
+}
+
+fn topic_entry(broker: &Broker, t: &Topic) -> MetadataResponseTopic {
+    let partitions = t
+        .partitions()
+        .iter()
+        .map(|p| {
+            let replicas = vec![BrokerId(p.leader)];
+            MetadataResponsePartition::default()
+                .with_partition_index(p.index)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(replicas.clone())
+                .with_isr_nodes(replicas)
+        })
+        .collect();
+    let _ = broker;
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(sb(t.name.clone()))))
+        .with_topic_id(t.id)
+        .with_is_internal(t.internal)
+        .with_partitions(partitions)
+}
+
+fn error_entry(name: Option<TopicName>, id: Uuid, e: &TopicError) -> MetadataResponseTopic {
+    let code = match e {
+        TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
+        other => other.code(),
+    };
+    MetadataResponseTopic::default()
+        .with_error_code(code.code())
+        .with_name(name)
+        .with_topic_id(id)
+}

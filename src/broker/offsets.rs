@@ -1,0 +1,177 @@
+//! Offset queries and log-start changes: ListOffsets, OffsetForLeaderEpoch, DeleteRecords.
+
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{
+    DeleteRecordsRequest, DeleteRecordsResponse, ListOffsetsRequest, ListOffsetsResponse,
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+};
+use kafka_protocol::ResponseError;
+use std::sync::Arc;
+
+use super::Broker;
+use crate::topics::Partition;
+
+/// ListOffsets special timestamps (Kafka's `ListOffsetsRequest`).
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+fn partition(broker: &Broker, topic: &str, index: i32) -> Result<Arc<Partition>, ResponseError> {
+    broker
+        .topics
+        .get(topic)
+        .and_then(|t| t.partition(index))
+        .ok_or(ResponseError::UnknownTopicOrPartition)
+}
+
+/// Checks a client's view of the leader epoch against ours, as Kafka does (-1 = not given).
+pub fn check_leader_epoch(p: &Partition, current: i32) -> Result<(), ResponseError> {
+    if current < 0 || current == p.leader_epoch {
+        Ok(())
+    } else if current > p.leader_epoch {
+        Err(ResponseError::UnknownLeaderEpoch)
+    } else {
+        Err(ResponseError::FencedLeaderEpoch)
+    }
+}
+
+/// ListOffsets: earliest, latest, max timestamp, or the first offset at or after a timestamp.
+pub fn list_offsets(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|lp| {
+                    let r = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(lp.partition_index);
+                    let found = partition(broker, &t.name, lp.partition_index).and_then(|p| {
+                        check_leader_epoch(&p, lp.current_leader_epoch)?;
+                        let log = p.log();
+                        let (offset, ts) = match lp.timestamp {
+                            LATEST | LATEST_TIERED => (log.high_watermark(), -1),
+                            EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
+                            MAX_TIMESTAMP => {
+                                log.max_timestamp().map_or((-1, -1), |(o, ts)| (o, ts))
+                            }
+                            ts if ts >= 0 => log
+                                .offset_for_timestamp(ts)
+                                .map_or((-1, -1), |(o, ts)| (o, ts)),
+                            _ => return Err(ResponseError::InvalidRequest),
+                        };
+                        Ok((offset, ts, p.leader_epoch))
+                    });
+                    match found {
+                        Ok((offset, ts, epoch)) => {
+                            let r = r.with_offset(offset).with_timestamp(ts);
+                            if version >= 4 {
+                                r.with_leader_epoch(if offset >= 0 { epoch } else { -1 })
+                            } else {
+                                r
+                            }
+                        }
+                        Err(e) => r
+                            .with_error_code(e.code())
+                            .with_offset(-1)
+                            .with_timestamp(-1),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// OffsetForLeaderEpoch: the end offset of the asked epoch (librdkafka calls this after
+/// reconnecting, to detect log truncation).
+pub fn offset_for_leader_epoch(
+    broker: &Broker,
+    req: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|lp| {
+                    let r = EpochEndOffset::default().with_partition(lp.partition);
+                    match partition(broker, &t.topic, lp.partition).and_then(|p| {
+                        check_leader_epoch(&p, lp.current_leader_epoch)?;
+                        Ok(p.log().end_offset_for_epoch(lp.leader_epoch))
+                    }) {
+                        Ok((epoch, end)) => r.with_leader_epoch(epoch).with_end_offset(end),
+                        Err(e) => r
+                            .with_error_code(e.code())
+                            .with_leader_epoch(-1)
+                            .with_end_offset(-1),
+                    }
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(t.topic)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
+
+/// DeleteRecords: advances the log start offset (-1 means the high watermark) and deletes
+/// whole segments below it.
+pub fn delete_records(broker: &Broker, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let internal = broker.topics.get(&t.name).is_some_and(|t| t.internal);
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|dp| {
+                    let r = DeleteRecordsPartitionResult::default()
+                        .with_partition_index(dp.partition_index);
+                    let outcome = if internal {
+                        Err(ResponseError::TopicAuthorizationFailed)
+                    } else {
+                        partition(broker, &t.name, dp.partition_index).and_then(|p| {
+                            let mut log = p.log();
+                            let target = if dp.offset == -1 {
+                                log.high_watermark()
+                            } else {
+                                dp.offset
+                            };
+                            if target < 0 {
+                                return Err(ResponseError::OffsetOutOfRange);
+                            }
+                            log.delete_records_before(target).map_err(|e| e.code())
+                        })
+                    };
+                    match outcome {
+                        Ok(low) => r.with_low_watermark(low),
+                        Err(e) => r.with_error_code(e.code()).with_low_watermark(-1),
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DeleteRecordsResponse::default().with_topics(topics)
+}

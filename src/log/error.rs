@@ -1,0 +1,66 @@
+//! Errors of the partition log, each mapped to the Kafka error code a client should see.
+
+use std::path::PathBuf;
+
+use kafka_protocol::ResponseError;
+
+/// Why a log operation failed. [`LogError::code`] gives the per-partition error code.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// A file operation failed. The in-memory state was left as it was before the call, so the
+    /// log stays usable for reads; Kafka would take the log dir offline (KAFKA_STORAGE_ERROR).
+    #[error("{op} in {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "append to".
+        op: &'static str,
+        /// The partition directory or segment file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A read or DeleteRecords outside `[log start offset, log end offset]`.
+    #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        /// The requested offset.
+        offset: i64,
+        /// The first offset still readable.
+        log_start_offset: i64,
+        /// The next offset to be assigned.
+        log_end_offset: i64,
+    },
+    /// One append larger than a whole segment can never be stored (Kafka's
+    /// `RecordBatchTooLargeException`).
+    #[error("append of {size} bytes exceeds the segment size of {segment_bytes} bytes")]
+    RecordListTooLarge {
+        /// Bytes in the append.
+        size: usize,
+        /// The configured `segment.bytes`.
+        segment_bytes: u64,
+    },
+    /// The batch headers handed to `append` do not describe the buffer (a caller bug, or bytes
+    /// that were not validated with `validate_batches`).
+    #[error("append rejected: {0}")]
+    InvalidAppend(&'static str),
+}
+
+impl LogError {
+    /// The Kafka error code for a response partition.
+    pub fn code(&self) -> ResponseError {
+        match self {
+            LogError::Io { .. } => ResponseError::KafkaStorageError,
+            LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            LogError::RecordListTooLarge { .. } => ResponseError::RecordListTooLarge,
+            LogError::InvalidAppend(_) => ResponseError::CorruptMessage,
+        }
+    }
+
+    /// Wraps an I/O error with what was being done and to which file.
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        LogError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! One partition's segmented on-disk log, with Kafka's `UnifiedLog` / `LogSegment` /
+//! `OffsetIndex` / `TimeIndex` semantics: offsets assigned on append, segments rolled by size and
+//! age, sparse indexes, crash recovery that cuts a torn tail, DeleteRecords, and time/size
+//! retention. Record batches are stored exactly as produced (after offset assignment) and served
+//! as is.
+//!
+//! The module knows nothing about topics, replication or the network: the caller gives it a
+//! directory and a [`LogConfig`], serialises calls with the partition's lock, and reads the
+//! [`FileSlice`]s returned by [`Log::read`] outside that lock.
+//!
+//! - [`partition_log`]: [`Log`], [`LogConfig`], [`AppendInfo`], [`FileSlice`].
+//! - [`segment`]: one `.log` file and its indexes; the on-disk format.
+//! - [`index`]: the offset and time indexes.
+//! - [`epoch`]: the leader epoch cache behind OffsetForLeaderEpoch.
+//! - [`checkpoint`]: the small atomically-replaced metadata files.
+//! - [`producer_state`]: idempotent-producer state (Kafka's `ProducerStateManager`) and its
+//!   snapshots.
+//! - [`error`]: [`LogError`] and its Kafka error codes.
+
+pub mod checkpoint;
+pub mod epoch;
+pub mod error;
+pub mod index;
+pub mod partition_log;
+pub mod producer_state;
+pub mod segment;
+
+pub use error::LogError;
+pub use partition_log::{AppendInfo, FileSlice, Log, LogConfig};
+
+#[cfg(test)]
+mod tests;

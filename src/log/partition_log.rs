@@ -1,0 +1,802 @@
+//! [`Log`]: one partition's log, a list of segments with a log start offset, a log end offset and
+//! a leader epoch cache (Kafka's `UnifiedLog` + `LocalLog` + `LogLoader`, for a single replica).
+//!
+//! # Directory
+//!
+//! ```text
+//! <dir>/00000000000000000000.log        segments (see super::segment)
+//! <dir>/00000000000000000000.index
+//! <dir>/00000000000000000000.timeindex
+//! <dir>/00000000000000012345.log ...
+//! <dir>/leader-epoch-checkpoint         see super::epoch
+//! <dir>/log-start-offset                see super::checkpoint
+//! <dir>/recovery-point-offset-checkpoint
+//! ```
+//!
+//! # Offsets
+//!
+//! `log start offset <= high watermark == log end offset`. With a single replica every appended
+//! batch is committed, so the high watermark is the log end offset. The log start offset is the
+//! first segment's base offset unless DeleteRecords moved it further.
+//!
+//! # Thread safety
+//!
+//! `Log` is not thread-safe: the caller wraps it in the partition's lock and holds it for every
+//! method. [`Log::read`] only locates bytes; the returned [`FileSlice`] is read after the lock is
+//! released.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::epoch::LeaderEpochCache;
+use super::error::LogError;
+use super::segment::{self, LogSegment};
+use crate::protocol::batch::{self, BatchHeader, BATCH_HEADER_LEN};
+
+/// Per-topic log settings (Kafka's `LogConfig`), replaceable at runtime with
+/// [`Log::set_config`] because topic configs can be altered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll when the active segment would exceed this size.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll when the active segment's first batch is this old.
+    pub segment_ms: i64,
+    /// `retention.ms`: delete segments whose largest timestamp is older; -1 = unlimited.
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete oldest segments while the log is larger; -1 = unlimited.
+    pub retention_bytes: i64,
+    /// `index.interval.bytes`: bytes of log between offset index entries.
+    pub index_interval_bytes: u32,
+    /// `flush.messages`: fsync once this many messages are unflushed; `u64::MAX` (or Kafka's
+    /// `i64::MAX`) = leave it to the OS.
+    pub flush_messages: u64,
+    /// `flush.ms`: fsync when the last flush is this old (checked on append and by
+    /// [`Log::maybe_flush`]); `i64::MAX` = never.
+    pub flush_ms: i64,
+    /// `message.timestamp.type=LogAppendTime`: stamp batches with the broker's clock.
+    pub message_timestamp_log_append: bool,
+}
+
+impl Default for LogConfig {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        const WEEK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: WEEK_MS,
+            retention_ms: WEEK_MS,
+            retention_bytes: -1,
+            index_interval_bytes: 4096,
+            flush_messages: i64::MAX as u64,
+            flush_ms: i64::MAX,
+            message_timestamp_log_append: false,
+        }
+    }
+}
+
+/// The outcome of an append, for the produce response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset assigned to the first record.
+    pub base_offset: i64,
+    /// Offset assigned to the last record.
+    pub last_offset: i64,
+    /// The broker time written into the batches for LogAppendTime topics, -1 for CreateTime.
+    pub log_append_time: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+}
+
+/// Whole batches of one segment to be sent to a fetcher: read with [`FileSlice::read_bytes`]
+/// after releasing the partition lock.
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    /// The segment's `.log` file (kept alive even if retention deletes the segment meanwhile).
+    pub file: Arc<File>,
+    /// Byte position of the first batch.
+    pub position: u64,
+    /// Bytes to read; 0 when the fetch offset is the log end offset.
+    pub len: usize,
+}
+
+impl FileSlice {
+    /// Reads the bytes (one pread).
+    pub fn read_bytes(&self) -> std::io::Result<Bytes> {
+        if self.len == 0 {
+            return Ok(Bytes::new());
+        }
+        let mut buf = vec![0u8; self.len];
+        self.file.read_exact_at(&mut buf, self.position)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// Nothing to read.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One partition's log. See the module documentation.
+#[derive(Debug)]
+pub struct Log {
+    /// The partition directory.
+    dir: PathBuf,
+    /// Current settings.
+    config: LogConfig,
+    /// Segments by increasing base offset; never empty, the last one is active.
+    segments: Vec<LogSegment>,
+    /// First readable offset (DeleteRecords and retention move it forward).
+    log_start_offset: i64,
+    /// Next offset to assign; also the high watermark.
+    log_end_offset: i64,
+    /// Everything below this offset is fsynced; recovery starts from its segment.
+    recovery_point: i64,
+    /// Where each leader epoch started, for OffsetForLeaderEpoch.
+    epochs: LeaderEpochCache,
+    /// Wall-clock time of the last flush, for `flush.ms`.
+    last_flush_ms: i64,
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Log {
+    /// Opens (creating if needed) the log in `dir`.
+    ///
+    /// After a clean stop (`recover == false`) segments are loaded from their index files
+    /// without reading the log data, except the batches after the active segment's last index
+    /// entry (to find the log end offset). Segments with missing or inconsistent index files
+    /// are always rebuilt by scanning.
+    ///
+    /// After an unclean stop (`recover == true`) every segment from the one containing the
+    /// recovery point onward is scanned: each batch's framing and CRC is checked, the first
+    /// invalid batch and everything after it is cut (and, as in Kafka, any later segment is
+    /// deleted), indexes are rebuilt, and the result is fsynced and checkpointed.
+    pub fn open(dir: &Path, config: LogConfig, recover: bool) -> Result<Log, LogError> {
+        let now = wall_clock_ms();
+        std::fs::create_dir_all(dir).map_err(|e| LogError::io("create log directory", dir, e))?;
+        let bases = list_segments(dir)?;
+        let start_file = checkpoint::read_offset(dir, LOG_START_OFFSET_FILE)
+            .map_err(|e| LogError::io("read log start offset", dir, e))?;
+        let rp_file = checkpoint::read_offset(dir, RECOVERY_POINT_FILE)
+            .map_err(|e| LogError::io("read recovery point", dir, e))?;
+        let loaded_epochs = LeaderEpochCache::load(dir).unwrap_or_else(|e| {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read leader epoch checkpoint");
+            None
+        });
+        let epochs_loaded = loaded_epochs.is_some();
+        let mut epochs = loaded_epochs.unwrap_or_default();
+        let recover_from = rp_file.unwrap_or(0);
+        let interval = config.index_interval_bytes;
+
+        let mut segments: Vec<LogSegment> = Vec::with_capacity(bases.len().max(1));
+        let mut scanned: Vec<bool> = Vec::with_capacity(bases.len());
+        let mut recovered_segments = 0usize;
+        for (i, &base) in bases.iter().enumerate() {
+            let next_base = bases.get(i + 1).copied();
+            let mut seg = LogSegment::open(dir, base, now)
+                .map_err(|e| LogError::io("open segment", dir, e))?;
+            let unflushed = recover && next_base.is_none_or(|n| n > recover_from);
+            if unflushed {
+                let out = seg
+                    .recover(interval, Some(&mut epochs))
+                    .map_err(|e| LogError::io("recover segment", dir, e))?;
+                recovered_segments += 1;
+                segments.push(seg);
+                scanned.push(true);
+                if out.truncated_bytes > 0 && next_base.is_some() {
+                    for &later in &bases[i + 1..] {
+                        tracing::warn!(
+                            dir = %dir.display(),
+                            segment = %segment::file_name(later, "log"),
+                            "deleting segment after a truncated one"
+                        );
+                        delete_segment_files(dir, later);
+                    }
+                    break;
+                }
+                continue;
+            }
+            let is_last = next_base.is_none();
+            let loaded = seg
+                .load_indexes(is_last)
+                .map_err(|e| LogError::io("load indexes", dir, e))?;
+            if !loaded {
+                tracing::warn!(
+                    file = %seg.log_path().display(),
+                    "missing or inconsistent index files, rebuilding"
+                );
+                seg.recover(interval, Some(&mut epochs))
+                    .map_err(|e| LogError::io("rebuild indexes", dir, e))?;
+            }
+            segments.push(seg);
+            scanned.push(!loaded);
+        }
+        for i in 0..segments.len().saturating_sub(1) {
+            if !scanned[i] {
+                let next = segments[i + 1].base_offset();
+                segments[i].set_next_offset(next);
+            }
+        }
+        if segments.is_empty() {
+            let base = start_file.unwrap_or(0).max(0);
+            segments.push(
+                LogSegment::create(dir, base, now)
+                    .map_err(|e| LogError::io("create segment", dir, e))?,
+            );
+        }
+
+        let first_base = segments[0].base_offset();
+        let mut log_end_offset = segments.last().map_or(first_base, |s| s.next_offset());
+        let mut log_start_offset = start_file.unwrap_or(first_base).max(first_base);
+        if log_start_offset > log_end_offset {
+            tracing::warn!(
+                dir = %dir.display(),
+                log_start_offset,
+                log_end_offset,
+                "log start offset beyond the recovered log end; starting an empty log there"
+            );
+            for seg in segments.drain(..) {
+                if let Err(e) = seg.delete_files() {
+                    tracing::warn!(error = %e, "cannot delete segment");
+                }
+            }
+            segments.push(
+                LogSegment::create(dir, log_start_offset, now)
+                    .map_err(|e| LogError::io("create segment", dir, e))?,
+            );
+            log_end_offset = log_start_offset;
+        }
+        // Segments wholly below the log start (a crash between checkpoint and deletion).
+        while segments.len() > 1 && segments[1].base_offset() <= log_start_offset {
+            let seg = segments.remove(0);
+            if let Err(e) = seg.delete_files() {
+                tracing::warn!(error = %e, "cannot delete segment below the log start offset");
+            }
+        }
+        log_start_offset = log_start_offset.max(segments[0].base_offset());
+
+        if !epochs_loaded && log_end_offset > log_start_offset {
+            tracing::info!(dir = %dir.display(), "rebuilding leader epoch cache from batch headers");
+            epochs = LeaderEpochCache::new();
+            for seg in &segments {
+                seg.for_each_header(|h| {
+                    epochs.assign(h.partition_leader_epoch, h.base_offset);
+                })
+                .map_err(|e| LogError::io("scan segment", dir, e))?;
+            }
+        }
+        epochs.truncate_from_end(log_end_offset);
+        epochs.truncate_from_start(log_start_offset);
+
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset,
+            log_end_offset,
+            recovery_point: if recover {
+                recover_from.clamp(0, log_end_offset)
+            } else {
+                log_end_offset
+            },
+            epochs,
+            last_flush_ms: now,
+        };
+        if recover {
+            log.flush()?;
+        } else {
+            for seg in &mut log.segments {
+                seg.write_indexes()
+                    .map_err(|e| LogError::io("write indexes", dir, e))?;
+            }
+            log.epochs
+                .write_if_dirty(&log.dir)
+                .map_err(|e| LogError::io("write leader epoch checkpoint", &log.dir, e))?;
+        }
+        tracing::info!(
+            dir = %log.dir.display(),
+            segments = log.segments.len(),
+            recovered_segments,
+            log_start_offset = log.log_start_offset,
+            log_end_offset = log.log_end_offset,
+            "loaded log"
+        );
+        Ok(log)
+    }
+
+    /// Appends already-validated batches (from
+    /// [`validate_batches`](crate::protocol::batch::validate_batches), possibly several back to
+    /// back, with their headers). Assigns offsets from the log end offset by rewriting each
+    /// batch's base offset and partition leader epoch in place (and the append time for
+    /// LogAppendTime topics), rolls the active segment if `segment.bytes` or `segment.ms` say
+    /// so, writes everything with one positioned write, and updates the indexes. If the write
+    /// fails nothing advances and the error is [`LogError::Io`].
+    pub fn append(
+        &mut self,
+        batches: &mut [u8],
+        headers: &[BatchHeader],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        if headers.is_empty() {
+            return Err(LogError::InvalidAppend("no batches"));
+        }
+        let mut total = 0usize;
+        for h in headers {
+            if h.total_len() < BATCH_HEADER_LEN || h.last_offset_delta < 0 {
+                return Err(LogError::InvalidAppend("batch header is not valid"));
+            }
+            total += h.total_len();
+        }
+        if total != batches.len() {
+            return Err(LogError::InvalidAppend(
+                "headers do not describe the buffer",
+            ));
+        }
+        let segment_bytes = self.effective_segment_bytes();
+        if total as u64 > segment_bytes {
+            return Err(LogError::RecordListTooLarge {
+                size: total,
+                segment_bytes: self.config.segment_bytes,
+            });
+        }
+
+        let base_offset = self.log_end_offset;
+        let log_append = self.config.message_timestamp_log_append;
+        let mut next = base_offset;
+        let mut max_ts = -1i64;
+        let mut pos = 0usize;
+        for h in headers {
+            let len = h.total_len();
+            let b = &mut batches[pos..pos + len];
+            batch::set_base_offset(b, next);
+            batch::set_partition_leader_epoch(b, leader_epoch);
+            if log_append {
+                batch::set_log_append_time(b, now_ms);
+            }
+            max_ts = max_ts.max(if log_append { now_ms } else { h.max_timestamp });
+            next = next.saturating_add(i64::from(h.last_offset_delta) + 1);
+            pos += len;
+        }
+        let last_offset = next - 1;
+
+        if self.active().should_roll(
+            total as u64,
+            max_ts,
+            last_offset,
+            segment_bytes,
+            self.config.segment_ms,
+            now_ms,
+        ) {
+            self.roll(now_ms)?;
+        }
+        let interval = self.config.index_interval_bytes;
+        if let Err(e) = self.active_mut().append(batches, interval) {
+            return Err(LogError::io("append", &self.dir, e));
+        }
+        self.log_end_offset = next;
+        if self.epochs.assign(leader_epoch, base_offset) {
+            if let Err(e) = self.epochs.write_if_dirty(&self.dir) {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write leader epoch checkpoint; will retry on flush");
+            }
+        }
+        let unflushed = u64::try_from(self.log_end_offset - self.recovery_point).unwrap_or(0);
+        let flush_due = unflushed >= self.config.flush_messages
+            || (self.config.flush_ms >= 0
+                && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
+        if flush_due {
+            if let Err(e) = self.flush() {
+                // The data is written; report durability trouble without failing the produce.
+                tracing::error!(dir = %self.dir.display(), error = %e, "flush after append failed");
+            }
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time: if log_append { now_ms } else { -1 },
+            log_start_offset: self.log_start_offset,
+        })
+    }
+
+    /// Locates whole batches to answer a fetch at `offset`: from the batch containing `offset`
+    /// (so the first batch may start before it, as in Kafka), within one segment, up to
+    /// `max_bytes` but always at least the first batch even if it is larger (KIP-74). Empty at
+    /// the log end offset; [`LogError::OffsetOutOfRange`] outside `[log start, log end]`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, LogError> {
+        if offset < self.log_start_offset || offset > self.log_end_offset {
+            return Err(self.out_of_range(offset));
+        }
+        let mut i = self.segment_index_for(offset);
+        let mut target = offset;
+        while let Some(seg) = self.segments.get(i) {
+            let found = seg
+                .find_batch(target)
+                .map_err(|e| LogError::io("read", &self.dir, e))?;
+            if let Some((pos, h)) = found {
+                let end = seg
+                    .read_end(pos, h.total_len() as u64, max_bytes)
+                    .map_err(|e| LogError::io("read", &self.dir, e))?;
+                return Ok(FileSlice {
+                    file: Arc::clone(seg.file()),
+                    position: pos,
+                    len: usize::try_from(end - pos).unwrap_or(usize::MAX),
+                });
+            }
+            // `offset` is past this segment's batches (a gap): continue with the next one.
+            i += 1;
+            if let Some(next) = self.segments.get(i) {
+                target = next.base_offset();
+            }
+        }
+        let active = self.active();
+        Ok(FileSlice {
+            file: Arc::clone(active.file()),
+            position: active.size(),
+            len: 0,
+        })
+    }
+
+    /// ListOffsets by timestamp: the first record at or after the log start offset whose
+    /// timestamp is `>= ts`, as `(offset, timestamp)`; `None` if there is none. Found through the
+    /// time index and then refined inside the batch (decompressing it if needed). I/O errors are
+    /// logged and answered as `None`.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
+        for seg in &self.segments {
+            match seg.max_timestamp_and_offset() {
+                Some((max, _)) if max >= ts => {}
+                _ => continue,
+            }
+            let found = match seg.find_batch_by_timestamp(ts, self.log_start_offset) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(file = %seg.log_path().display(), error = %e, "timestamp lookup failed");
+                    return None;
+                }
+            };
+            if let Some((pos, h)) = found {
+                let min = self.log_start_offset;
+                let (offset, found_ts) = self
+                    .refine(seg, pos, &h, ts, min)
+                    .unwrap_or((h.base_offset.max(min), h.max_timestamp));
+                return Some((offset, found_ts));
+            }
+        }
+        None
+    }
+
+    /// ListOffsets -3 (MAX_TIMESTAMP): the first record with the largest timestamp in the log,
+    /// as `(offset, timestamp)`; `None` if no batch carries a timestamp.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let mut best: Option<(i64, i64, usize)> = None;
+        for (i, seg) in self.segments.iter().enumerate() {
+            if let Some((ts, off)) = seg.max_timestamp_and_offset() {
+                if best.is_none_or(|(b, _, _)| ts > b) {
+                    best = Some((ts, off, i));
+                }
+            }
+        }
+        let (ts, offset, i) = best?;
+        let seg = &self.segments[i];
+        let refined = match seg.find_batch(offset) {
+            Ok(Some((pos, h))) => self.refine(seg, pos, &h, ts, i64::MIN),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(file = %seg.log_path().display(), error = %e, "max timestamp lookup failed");
+                None
+            }
+        };
+        Some(refined.unwrap_or((offset, ts)))
+    }
+
+    /// The first record of the batch at `pos` at or after `min_offset` with a timestamp `>= ts`.
+    fn refine(
+        &self,
+        seg: &LogSegment,
+        pos: u64,
+        h: &BatchHeader,
+        ts: i64,
+        min_offset: i64,
+    ) -> Option<(i64, i64)> {
+        match seg.read_batch_at(pos, h) {
+            Ok(bytes) => batch::find_record_by_timestamp(&bytes, ts, min_offset),
+            Err(e) => {
+                tracing::warn!(file = %seg.log_path().display(), error = %e, "cannot read batch");
+                None
+            }
+        }
+    }
+
+    /// OffsetForLeaderEpoch: `(epoch, end offset)` with Kafka's semantics (see
+    /// [`LeaderEpochCache::end_offset_for`]).
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.log_end_offset)
+    }
+
+    /// The latest leader epoch that appended to this log, if any.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.latest_epoch()
+    }
+
+    /// DeleteRecords: moves the log start offset to `offset` (which must be within
+    /// `[0, high watermark]`, else [`LogError::OffsetOutOfRange`]), persists it, and deletes the
+    /// segments wholly below it. Returns the new log start offset (unchanged if `offset` is not
+    /// beyond it).
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
+        if offset < 0 || offset > self.high_watermark() {
+            return Err(self.out_of_range(offset));
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        self.set_log_start_offset(offset)?;
+        let mut k = 0;
+        while k + 1 < self.segments.len() && self.segments[k + 1].base_offset() <= offset {
+            k += 1;
+        }
+        self.remove_oldest_segments(k);
+        Ok(self.log_start_offset)
+    }
+
+    /// Time- and size-based retention (Kafka's `deleteRetentionMsBreachedSegments` and
+    /// `deleteRetentionSizeBreachedSegments`): deletes, oldest first, segments whose largest
+    /// timestamp is more than `retention.ms` before `now_ms`, then segments while the log is
+    /// larger than `retention.bytes`. The active segment is only deleted when non-empty and
+    /// everything else goes too, after rolling a new empty one. Returns the segments deleted.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        let n = self.segments.len();
+        let eligible = |i: usize, seg: &LogSegment| i + 1 < n || !seg.is_empty();
+        let mut k = 0;
+        if self.config.retention_ms >= 0 {
+            while let Some(seg) = self.segments.get(k) {
+                let expired =
+                    now_ms.saturating_sub(seg.largest_timestamp()) > self.config.retention_ms;
+                if !expired || !eligible(k, seg) {
+                    break;
+                }
+                k += 1;
+            }
+        }
+        if self.config.retention_bytes >= 0 {
+            let remaining: u64 = self.segments[k..].iter().map(LogSegment::size).sum();
+            let mut diff = i128::from(remaining) - i128::from(self.config.retention_bytes);
+            while let Some(seg) = self.segments.get(k) {
+                let size = i128::from(seg.size());
+                if diff - size < 0 || !eligible(k, seg) {
+                    break;
+                }
+                diff -= size;
+                k += 1;
+            }
+        }
+        if k == 0 {
+            return Ok(0);
+        }
+        if k == n {
+            self.roll(now_ms)?;
+        }
+        let new_start = self.segments[k].base_offset().max(self.log_start_offset);
+        if new_start > self.log_start_offset {
+            self.set_log_start_offset(new_start)?;
+        }
+        self.remove_oldest_segments(k);
+        Ok(k)
+    }
+
+    /// Fsyncs every segment written since the last flush, writes dirty indexes and the leader
+    /// epoch checkpoint, then moves the recovery point to the log end offset.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        for seg in &mut self.segments {
+            seg.flush()
+                .map_err(|e| LogError::io("flush", &self.dir, e))?;
+        }
+        self.epochs
+            .write_if_dirty(&self.dir)
+            .map_err(|e| LogError::io("write leader epoch checkpoint", &self.dir, e))?;
+        checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, self.log_end_offset)
+            .map_err(|e| LogError::io("write recovery point", &self.dir, e))?;
+        self.recovery_point = self.log_end_offset;
+        self.last_flush_ms = wall_clock_ms();
+        Ok(())
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush and there is unflushed data; for a
+    /// periodic task. Returns whether it flushed.
+    pub fn maybe_flush(&mut self, now_ms: i64) -> Result<bool, LogError> {
+        let due = self.config.flush_ms >= 0
+            && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms
+            && self.log_end_offset > self.recovery_point;
+        if due {
+            self.flush()?;
+        }
+        Ok(due)
+    }
+
+    /// Flushes everything before shutdown. The caller writes the clean-shutdown marker after
+    /// every log closed successfully. The log stays usable.
+    pub fn close(&mut self) -> Result<(), LogError> {
+        self.flush()
+    }
+
+    /// Deletes the partition directory (topic deletion). Readers holding file slices can finish.
+    pub fn delete_dir(self) -> Result<(), LogError> {
+        let dir = self.dir.clone();
+        drop(self);
+        std::fs::remove_dir_all(&dir).map_err(|e| LogError::io("delete log directory", &dir, e))
+    }
+
+    /// Replaces the settings (AlterConfigs). Takes effect for the next append or retention run.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// Current settings.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// First readable offset.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// Next offset to be assigned.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    /// Offset below which records are committed; the log end offset with a single replica.
+    pub fn high_watermark(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    /// Offset below which everything is fsynced.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Total bytes of all segments (DescribeLogDirs).
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(LogSegment::size).sum()
+    }
+
+    /// Number of segments, including the active one.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.iter().map(LogSegment::base_offset).collect()
+    }
+
+    fn active(&self) -> &LogSegment {
+        // `segments` is never empty (see `open` and `apply_retention`).
+        &self.segments[self.segments.len() - 1]
+    }
+
+    fn active_mut(&mut self) -> &mut LogSegment {
+        let last = self.segments.len() - 1;
+        &mut self.segments[last]
+    }
+
+    /// Index of the last segment whose base offset is `<= offset` (0 if none).
+    fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1)
+    }
+
+    /// `segment.bytes`, capped so positions fit the index's 32 bits.
+    fn effective_segment_bytes(&self) -> u64 {
+        self.config.segment_bytes.min(i32::MAX as u64)
+    }
+
+    fn out_of_range(&self, offset: i64) -> LogError {
+        LogError::OffsetOutOfRange {
+            offset,
+            log_start_offset: self.log_start_offset,
+            log_end_offset: self.log_end_offset,
+        }
+    }
+
+    /// Starts a new active segment at the log end offset.
+    fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
+        let leo = self.log_end_offset;
+        let old = self.active_mut();
+        if let Err(e) = old.on_roll() {
+            tracing::warn!(file = %old.log_path().display(), error = %e, "cannot write indexes on roll; will retry on flush");
+        }
+        let seg = LogSegment::create(&self.dir, leo, now_ms)
+            .map_err(|e| LogError::io("roll segment", &self.dir, e))?;
+        tracing::debug!(dir = %self.dir.display(), base_offset = leo, "rolled new segment");
+        self.segments.push(seg);
+        Ok(())
+    }
+
+    /// Rolls the active segment now (tests of retention across segments).
+    #[cfg(test)]
+    pub(crate) fn roll_for_test(&mut self, now_ms: i64) {
+        self.roll(now_ms).expect("roll");
+    }
+
+    /// Persists then adopts a new log start offset.
+    fn set_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
+        checkpoint::write_offset(&self.dir, LOG_START_OFFSET_FILE, offset)
+            .map_err(|e| LogError::io("write log start offset", &self.dir, e))?;
+        self.log_start_offset = offset;
+        self.epochs.truncate_from_start(offset);
+        if let Err(e) = self.epochs.write_if_dirty(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write leader epoch checkpoint; will retry on flush");
+        }
+        Ok(())
+    }
+
+    /// Drops the `k` oldest segments (never the last one) and deletes their files. A file
+    /// that cannot be deleted is logged; it lies below the persisted log start offset, so the
+    /// next open deletes it.
+    fn remove_oldest_segments(&mut self, k: usize) {
+        let k = k.min(self.segments.len() - 1);
+        for seg in self.segments.drain(..k) {
+            tracing::info!(file = %seg.log_path().display(), "deleting segment");
+            if let Err(e) = seg.delete_files() {
+                tracing::warn!(error = %e, "cannot delete segment files");
+            }
+        }
+    }
+}
+
+/// Base offsets of the `.log` files in `dir`, sorted. Index files without a `.log` are deleted.
+fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
+    let mut bases = Vec::new();
+    let mut index_files = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| LogError::io("list log directory", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LogError::io("list log directory", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(base) = segment::parse_log_file_name(name) {
+            bases.push(base);
+        } else if let Some((stem, _)) = name
+            .strip_suffix(".index")
+            .map(|s| (s, ()))
+            .or_else(|| name.strip_suffix(".timeindex").map(|s| (s, ())))
+        {
+            if let Some(base) = segment::parse_log_file_name(&format!("{stem}.log")) {
+                index_files.push((base, entry.path()));
+            }
+        }
+    }
+    bases.sort_unstable();
+    for (base, path) in index_files {
+        if bases.binary_search(&base).is_err() {
+            tracing::warn!(file = %path.display(), "deleting index file without a log file");
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(bases)
+}
+
+fn delete_segment_files(dir: &Path, base: i64) {
+    for ext in ["log", "index", "timeindex"] {
+        let path = dir.join(segment::file_name(base, ext));
+        if let Err(e) = std::fs::remove_file(&path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(file = %path.display(), error = %e, "cannot delete segment file");
+            }
+        }
+    }
+}

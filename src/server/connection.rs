@@ -1,0 +1,115 @@
+//! One client connection: 4-byte length-prefixed frames in, responses out in request order.
+//!
+//! Requests on a connection are handled one after another, as Kafka does (it mutes a channel
+//! until its response is sent); pipelined requests wait, already read, in the buffer. That keeps
+//! a producer's in-flight batches in order, which idempotence relies on. Responses are written
+//! to a buffered writer and flushed when no further complete request is waiting, so a burst of
+//! pipelined requests costs one write.
+
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast;
+
+use crate::broker::{Broker, ClientInfo, Outcome};
+
+/// Why a connection was closed by the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// A length prefix below zero or above `socket.request.max.bytes`; nothing was allocated.
+    #[error("frame length {len} outside 0..={max}")]
+    BadLength {
+        /// The length the client sent.
+        len: i32,
+        /// The configured limit.
+        max: usize,
+    },
+}
+
+/// Takes one whole frame out of `buf` if it is there. The length is checked against `max`
+/// before any space is reserved for the body.
+pub fn take_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, FrameError> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if len < 0 || len as usize > max {
+        return Err(FrameError::BadLength { len, max });
+    }
+    let total = 4 + len as usize;
+    if buf.len() < total {
+        buf.reserve(total - buf.len());
+        return Ok(None);
+    }
+    let mut frame = buf.split_to(total);
+    frame.advance(4);
+    Ok(Some(frame.freeze()))
+}
+
+/// Serves one connection until the client closes it, it misbehaves, or the broker stops.
+pub async fn serve(
+    socket: TcpStream,
+    peer: String,
+    broker: Arc<Broker>,
+    max_frame: usize,
+    mut shutdown: broadcast::Receiver<()>,
+) -> std::io::Result<()> {
+    let (mut rd, wr) = socket.into_split();
+    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let client = ClientInfo { peer };
+    loop {
+        match take_frame(&mut buf, max_frame) {
+            Ok(Some(frame)) => match broker.handle_frame(frame, &client).await {
+                Outcome::Respond(out) => wr.write_all(&out).await?,
+                Outcome::NoResponse => {}
+                Outcome::Close => return wr.flush().await,
+            },
+            Ok(None) => {
+                wr.flush().await?;
+                tokio::select! {
+                    n = rd.read_buf(&mut buf) => {
+                        if n? == 0 {
+                            if !buf.is_empty() {
+                                tracing::info!(peer = %client.peer, pending = buf.len(), "client closed mid-frame");
+                            }
+                            return Ok(());
+                        }
+                    }
+                    _ = shutdown.recv() => return Ok(()),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(peer = %client.peer, error = %e, "refusing frame; closing connection");
+                return wr.flush().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_whole_and_bad_frames() {
+        let mut b = BytesMut::from(&[0u8, 0, 0, 3, 1, 2][..]);
+        assert_eq!(take_frame(&mut b, 100).unwrap(), None);
+        b.extend_from_slice(&[3, 0, 0]);
+        assert_eq!(
+            take_frame(&mut b, 100).unwrap().unwrap(),
+            Bytes::from_static(&[1, 2, 3])
+        );
+        assert_eq!(&b[..], &[0, 0]);
+        let mut neg = BytesMut::from(&(-1i32).to_be_bytes()[..]);
+        assert!(take_frame(&mut neg, 100).is_err());
+        let mut huge = BytesMut::from(&i32::MAX.to_be_bytes()[..]);
+        assert!(take_frame(&mut huge, 100).is_err());
+        assert!(
+            huge.capacity() < 1024,
+            "nothing reserved for a refused frame"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Start-up and shutdown of a whole broker: data directory, cluster identity, topic registry
+//! (with recovery after an unclean stop), listener, background tasks. Used by `main` and by
+//! the integration tests, which start brokers in-process on `127.0.0.1:0`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::properties::{self, Properties};
+use crate::topics::TopicRegistry;
+
+/// Name of the marker file written after a clean stop.
+pub const CLEAN_SHUTDOWN_MARKER: &str = ".clean-shutdown";
+
+/// A started broker.
+pub struct RunningBroker {
+    /// The bound address (the real port when started on port 0).
+    pub addr: SocketAddr,
+    /// Shared broker state.
+    pub broker: Arc<Broker>,
+    /// Time from the start of [`start`] to a bound, serving listener.
+    pub startup: Duration,
+    /// Whether the logs were recovered because the previous stop was not clean.
+    pub recovered: bool,
+    /// Fires the graceful shutdown.
+    stop: Option<oneshot::Sender<()>>,
+    /// The serving task; finishes after connections drained and logs were flushed.
+    task: JoinHandle<()>,
+}
+
+impl RunningBroker {
+    /// Stops accepting, lets connections answer what they are handling, flushes every log and
+    /// writes the clean-shutdown marker.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the broker has stopped (after [`RunningBroker::shutdown`] was sent elsewhere).
+    pub fn stop_handle(&mut self) -> Option<oneshot::Sender<()>> {
+        self.stop.take()
+    }
+
+    /// Waits for the serving task to finish.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Kafka's cluster id format: a UUID as 22 characters of URL-safe base64 without padding.
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut out = String::with_capacity(22);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    out
+}
+
+/// Reads `meta.properties`, creating it with a new cluster id on first start.
+fn load_or_create_meta(config: &Config) -> anyhow::Result<String> {
+    let path = config.data_dir.join("meta.properties");
+    if path.exists() {
+        let props = properties::read(&path)?;
+        if let Some(id) = props.get("cluster.id") {
+            return Ok(id.clone());
+        }
+    }
+    let id = new_cluster_id();
+    let mut props = Properties::new();
+    props.insert("cluster.id".into(), id.clone());
+    props.insert("node.id".into(), config.node_id.to_string());
+    props.insert("version".into(), "1".into());
+    properties::write_atomic(&path, &props)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = std::fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Opens the data directory, binds the listener and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
+    let t0 = Instant::now();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let cluster_id = load_or_create_meta(&config)?;
+    let marker = config.data_dir.join(CLEAN_SHUTDOWN_MARKER);
+    let recover = !marker.exists();
+    let config = Arc::new(config);
+    let registry =
+        Arc::new(TopicRegistry::open(config.clone(), recover).context("opening topics")?);
+    if !recover {
+        std::fs::remove_file(&marker).context("removing clean-shutdown marker")?;
+        sync_dir(&config.data_dir);
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let advertised = config.advertised.clone().unwrap_or_else(|| {
+        let host = if addr.ip().is_unspecified() {
+            "localhost".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        (host, i32::from(addr.port()))
+    });
+    let broker = Arc::new(Broker::new(
+        config.clone(),
+        cluster_id,
+        advertised,
+        registry.clone(),
+    ));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let retention = tokio::spawn(retention_task(broker.clone()));
+    let serving = broker.clone();
+    let task = tokio::spawn(async move {
+        crate::server::serve(listener, serving.clone(), async {
+            let _ = stop_rx.await;
+        })
+        .await;
+        retention.abort();
+        let registry = serving.topics.clone();
+        let data_dir = serving.config.data_dir.clone();
+        let flushed = tokio::task::spawn_blocking(move || {
+            registry.flush_all();
+            std::fs::write(data_dir.join(CLEAN_SHUTDOWN_MARKER), b"")?;
+            sync_dir(&data_dir);
+            std::io::Result::Ok(())
+        })
+        .await;
+        match flushed {
+            Ok(Ok(())) => tracing::info!("stopped cleanly"),
+            other => tracing::error!(?other, "shutdown flush failed; next start will recover"),
+        }
+    });
+    Ok(RunningBroker {
+        addr,
+        broker,
+        startup: t0.elapsed(),
+        recovered: recover,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+/// Applies retention every `log.retention.check.interval.ms` (Kafka's default: 5 minutes) until
+/// the broker stops. Each partition is locked only for its own check.
+async fn retention_task(broker: Arc<Broker>) {
+    let every = Duration::from_millis(
+        broker
+            .config
+            .broker_i64("log.retention.check.interval.ms", 300_000)
+            .max(10) as u64,
+    );
+    let mut stopping = broker.subscribe_stopping();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopping.changed() => return,
+        }
+        let now = crate::broker::now_ms();
+        for topic in broker.topics.all() {
+            for p in topic.partitions() {
+                match p.log().apply_retention(now) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(topic = %topic.name, partition = p.index, segments = n, "retention deleted segments")
+                    }
+                    Err(e) => {
+                        tracing::error!(topic = %topic.name, partition = p.index, error = %e, "retention failed")
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_id_looks_like_kafkas() {
+        let id = super::new_cluster_id();
+        assert_eq!(id.len(), 22);
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+}

@@ -1,0 +1,620 @@
+//! The topic registry: names, topic ids, partition counts and topic configs, persisted in the
+//! data directory, plus each partition's shared state (leader, leader epoch, and its log behind
+//! its own lock).
+//!
+//! On disk (all under the data directory):
+//! - `meta.properties`: `cluster.id`, `node.id`, `version` (as Kafka's), written once.
+//! - `__gregor_metadata/topics/<topic>.properties`: `topic.id`, `partitions`, `internal`, and
+//!   `config.<key>` for each topic-level override. Written atomically (temp file, fsync,
+//!   rename); the file is the commit point of a create or delete.
+//! - `<topic>-<partition>/`: the partition's log directory ([`crate::log`]).
+//! - `.clean-shutdown`: present only after a clean stop; its absence at start means the logs
+//!   are recovered (scanned) before use.
+//!
+//! Locking: the topic map is behind one `RwLock` taken briefly for lookups; creates and deletes
+//! are serialised by a separate mutex so the slow part (creating directories) does not block
+//! lookups. Each partition's log has its own mutex; nothing here holds two of them.
+
+mod naming;
+
+pub use naming::{validate_topic_name, TopicNameError};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use indexmap::IndexMap;
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use crate::config::{topic_config_def, Config, ConfigSource, TOPIC_CONFIGS};
+use crate::log::{Log, LogConfig, LogError};
+use crate::properties::{self, Properties};
+
+/// Errors of topic-level operations, each with the Kafka error code a client gets.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    /// The name breaks Kafka's rules.
+    #[error(transparent)]
+    InvalidName(#[from] TopicNameError),
+    /// No such topic.
+    #[error("unknown topic {0}")]
+    Unknown(String),
+    /// No such topic id.
+    #[error("unknown topic id {0}")]
+    UnknownId(Uuid),
+    /// Create of a name that exists.
+    #[error("topic {0} already exists")]
+    AlreadyExists(String),
+    /// A partition count below 1 or above the limit.
+    #[error("invalid partition count {0}")]
+    InvalidPartitions(i32),
+    /// A replication factor other than 1 or -1 (one broker).
+    #[error("replication factor {0} is larger than the 1 available broker")]
+    InvalidReplicationFactor(i32),
+    /// An unknown config key or bad value.
+    #[error("{0}")]
+    InvalidConfig(String),
+    /// Internal topics cannot be deleted or altered by clients.
+    #[error("topic {0} is internal")]
+    Internal(String),
+    /// Reading or writing the data directory failed.
+    #[error("storage error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The partition log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+impl TopicError {
+    /// The Kafka error code for this error.
+    pub fn code(&self) -> ResponseError {
+        match self {
+            TopicError::InvalidName(_) => ResponseError::InvalidTopicException,
+            TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
+            TopicError::UnknownId(_) => ResponseError::UnknownTopicId,
+            TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
+            TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
+            TopicError::Internal(_) => ResponseError::TopicAuthorizationFailed,
+            TopicError::Io(_) => ResponseError::KafkaStorageError,
+            TopicError::Log(e) => e.code(),
+        }
+    }
+}
+
+/// Upper bound on partitions per topic: far beyond local use, low enough that a typo cannot
+/// make the broker create a million directories.
+pub const MAX_PARTITIONS: i32 = 10_000;
+
+/// One partition: where it lives, who leads it, and its log.
+#[derive(Debug)]
+pub struct Partition {
+    /// Topic name, for logs and directory names.
+    pub topic: String,
+    /// Partition index.
+    pub index: i32,
+    /// Leader node id: data, not a constant, so leaders can move when there are several
+    /// virtual brokers.
+    pub leader: i32,
+    /// Leader epoch, stamped on appended batches and reported in metadata.
+    pub leader_epoch: i32,
+    /// The log, behind this partition's own lock.
+    log: Mutex<Log>,
+}
+
+impl Partition {
+    /// Locks this partition's log. A poisoned lock (a panic while appending) is recovered: the
+    /// log's own state is only advanced after a successful write.
+    pub fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A topic and its partitions.
+#[derive(Debug)]
+pub struct Topic {
+    /// Topic name.
+    pub name: String,
+    /// Topic id (UUID), stable across restarts; Fetch v13+ and DeleteTopics v6 use it.
+    pub id: Uuid,
+    /// Internal topics (`__consumer_offsets`) are flagged in Metadata and protected.
+    pub internal: bool,
+    /// Topic-level config overrides (only keys set on the topic).
+    configs: RwLock<BTreeMap<String, String>>,
+    /// Partitions, index = partition id; grows with CreatePartitions.
+    partitions: RwLock<Vec<Arc<Partition>>>,
+    /// Effective `max.message.bytes`, kept resolved because every produce checks it.
+    max_message_bytes: AtomicUsize,
+}
+
+impl Topic {
+    /// A snapshot of the partitions.
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// One partition, if it exists.
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        let parts = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| parts.get(i).cloned())
+    }
+
+    /// Number of partitions.
+    pub fn partition_count(&self) -> i32 {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len() as i32
+    }
+
+    /// Largest record batch accepted (`max.message.bytes`).
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The topic-level overrides.
+    pub fn overrides(&self) -> BTreeMap<String, String> {
+        self.configs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// An effective config value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectiveConfig {
+    /// Topic-level key.
+    pub name: &'static str,
+    /// Value in force.
+    pub value: String,
+    /// Where it came from.
+    pub source: ConfigSource,
+}
+
+/// All topics of this broker.
+#[derive(Debug)]
+pub struct TopicRegistry {
+    /// Broker configuration (defaults for topic configs, data directory).
+    config: Arc<Config>,
+    /// `__gregor_metadata/topics`.
+    meta_dir: PathBuf,
+    /// Topics by name, in creation order.
+    topics: RwLock<IndexMap<String, Arc<Topic>>>,
+    /// Serialises create/delete/alter so two admin calls cannot interleave their file writes.
+    admin: Mutex<()>,
+    /// Whether logs are opened with a recovery scan (the previous stop was not clean).
+    recover: bool,
+}
+
+/// The effective value of a topic config: the override, else the broker default.
+fn effective(config: &Config, overrides: &BTreeMap<String, String>, name: &str) -> String {
+    overrides
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| match topic_config_def(name) {
+            Some(def) => config.topic_default(def).0,
+            None => String::new(),
+        })
+}
+
+fn max_message_bytes(config: &Config, overrides: &BTreeMap<String, String>) -> usize {
+    effective(config, overrides, "max.message.bytes")
+        .trim()
+        .parse()
+        .unwrap_or(1_048_588)
+}
+
+/// Resolves a topic's effective log config from its overrides and the broker defaults.
+pub fn log_config(config: &Config, overrides: &BTreeMap<String, String>) -> LogConfig {
+    let get = |name: &str| effective(config, overrides, name);
+    let num = |name: &str| -> i64 { get(name).trim().parse().unwrap_or(-1) };
+    LogConfig {
+        segment_bytes: num("segment.bytes").max(14) as u64,
+        segment_ms: num("segment.ms"),
+        retention_ms: num("retention.ms"),
+        retention_bytes: num("retention.bytes"),
+        index_interval_bytes: num("index.interval.bytes").max(0) as u32,
+        flush_messages: num("flush.messages").max(1) as u64,
+        flush_ms: num("flush.ms"),
+        message_timestamp_log_append: get("message.timestamp.type") == "LogAppendTime",
+    }
+}
+
+impl TopicRegistry {
+    /// Loads every topic from the data directory, opening (and if `recover`, scanning) logs.
+    pub fn open(config: Arc<Config>, recover: bool) -> Result<TopicRegistry, TopicError> {
+        let meta_dir = config.data_dir.join("__gregor_metadata").join("topics");
+        std::fs::create_dir_all(&meta_dir)?;
+        remove_deleted_dirs(&config.data_dir);
+        let reg = TopicRegistry {
+            config,
+            meta_dir,
+            topics: RwLock::new(IndexMap::new()),
+            admin: Mutex::new(()),
+            recover,
+        };
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&reg.meta_dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "properties"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            match reg.load_topic(&path) {
+                Ok(t) => {
+                    reg.write_topics().insert(t.name.clone(), t);
+                }
+                Err(e) => tracing::error!(file = %path.display(), error = %e, "skipping topic"),
+            }
+        }
+        Ok(reg)
+    }
+
+    fn load_topic(&self, path: &Path) -> Result<Arc<Topic>, TopicError> {
+        let props = properties::read(path).map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| TopicError::InvalidConfig("bad file name".into()))?
+            .to_string();
+        let id = props
+            .get("topic.id")
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| TopicError::InvalidConfig("missing topic.id".into()))?;
+        let count: i32 = props
+            .get("partitions")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| TopicError::InvalidConfig("missing partitions".into()))?;
+        let internal = props.get("internal").is_some_and(|v| v == "true");
+        let overrides: BTreeMap<String, String> = props
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("config.")
+                    .map(|k| (k.to_string(), v.clone()))
+            })
+            .collect();
+        self.build_topic(name, id, internal, count, overrides)
+    }
+
+    fn build_topic(
+        &self,
+        name: String,
+        id: Uuid,
+        internal: bool,
+        count: i32,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let lc = log_config(&self.config, &overrides);
+        let mut parts = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            parts.push(Arc::new(self.open_partition(&name, i, lc.clone())?));
+        }
+        Ok(Arc::new(Topic {
+            name,
+            id,
+            internal,
+            max_message_bytes: AtomicUsize::new(max_message_bytes(&self.config, &overrides)),
+            configs: RwLock::new(overrides),
+            partitions: RwLock::new(parts),
+        }))
+    }
+
+    fn open_partition(
+        &self,
+        topic: &str,
+        index: i32,
+        lc: LogConfig,
+    ) -> Result<Partition, TopicError> {
+        let dir = self.config.data_dir.join(format!("{topic}-{index}"));
+        let log = Log::open(&dir, lc, self.recover)?;
+        Ok(Partition {
+            topic: topic.to_string(),
+            index,
+            leader: self.config.node_id,
+            leader_epoch: 0,
+            log: Mutex::new(log),
+        })
+    }
+
+    fn write_topics(&self) -> std::sync::RwLockWriteGuard<'_, IndexMap<String, Arc<Topic>>> {
+        self.topics.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn admin_lock(&self) -> MutexGuard<'_, ()> {
+        self.admin.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The broker configuration.
+    pub fn broker_config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A topic by name.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// A topic by id.
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|t| t.id == id)
+            .cloned()
+    }
+
+    /// All topics, in creation order.
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Validates a create without doing it: name, count, replication factor, configs.
+    pub fn validate_create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<i32, TopicError> {
+        validate_topic_name(name)?;
+        let count = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
+        if !(1..=MAX_PARTITIONS).contains(&count) {
+            return Err(TopicError::InvalidPartitions(partitions));
+        }
+        if replication_factor != -1 && replication_factor != 1 {
+            return Err(TopicError::InvalidReplicationFactor(replication_factor));
+        }
+        for (k, v) in configs {
+            validate_config(k, v)?;
+        }
+        if self.get(name).is_some() {
+            return Err(TopicError::AlreadyExists(name.to_string()));
+        }
+        Ok(count)
+    }
+
+    /// Creates a topic (`partitions == -1` means the broker default).
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        self.create_inner(name, partitions, replication_factor, configs, false)
+    }
+
+    /// Creates an internal topic (e.g. `__consumer_offsets`) if it is missing.
+    pub fn ensure_internal(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        match self.create_inner(name, partitions, 1, configs, true) {
+            Err(TopicError::AlreadyExists(_)) => self
+                .get(name)
+                .ok_or_else(|| TopicError::Unknown(name.to_string())),
+            other => other,
+        }
+    }
+
+    fn create_inner(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        configs: BTreeMap<String, String>,
+        internal: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin_lock();
+        let count = self.validate_create(name, partitions, replication_factor, &configs)?;
+        let id = Uuid::new_v4();
+        let topic = self.build_topic(name.to_string(), id, internal, count, configs)?;
+        self.persist(&topic)?;
+        self.write_topics().insert(name.to_string(), topic.clone());
+        tracing::info!(topic = name, partitions = count, %id, "created topic");
+        Ok(topic)
+    }
+
+    /// Creates a topic on first use when auto-creation is on (Metadata, Produce).
+    pub fn auto_create(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        match self.create(name, -1, -1, BTreeMap::new()) {
+            Err(TopicError::AlreadyExists(_)) => self
+                .get(name)
+                .ok_or_else(|| TopicError::Unknown(name.to_string())),
+            other => other,
+        }
+    }
+
+    fn persist(&self, topic: &Topic) -> Result<(), TopicError> {
+        let mut p = Properties::new();
+        p.insert("topic.id".into(), topic.id.to_string());
+        p.insert("partitions".into(), topic.partition_count().to_string());
+        p.insert("internal".into(), topic.internal.to_string());
+        for (k, v) in topic.overrides() {
+            p.insert(format!("config.{k}"), v);
+        }
+        properties::write_atomic(
+            &self.meta_dir.join(format!("{}.properties", topic.name)),
+            &p,
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a topic and its data. Internal topics cannot be deleted.
+    pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
+        let _admin = self.admin_lock();
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        if topic.internal {
+            return Err(TopicError::Internal(name.to_string()));
+        }
+        std::fs::remove_file(self.meta_dir.join(format!("{name}.properties")))?;
+        self.write_topics().shift_remove(name);
+        for p in topic.partitions() {
+            let dir = self
+                .config
+                .data_dir
+                .join(format!("{}-{}", p.topic, p.index));
+            let doomed = self.config.data_dir.join(format!(
+                "{}-{}.{}-delete",
+                p.topic,
+                p.index,
+                Uuid::new_v4().simple()
+            ));
+            if let Err(e) =
+                std::fs::rename(&dir, &doomed).and_then(|_| std::fs::remove_dir_all(&doomed))
+            {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not remove partition directory");
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic.id)
+    }
+
+    /// Grows a topic to `count` partitions (never shrinks, as Kafka).
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin_lock();
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        let current = topic.partition_count();
+        if count <= current || count > MAX_PARTITIONS {
+            return Err(TopicError::InvalidPartitions(count));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let lc = log_config(&self.config, &topic.overrides());
+        let mut new = Vec::new();
+        for i in current..count {
+            new.push(Arc::new(self.open_partition(name, i, lc.clone())?));
+        }
+        topic
+            .partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(new);
+        self.persist(&topic)?;
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        Ok(())
+    }
+
+    /// Replaces a topic's overrides with `f(old)`, validating every key, and applies the new
+    /// log config to its partitions.
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        f: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin_lock();
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        let mut next = topic.overrides();
+        f(&mut next);
+        for (k, v) in &next {
+            validate_config(k, v)?;
+        }
+        if validate_only {
+            return Ok(());
+        }
+        *topic.configs.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
+        self.persist(&topic)?;
+        topic
+            .max_message_bytes
+            .store(max_message_bytes(&self.config, &next), Ordering::Relaxed);
+        let lc = log_config(&self.config, &next);
+        for p in topic.partitions() {
+            p.log().set_config(lc.clone());
+        }
+        Ok(())
+    }
+
+    /// Every topic config with its effective value and source.
+    pub fn effective_configs(&self, topic: &Topic) -> Vec<EffectiveConfig> {
+        let overrides = topic.overrides();
+        TOPIC_CONFIGS
+            .iter()
+            .map(|d| match overrides.get(d.name) {
+                Some(v) => EffectiveConfig {
+                    name: d.name,
+                    value: v.clone(),
+                    source: ConfigSource::DynamicTopic,
+                },
+                None => {
+                    let (value, source) = self.config.topic_default(d);
+                    EffectiveConfig {
+                        name: d.name,
+                        value,
+                        source,
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Flushes every log; called on clean shutdown before the marker is written.
+    pub fn flush_all(&self) {
+        for t in self.all() {
+            for p in t.partitions() {
+                if let Err(e) = p.log().close() {
+                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed");
+                }
+            }
+        }
+    }
+}
+
+/// Checks one topic-level config key and value.
+pub fn validate_config(key: &str, value: &str) -> Result<(), TopicError> {
+    let def = topic_config_def(key)
+        .ok_or_else(|| TopicError::InvalidConfig(format!("Unknown topic config name: {key}")))?;
+    def.validate(value).map_err(|r| {
+        TopicError::InvalidConfig(format!(
+            "Invalid value {value} for configuration {key}: {r}"
+        ))
+    })
+}
+
+/// Removes partition directories left behind by a delete that was interrupted.
+fn remove_deleted_dirs(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().ends_with("-delete") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Protocol negotiation and bad input over raw sockets against a real broker: each bad frame
+//! gets Kafka's answer or a closed connection, and a second client keeps being served.
+
+mod common;
+
+use common::{encode_request, framed, RawClient, TestBroker};
+use gregor::protocol::versions::SUPPORTED;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, StrBytes};
+use kafka_protocol::ResponseError;
+
+async fn api_versions(c: &mut RawClient, version: i16) -> ApiVersionsResponse {
+    match c
+        .call(
+            RequestKind::ApiVersions(
+                ApiVersionsRequest::default()
+                    .with_client_software_name(StrBytes::from_static_str("t"))
+                    .with_client_software_version(StrBytes::from_static_str("1")),
+            ),
+            version,
+        )
+        .await
+    {
+        ResponseKind::ApiVersions(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A second connection that must keep working while the first misbehaves.
+async fn still_served(b: &TestBroker) {
+    let mut c = RawClient::connect(b.addr).await;
+    let r = api_versions(&mut c, 3).await;
+    assert_eq!(r.error_code, 0);
+}
+
+#[tokio::test]
+async fn api_versions_every_version_lists_the_table() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    for v in 0..=4 {
+        let r = api_versions(&mut c, v).await;
+        assert_eq!(r.error_code, 0, "v{v}");
+        assert_eq!(r.api_keys.len(), SUPPORTED.len());
+        for s in SUPPORTED {
+            let k = r
+                .api_keys
+                .iter()
+                .find(|k| k.api_key == s.key as i16)
+                .expect("listed");
+            assert_eq!((k.min_version, k.max_version), (s.advertised_min, s.max));
+        }
+    }
+}
+
+#[tokio::test]
+async fn api_versions_v3_carries_no_default_tagged_fields() {
+    // Old librdkafka (Debian's kcat) reads past the end when default-valued tagged fields are
+    // present: the body must end with exactly one zero byte (no tagged fields).
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    let req = RequestKind::ApiVersions(ApiVersionsRequest::default());
+    c.send_raw(&encode_request(&req, ApiKey::ApiVersions, 3, 5))
+        .await;
+    let (h, body) = c.read_frame(0).await.expect("answer");
+    assert_eq!(h.correlation_id, 5);
+    assert_eq!(*body.last().unwrap(), 0, "empty tagged-field section");
+    let expected = 2 + 1 + SUPPORTED.len() * 7 + 4 + 1;
+    assert_eq!(body.len(), expected);
+}
+
+#[tokio::test]
+async fn api_versions_unknown_version_answers_v0_with_unsupported_version() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    // ApiVersions v99 with a header v2 and an unparseable body.
+    let mut body = vec![0, 18, 0, 99, 0, 0, 0, 42, 0, 1, b'x', 0];
+    body.extend_from_slice(&[1, 2, 3]);
+    c.send_raw(&framed(&body)).await;
+    let (h, mut rest) = c.read_frame(0).await.expect("answer");
+    assert_eq!(h.correlation_id, 42);
+    let r = ApiVersionsResponse::decode(&mut rest, 0).expect("v0 body");
+    assert_eq!(r.error_code, ResponseError::UnsupportedVersion.code());
+    assert!(r
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == ApiKey::Metadata as i16));
+    still_served(&b).await;
+}
+
+#[tokio::test]
+async fn every_advertised_api_and_version_is_answered() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    for s in SUPPORTED {
+        for v in s.served_min..=s.max {
+            let req = match s.key {
+                ApiKey::Produce => RequestKind::Produce(ProduceRequest::default().with_acks(1)),
+                ApiKey::Fetch => RequestKind::Fetch(FetchRequest::default()),
+                ApiKey::ListOffsets => RequestKind::ListOffsets(ListOffsetsRequest::default()),
+                ApiKey::Metadata => {
+                    RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![])))
+                }
+                ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+                ApiKey::CreateTopics => RequestKind::CreateTopics(CreateTopicsRequest::default()),
+                ApiKey::DeleteTopics => RequestKind::DeleteTopics(DeleteTopicsRequest::default()),
+                ApiKey::DeleteRecords => {
+                    RequestKind::DeleteRecords(DeleteRecordsRequest::default())
+                }
+                ApiKey::OffsetForLeaderEpoch => {
+                    RequestKind::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default())
+                }
+                ApiKey::DescribeConfigs => {
+                    RequestKind::DescribeConfigs(DescribeConfigsRequest::default())
+                }
+                ApiKey::AlterConfigs => RequestKind::AlterConfigs(AlterConfigsRequest::default()),
+                ApiKey::CreatePartitions => {
+                    RequestKind::CreatePartitions(CreatePartitionsRequest::default())
+                }
+                ApiKey::IncrementalAlterConfigs => {
+                    RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default())
+                }
+                ApiKey::DescribeCluster => {
+                    RequestKind::DescribeCluster(DescribeClusterRequest::default())
+                }
+                ApiKey::InitProducerId => RequestKind::InitProducerId(
+                    InitProducerIdRequest::default().with_transaction_timeout_ms(60000),
+                ),
+                ApiKey::FindCoordinator => {
+                    RequestKind::FindCoordinator(FindCoordinatorRequest::default())
+                }
+                ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+                ApiKey::DescribeGroups => {
+                    RequestKind::DescribeGroups(DescribeGroupsRequest::default())
+                }
+                ApiKey::DeleteGroups => RequestKind::DeleteGroups(DeleteGroupsRequest::default()),
+                other => panic!("add a default request for {other:?} to this test"),
+            };
+            // `call` asserts the correlation id and that the body decodes at this version.
+            let _ = c.call(req, v).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_lengths_close_the_connection_and_others_keep_working() {
+    let b = TestBroker::start(&[("socket.request.max.bytes", "1000")]).await;
+    for bytes in [
+        (-1i32).to_be_bytes().to_vec(),
+        1001i32.to_be_bytes().to_vec(),
+        i32::MAX.to_be_bytes().to_vec(),
+        framed(&[]),
+        framed(&[0, 1, 2]),
+    ] {
+        let mut c = RawClient::connect(b.addr).await;
+        c.send_raw(&bytes).await;
+        assert!(c.is_closed().await, "{bytes:?} should close the connection");
+        still_served(&b).await;
+    }
+}
+
+#[tokio::test]
+async fn truncated_frame_then_close_does_not_disturb_the_broker() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    c.send_raw(&[0, 0, 0, 100, 0, 18, 0, 3]).await;
+    drop(c);
+    still_served(&b).await;
+}
+
+#[tokio::test]
+async fn random_bytes_unknown_keys_and_unsupported_versions_close() {
+    let b = TestBroker::start(&[]).await;
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..50 {
+        let n = (rnd() % 200) as usize + 1;
+        cases.push(framed(&(0..n).map(|_| rnd() as u8).collect::<Vec<_>>()));
+    }
+    // Unknown API key 999, a known API (Metadata) at v99, Produce v0 (advertised, refused).
+    cases.push(framed(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0]));
+    cases.push(framed(&[0, 3, 0, 99, 0, 0, 0, 1, 0, 0]));
+    cases.push(framed(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0]));
+    for case in cases {
+        let mut c = RawClient::connect(b.addr).await;
+        c.send_raw(&case).await;
+        // Random bytes that happen to form a valid request may be answered, else the
+        // connection closes; either way the broker must keep serving (checked below).
+        let _ = c.read_frame(0).await;
+    }
+    still_served(&b).await;
+    let mut c = RawClient::connect(b.addr).await;
+    c.send_raw(&framed(&[0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0]))
+        .await;
+    assert!(c.is_closed().await, "unknown API key closes");
+    let mut c = RawClient::connect(b.addr).await;
+    c.send_raw(&framed(&[0, 3, 0, 99, 0, 0, 0, 1, 0, 0])).await;
+    assert!(c.is_closed().await, "unsupported version closes");
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    let mut burst = Vec::new();
+    for id in 0..20 {
+        let req = RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![])));
+        burst.extend_from_slice(&encode_request(&req, ApiKey::Metadata, 9, 1000 + id));
+    }
+    c.send_raw(&burst).await;
+    for id in 0..20 {
+        let (h, _) = c.read_frame(1).await.expect("answer");
+        assert_eq!(h.correlation_id, 1000 + id);
+    }
+}
+
+#[tokio::test]
+async fn configs_over_raw_protocol_report_codes_sources_and_synonyms() {
+    let b = TestBroker::start(&[("log.retention.ms", "86400000")]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    let create = CreateTopicsRequest::default().with_topics(vec![
+        create_topics_request::CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("cfg")))
+            .with_num_partitions(1)
+            .with_replication_factor(1),
+    ]);
+    let ResponseKind::CreateTopics(r) = c.call(RequestKind::CreateTopics(create), 7).await else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].error_code, 0);
+    assert_ne!(r.topics[0].topic_id, uuid::Uuid::nil());
+
+    // AlterConfigs with a bad value: INVALID_CONFIG, nothing changed.
+    let alter = AlterConfigsRequest::default().with_resources(vec![
+        alter_configs_request::AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("cfg"))
+            .with_configs(vec![alter_configs_request::AlterableConfig::default()
+                .with_name(StrBytes::from_static_str("retention.ms"))
+                .with_value(Some(StrBytes::from_static_str("soon")))]),
+    ]);
+    let ResponseKind::AlterConfigs(r) = c.call(RequestKind::AlterConfigs(alter), 2).await else {
+        panic!()
+    };
+    assert_eq!(
+        r.responses[0].error_code,
+        ResponseError::InvalidConfig.code()
+    );
+
+    // Incremental SET then DELETE of segment.ms.
+    for (op, value) in [(0i8, Some("60000")), (1, None)] {
+        let inc = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            incremental_alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_static_str("cfg"))
+                .with_configs(vec![
+                    incremental_alter_configs_request::AlterableConfig::default()
+                        .with_name(StrBytes::from_static_str("segment.ms"))
+                        .with_config_operation(op)
+                        .with_value(value.map(StrBytes::from_static_str)),
+                ]),
+        ]);
+        let ResponseKind::IncrementalAlterConfigs(r) =
+            c.call(RequestKind::IncrementalAlterConfigs(inc), 1).await
+        else {
+            panic!()
+        };
+        assert_eq!(r.responses[0].error_code, 0);
+        if op == 0 {
+            assert_eq!(
+                b.running
+                    .as_ref()
+                    .unwrap()
+                    .broker
+                    .topics
+                    .get("cfg")
+                    .unwrap()
+                    .overrides()["segment.ms"],
+                "60000"
+            );
+        }
+    }
+
+    let describe = DescribeConfigsRequest::default()
+        .with_include_synonyms(true)
+        .with_resources(vec![
+            describe_configs_request::DescribeConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_static_str("cfg")),
+            describe_configs_request::DescribeConfigsResource::default()
+                .with_resource_type(4)
+                .with_resource_name(StrBytes::from_static_str("1")),
+        ]);
+    let ResponseKind::DescribeConfigs(r) = c.call(RequestKind::DescribeConfigs(describe), 4).await
+    else {
+        panic!()
+    };
+    let topic = &r.results[0];
+    assert_eq!(topic.error_code, 0);
+    let retention = topic
+        .configs
+        .iter()
+        .find(|e| *e.name == *"retention.ms")
+        .unwrap();
+    assert_eq!(retention.value.as_deref(), Some("86400000"));
+    assert_eq!(retention.config_source, 4, "STATIC_BROKER_CONFIG");
+    let syn: Vec<(&str, i8)> = retention
+        .synonyms
+        .iter()
+        .map(|s| (s.name.as_str(), s.source))
+        .collect();
+    assert_eq!(syn, vec![("log.retention.ms", 4), ("log.retention.ms", 5)]);
+    assert_eq!(retention.config_type, 5, "LONG");
+    let segment_ms = topic
+        .configs
+        .iter()
+        .find(|e| *e.name == *"segment.ms")
+        .unwrap();
+    assert_eq!(
+        segment_ms.config_source, 5,
+        "deleted override falls back to the default"
+    );
+    let broker = &r.results[1];
+    assert_eq!(broker.error_code, 0);
+    assert!(broker
+        .configs
+        .iter()
+        .any(|e| *e.name == *"num.partitions" && e.read_only));
+}
