@@ -54,7 +54,8 @@ pub fn describe(
             };
             match entries {
                 Ok(entries) => {
-                    let keys = res.configuration_keys.as_ref();
+                    // Null or empty means every config, as Kafka's ConfigHelper reads it.
+                    let keys = res.configuration_keys.as_ref().filter(|k| !k.is_empty());
                     r.with_configs(
                         entries
                             .into_iter()
