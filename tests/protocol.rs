@@ -332,3 +332,87 @@ async fn configs_over_raw_protocol_report_codes_sources_and_synonyms() {
         .iter()
         .any(|e| *e.name == *"num.partitions" && e.read_only));
 }
+
+#[tokio::test]
+async fn bad_produce_batches_get_error_codes_and_store_nothing() {
+    use common::{end_offset, produce_raw, record_batch};
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    let good = record_batch(3, None);
+    assert_eq!(
+        produce_raw(&mut c, "bad-input", 0, good.clone()).await,
+        (0, 0)
+    );
+    let mutate = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = good.to_vec();
+        f(&mut v);
+        bytes::Bytes::from(v)
+    };
+    let cases: Vec<(&str, bytes::Bytes, ResponseError)> = vec![
+        (
+            "bad crc",
+            mutate(&|v| {
+                let n = v.len() - 1;
+                v[n] ^= 1;
+            }),
+            ResponseError::CorruptMessage,
+        ),
+        (
+            "length too long",
+            mutate(&|v| {
+                let doubled = (v.len() as i32) * 2;
+                v[8..12].copy_from_slice(&doubled.to_be_bytes())
+            }),
+            ResponseError::CorruptMessage,
+        ),
+        (
+            "length too short",
+            mutate(&|v| v[8..12].copy_from_slice(&10i32.to_be_bytes())),
+            ResponseError::CorruptMessage,
+        ),
+        (
+            "magic 0",
+            mutate(&|v| v[16] = 0),
+            ResponseError::UnsupportedForMessageFormat,
+        ),
+        (
+            "magic 1",
+            mutate(&|v| v[16] = 1),
+            ResponseError::UnsupportedForMessageFormat,
+        ),
+        (
+            "record count",
+            mutate(&|v| {
+                v[57..61].copy_from_slice(&5i32.to_be_bytes());
+                let crc = crc32c::crc32c(&v[21..]);
+                v[17..21].copy_from_slice(&crc.to_be_bytes());
+            }),
+            ResponseError::InvalidRecord,
+        ),
+        (
+            "trailing garbage",
+            mutate(&|v| v.extend_from_slice(&[1, 2, 3])),
+            ResponseError::CorruptMessage,
+        ),
+        ("empty", bytes::Bytes::new(), ResponseError::CorruptMessage),
+    ];
+    for (name, batch, want) in cases {
+        let (code, _) = produce_raw(&mut c, "bad-input", 0, batch).await;
+        assert_eq!(code, want.code(), "{name}");
+        assert_eq!(
+            end_offset(&mut c, "bad-input", 0).await,
+            3,
+            "{name}: nothing stored"
+        );
+    }
+    // Oversized against the topic limit.
+    let big = record_batch(60_000, None);
+    let (code, _) = produce_raw(&mut c, "bad-input", 0, big).await;
+    assert_eq!(code, ResponseError::MessageTooLarge.code());
+    // The same connection still works, and the stored batch is intact.
+    assert_eq!(produce_raw(&mut c, "bad-input", 0, good).await, (0, 3));
+    assert_eq!(end_offset(&mut c, "bad-input", 0).await, 6);
+    // Unknown partition.
+    let (code, _) = produce_raw(&mut c, "bad-input", 7, record_batch(1, None)).await;
+    assert_eq!(code, ResponseError::UnknownTopicOrPartition.code());
+}

@@ -110,6 +110,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let cluster_id = load_or_create_meta(&config)?;
     let marker = config.data_dir.join(CLEAN_SHUTDOWN_MARKER);
+    // No marker: the last stop was not clean (or this is the first start, with nothing to scan).
     let recover = !marker.exists();
     let config = Arc::new(config);
     let registry =
@@ -163,7 +164,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
         addr,
         broker,
         startup: t0.elapsed(),
-        recovered: recover,
+        recovered: recover && !registry.all().is_empty(),
         stop: Some(stop_tx),
         task,
     })
