@@ -11,6 +11,7 @@ mod fetch;
 mod metadata;
 mod offsets;
 mod produce;
+mod producer_id;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,8 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::Config;
+use crate::faults::Faults;
+use crate::producer_ids::ProducerIdAllocator;
 use crate::protocol::{self, DecodeError, FramePrefix};
 use crate::topics::{TopicError, TopicRegistry};
 
@@ -61,6 +64,10 @@ pub struct Broker {
     stopping: watch::Sender<bool>,
     /// When the broker was created, for uptime in logs.
     pub started: Instant,
+    /// Fault-injection rules (tests today; users later).
+    pub faults: Faults,
+    /// Producer id allocation for InitProducerId.
+    pub producer_ids: ProducerIdAllocator,
 }
 
 impl Broker {
@@ -70,8 +77,11 @@ impl Broker {
         cluster_id: String,
         advertised: (String, i32),
         topics: Arc<TopicRegistry>,
+        producer_ids: ProducerIdAllocator,
     ) -> Broker {
         Broker {
+            faults: Faults::default(),
+            producer_ids,
             config,
             cluster_id,
             advertised,
@@ -130,6 +140,12 @@ impl Broker {
                     .instrument(span.clone())
                     .await;
                 let _g = span.enter();
+                if self.faults.drop_response(api_key) {
+                    tracing::warn!(
+                        "fault injection: dropping the response and closing the connection"
+                    );
+                    return Outcome::Close;
+                }
                 match result {
                     Some(body) => match protocol::encode_response(
                         prefix.correlation_id,
@@ -187,6 +203,9 @@ impl Broker {
                 Rs::OffsetForLeaderEpoch(offsets::offset_for_leader_epoch(self, r))
             }
             Rq::DeleteRecords(r) => Rs::DeleteRecords(offsets::delete_records(self, r)),
+            Rq::InitProducerId(r) => {
+                Rs::InitProducerId(producer_id::init_producer_id(self, r, version))
+            }
             other => {
                 // Unreachable while the versions table and this match agree; a test checks that.
                 tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a request in the versions table");

@@ -8,7 +8,7 @@
 
 use bytes::BytesMut;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::ResponseError;
 
 use super::{sb, Broker};
@@ -47,6 +47,15 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
                         Ok(t) if t.internal => Err((ResponseError::InvalidTopicException, None)),
                         Ok(t) => match t.partition(pd.index) {
                             None => Err((ResponseError::UnknownTopicOrPartition, None)),
+                            Some(_)
+                                if let Some(e) = broker.faults.partition_error(
+                                    ApiKey::Produce,
+                                    &t.name,
+                                    pd.index,
+                                ) =>
+                            {
+                                Err((e, Some("injected fault".to_string())))
+                            }
                             Some(p) => append(
                                 &p,
                                 t.max_message_bytes(),

@@ -42,6 +42,9 @@ pub enum LogError {
     /// that were not validated with `validate_batches`).
     #[error("append rejected: {0}")]
     InvalidAppend(&'static str),
+    /// An idempotent producer's batch was refused (fenced epoch, sequence gap).
+    #[error(transparent)]
+    Producer(#[from] super::producer_state::ProducerError),
 }
 
 impl LogError {
@@ -52,6 +55,7 @@ impl LogError {
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::RecordListTooLarge { .. } => ResponseError::RecordListTooLarge,
             LogError::InvalidAppend(_) => ResponseError::CorruptMessage,
+            LogError::Producer(e) => e.code(),
         }
     }
 

@@ -11,7 +11,15 @@
 //! <dir>/leader-epoch-checkpoint         see super::epoch
 //! <dir>/log-start-offset                see super::checkpoint
 //! <dir>/recovery-point-offset-checkpoint
+//! <dir>/00000000000000012345.snapshot   idempotent-producer state (see super::producer_state)
 //! ```
+//!
+//! # Producer state
+//!
+//! Idempotent producers' sequence numbers are checked under the partition lock before a write
+//! and recorded after it (Kafka's `ProducerStateManager`). The state is snapshotted when a
+//! segment rolls and on close; on open the newest snapshot is loaded and only the batches after
+//! it are replayed from their headers, so a restart does not rescan the whole log.
 //!
 //! # Offsets
 //!
@@ -35,6 +43,7 @@ use bytes::Bytes;
 use super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
 use super::epoch::LeaderEpochCache;
 use super::error::LogError;
+use super::producer_state::{Check, ProducerStateManager};
 use super::segment::{self, LogSegment};
 use crate::protocol::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 
@@ -140,6 +149,13 @@ pub struct Log {
     epochs: LeaderEpochCache,
     /// Wall-clock time of the last flush, for `flush.ms`.
     last_flush_ms: i64,
+    /// Idempotent-producer state: epochs and the last batches of each producer id.
+    producers: ProducerStateManager,
+    /// Batch headers scanned to rebuild the producer state at open (those after the snapshot);
+    /// for tests and logs.
+    producer_replayed_batches: usize,
+    /// Log end offset covered by the newest producer snapshot on disk (-1: none).
+    producer_snapshot_offset: i64,
 }
 
 fn wall_clock_ms() -> i64 {
@@ -277,7 +293,12 @@ impl Log {
         epochs.truncate_from_end(log_end_offset);
         epochs.truncate_from_start(log_start_offset);
 
+        let (producers, snapshot_offset, replayed) =
+            load_producer_state(dir, &segments, log_start_offset, log_end_offset)?;
         let mut log = Log {
+            producers,
+            producer_replayed_batches: replayed,
+            producer_snapshot_offset: snapshot_offset,
             dir: dir.to_path_buf(),
             config,
             segments,
@@ -308,6 +329,9 @@ impl Log {
             recovered_segments,
             log_start_offset = log.log_start_offset,
             log_end_offset = log.log_end_offset,
+            producers = log.producers.len(),
+            producer_snapshot = snapshot_offset,
+            producer_replayed_batches = replayed,
             "loaded log"
         );
         Ok(log)
@@ -350,6 +374,16 @@ impl Log {
             });
         }
 
+        // Idempotence: judge every batch before writing anything (Kafka's
+        // analyzeAndValidateProducerState). A duplicate answers with the original offsets.
+        if let Some(dup) = self.check_producers(headers)? {
+            return Ok(AppendInfo {
+                base_offset: dup.first_offset,
+                last_offset: dup.last_offset,
+                log_append_time: -1,
+                log_start_offset: self.log_start_offset,
+            });
+        }
         let base_offset = self.log_end_offset;
         let log_append = self.config.message_timestamp_log_append;
         let mut next = base_offset;
@@ -384,6 +418,12 @@ impl Log {
             return Err(LogError::io("append", &self.dir, e));
         }
         self.log_end_offset = next;
+        // Only now that the write succeeded does the producer state move.
+        let mut first = base_offset;
+        for h in headers {
+            self.producers.update(h, first);
+            first += i64::from(h.last_offset_delta) + 1;
+        }
         if self.epochs.assign(leader_epoch, base_offset) {
             if let Err(e) = self.epochs.write_if_dirty(&self.dir) {
                 tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write leader epoch checkpoint; will retry on flush");
@@ -620,10 +660,68 @@ impl Log {
         Ok(due)
     }
 
-    /// Flushes everything before shutdown. The caller writes the clean-shutdown marker after
-    /// every log closed successfully. The log stays usable.
+    /// Flushes everything before shutdown, and snapshots the producer state so the next open
+    /// replays nothing. The caller writes the clean-shutdown marker after every log closed
+    /// successfully. The log stays usable.
     pub fn close(&mut self) -> Result<(), LogError> {
-        self.flush()
+        self.flush()?;
+        self.snapshot_producers()
+    }
+
+    /// Judges `headers` against the producer state: `Some` with the original batch if the
+    /// append is a retry of one already stored, an error if a producer is fenced or out of
+    /// sequence. Several batches from one producer in one append are judged in order.
+    fn check_producers(
+        &self,
+        headers: &[BatchHeader],
+    ) -> Result<Option<super::producer_state::BatchMetadata>, LogError> {
+        if !headers.iter().any(BatchHeader::has_producer_id) {
+            return Ok(None);
+        }
+        if let [h] = headers {
+            return match self.producers.check(h)? {
+                Check::Duplicate(dup) => Ok(Some(dup)),
+                Check::Append => Ok(None),
+            };
+        }
+        let mut tentative = self.producers.clone();
+        let mut next = self.log_end_offset;
+        for h in headers {
+            if let Check::Duplicate(dup) = tentative.check(h)? {
+                return Ok(Some(dup));
+            }
+            tentative.update(h, next);
+            next += i64::from(h.last_offset_delta) + 1;
+        }
+        Ok(None)
+    }
+
+    /// Writes a producer-state snapshot at the log end offset unless the newest one already
+    /// covers it (also when there are no producers: the snapshot then says "nothing to replay
+    /// before here").
+    fn snapshot_producers(&mut self) -> Result<(), LogError> {
+        if self.producers.is_dirty() || self.producer_snapshot_offset != self.log_end_offset {
+            self.producers
+                .write_snapshot(&self.dir, self.log_end_offset)
+                .map_err(|e| LogError::io("write producer snapshot", &self.dir, e))?;
+            self.producer_snapshot_offset = self.log_end_offset;
+        }
+        Ok(())
+    }
+
+    /// Forgets producers idle for longer than `producer.id.expiration.ms`.
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
+    }
+
+    /// The idempotent-producer state (tests, DescribeProducers later).
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producers
+    }
+
+    /// Batches replayed into the producer state when the log was opened.
+    pub fn producer_replayed_batches(&self) -> usize {
+        self.producer_replayed_batches
     }
 
     /// Deletes the partition directory (topic deletion). Readers holding file slices can finish.
@@ -724,6 +822,9 @@ impl Log {
             .map_err(|e| LogError::io("roll segment", &self.dir, e))?;
         tracing::debug!(dir = %self.dir.display(), base_offset = leo, "rolled new segment");
         self.segments.push(seg);
+        if let Err(e) = self.snapshot_producers() {
+            tracing::warn!(error = %e, "cannot snapshot producer state on roll; will retry on close");
+        }
         Ok(())
     }
 
@@ -757,6 +858,33 @@ impl Log {
             }
         }
     }
+}
+
+/// Loads the newest producer snapshot at or below the log end and replays the batch headers
+/// after it. Returns the state, the snapshot offset (-1 if none) and the batches replayed.
+fn load_producer_state(
+    dir: &Path,
+    segments: &[LogSegment],
+    log_start_offset: i64,
+    log_end_offset: i64,
+) -> Result<(ProducerStateManager, i64, usize), LogError> {
+    let (mut state, from, snapshot) = match ProducerStateManager::load_latest(dir, log_end_offset) {
+        Some((s, at)) => (s, at, at),
+        None => (ProducerStateManager::new(), log_start_offset, -1),
+    };
+    let mut replayed = 0usize;
+    if from < log_end_offset {
+        for seg in segments.iter().filter(|s| s.next_offset() > from) {
+            seg.for_each_header_from(from.max(seg.base_offset()), |h| {
+                if h.base_offset >= from {
+                    state.update(h, h.base_offset);
+                    replayed += 1;
+                }
+            })
+            .map_err(|e| LogError::io("replay producer state", dir, e))?;
+        }
+    }
+    Ok((state, snapshot, replayed))
 }
 
 /// Base offsets of the `.log` files in `dir`, sorted. Index files without a `.log` are deleted.

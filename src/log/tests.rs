@@ -681,3 +681,103 @@ fn delete_dir_removes_everything() {
     // A reader that located bytes before the deletion can still read them.
     assert_eq!(offsets_in(slice.read_bytes().unwrap()), [0, 1]);
 }
+
+/// One idempotent batch of `n` records from producer `pid` at `epoch`, first sequence `seq`.
+fn idempotent(pid: i64, epoch: i16, seq: i32, n: usize) -> Vec<u8> {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: seq.wrapping_add(i as i32),
+            timestamp: NOW + i as i64,
+            key: None,
+            value: Some(Bytes::from(format!("v{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    buf.to_vec()
+}
+
+fn append_raw(log: &mut Log, mut b: Vec<u8>) -> Result<AppendInfo, LogError> {
+    let headers = validate_batches(&b, usize::MAX).unwrap();
+    log.append(&mut b, &headers, 0, NOW)
+}
+
+#[test]
+fn idempotent_retry_is_stored_once_and_answered_with_its_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+    append_batch(&mut log, 2, NOW, 10, 0);
+    let first = append_raw(&mut log, idempotent(5, 0, 0, 3)).unwrap();
+    assert_eq!((first.base_offset, first.last_offset), (2, 4));
+    append_raw(&mut log, idempotent(5, 0, 3, 1)).unwrap();
+    let size = log.size_bytes();
+    // The retry of the first batch: same offsets, nothing written.
+    let retry = append_raw(&mut log, idempotent(5, 0, 0, 3)).unwrap();
+    assert_eq!((retry.base_offset, retry.last_offset), (2, 4));
+    assert_eq!(log.size_bytes(), size);
+    assert_eq!(log.log_end_offset(), 6);
+    // A gap and a fenced epoch are refused with Kafka's codes, nothing written.
+    let gap = append_raw(&mut log, idempotent(5, 0, 9, 1)).unwrap_err();
+    assert_eq!(gap.code(), ResponseError::OutOfOrderSequenceNumber);
+    append_raw(&mut log, idempotent(5, 1, 0, 1)).unwrap();
+    let fenced = append_raw(&mut log, idempotent(5, 0, 4, 1)).unwrap_err();
+    assert_eq!(fenced.code(), ResponseError::InvalidProducerEpoch);
+    assert_eq!(log.log_end_offset(), 7);
+}
+
+#[test]
+fn producer_state_survives_restart_from_snapshot_without_rescanning() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+        for seq in 0..20 {
+            append_raw(&mut log, idempotent(8, 0, seq * 2, 2)).unwrap();
+        }
+        log.close().unwrap();
+    }
+    // Clean stop: the snapshot covers everything; nothing is replayed.
+    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    assert_eq!(log.producer_replayed_batches(), 0);
+    let retry = append_raw(&mut log, idempotent(8, 0, 38, 2)).unwrap();
+    assert_eq!(
+        retry.base_offset, 38,
+        "duplicate of the last batch found after restart"
+    );
+    // Crash after more appends (no close): only the batches after the last snapshot (written
+    // when a segment rolled) are replayed, not the whole log.
+    for seq in 20..30 {
+        append_raw(&mut log, idempotent(8, 0, seq * 2, 2)).unwrap();
+    }
+    let total_batches = 30;
+    drop(log);
+    let mut log = Log::open(dir.path(), small_config(), true).unwrap();
+    let replayed = log.producer_replayed_batches();
+    assert!(
+        replayed > 0 && replayed < total_batches,
+        "replayed {replayed}"
+    );
+    let retry = append_raw(&mut log, idempotent(8, 0, 58, 2)).unwrap();
+    assert_eq!(retry.base_offset, 58);
+    assert_eq!(log.log_end_offset(), 60);
+    assert!(
+        append_raw(&mut log, idempotent(8, 0, 70, 1)).is_err(),
+        "gap still detected"
+    );
+}

@@ -131,11 +131,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
         };
         (host, i32::from(addr.port()))
     });
+    let producer_ids = crate::producer_ids::ProducerIdAllocator::open(&config.data_dir)
+        .context("opening the producer id allocator")?;
     let broker = Arc::new(Broker::new(
         config.clone(),
         cluster_id,
         advertised,
         registry.clone(),
+        producer_ids,
     ));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let retention = tokio::spawn(retention_task(broker.clone()));
@@ -170,8 +173,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
     })
 }
 
-/// Applies retention every `log.retention.check.interval.ms` (Kafka's default: 5 minutes) until
-/// the broker stops. Each partition is locked only for its own check.
+/// Every `log.retention.check.interval.ms` (Kafka's default: 5 minutes) until the broker stops:
+/// expires idle producer ids, flushes logs whose `flush.ms` passed, applies retention. Each
+/// partition is locked only for its own check.
 async fn retention_task(broker: Arc<Broker>) {
     let every = Duration::from_millis(
         broker
@@ -179,6 +183,10 @@ async fn retention_task(broker: Arc<Broker>) {
             .broker_i64("log.retention.check.interval.ms", 300_000)
             .max(10) as u64,
     );
+    // Kafka's producer.id.expiration.ms: a day.
+    let producer_expiration_ms = broker
+        .config
+        .broker_i64("producer.id.expiration.ms", 86_400_000);
     let mut stopping = broker.subscribe_stopping();
     loop {
         tokio::select! {
@@ -188,7 +196,15 @@ async fn retention_task(broker: Arc<Broker>) {
         let now = crate::broker::now_ms();
         for topic in broker.topics.all() {
             for p in topic.partitions() {
-                match p.log().apply_retention(now) {
+                let mut log = p.log();
+                let expired = log.expire_producers(now, producer_expiration_ms);
+                if expired > 0 {
+                    tracing::info!(topic = %topic.name, partition = p.index, expired, "expired idle producer ids");
+                }
+                if let Err(e) = log.maybe_flush(now) {
+                    tracing::error!(topic = %topic.name, partition = p.index, error = %e, "periodic flush failed");
+                }
+                match log.apply_retention(now) {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(topic = %topic.name, partition = p.index, segments = n, "retention deleted segments")

@@ -17,8 +17,14 @@ pub struct BrokerProcess {
 impl BrokerProcess {
     /// Starts `gregor` on a free port over `data_dir` and waits for its "listening" line.
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> BrokerProcess {
+        Self::spawn_at("127.0.0.1:0", data_dir, extra)
+    }
+
+    /// Starts `gregor` listening on `listen` (e.g. the port of a previous run, so clients
+    /// reconnect to the restarted broker).
+    pub fn spawn_at(listen: &str, data_dir: &Path, extra: &[&str]) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gregor"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "info")
