@@ -23,7 +23,7 @@ pub fn init_producer_id(
         return fail(ResponseError::TransactionalIdAuthorizationFailed);
     }
     let (current, epoch) = (req.producer_id.0, req.producer_epoch);
-    if version >= 3 && current >= 0 && epoch >= 0 && epoch < i16::MAX - 1 {
+    if version >= 3 && current >= 0 && (0..i16::MAX - 1).contains(&epoch) {
         return InitProducerIdResponse::default()
             .with_producer_id(ProducerId(current))
             .with_producer_epoch(epoch + 1);
