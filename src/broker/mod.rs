@@ -8,6 +8,8 @@ mod admin;
 mod api_versions;
 mod configs;
 mod fetch;
+pub mod group_service;
+mod groups;
 mod metadata;
 mod offsets;
 mod produce;
@@ -28,6 +30,7 @@ use crate::faults::Faults;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::protocol::{self, DecodeError, FramePrefix};
 use crate::topics::{TopicError, TopicRegistry};
+use group_service::GroupService;
 
 /// What the connection should do with a frame's outcome.
 #[derive(Debug)]
@@ -45,6 +48,26 @@ pub enum Outcome {
 pub struct ClientInfo {
     /// Peer address, as text.
     pub peer: String,
+}
+
+/// What a handler may need to know about the request beyond its body.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The header's client id (empty if null).
+    pub client_id: String,
+    /// Peer `ip:port`.
+    pub peer: String,
+}
+
+impl RequestContext {
+    /// The client host as Kafka reports it in DescribeGroups (`/ip`).
+    pub fn client_host(&self) -> String {
+        let ip = self
+            .peer
+            .rsplit_once(':')
+            .map_or(self.peer.as_str(), |(ip, _)| ip);
+        format!("/{ip}")
+    }
 }
 
 /// Shared state of one broker: configuration, identity and the topic registry.
@@ -68,6 +91,8 @@ pub struct Broker {
     pub faults: Faults,
     /// Producer id allocation for InitProducerId.
     pub producer_ids: ProducerIdAllocator,
+    /// The consumer-group coordinator.
+    pub groups: Arc<GroupService>,
 }
 
 impl Broker {
@@ -78,8 +103,10 @@ impl Broker {
         advertised: (String, i32),
         topics: Arc<TopicRegistry>,
         producer_ids: ProducerIdAllocator,
+        groups: Arc<GroupService>,
     ) -> Broker {
         Broker {
+            groups,
             faults: Faults::default(),
             producer_ids,
             config,
@@ -135,8 +162,12 @@ impl Broker {
                 );
                 let version = prefix.api_version;
                 let api_key = req.api_key;
+                let ctx = RequestContext {
+                    client_id: client_id.clone(),
+                    peer: client.peer.clone(),
+                };
                 let result = self
-                    .dispatch(req.body, version)
+                    .dispatch(req.body, version, &ctx)
                     .instrument(span.clone())
                     .await;
                 let _g = span.enter();
@@ -181,7 +212,12 @@ impl Broker {
     }
 
     /// Routes a decoded request to its handler. `None` means no response is sent.
-    async fn dispatch(&self, body: RequestKind, version: i16) -> Option<ResponseKind> {
+    async fn dispatch(
+        &self,
+        body: RequestKind,
+        version: i16,
+        ctx: &RequestContext,
+    ) -> Option<ResponseKind> {
         use RequestKind as Rq;
         use ResponseKind as Rs;
         Some(match body {
@@ -206,6 +242,19 @@ impl Broker {
             Rq::InitProducerId(r) => {
                 Rs::InitProducerId(producer_id::init_producer_id(self, r, version))
             }
+            Rq::FindCoordinator(r) => {
+                Rs::FindCoordinator(groups::find_coordinator(self, r, version))
+            }
+            Rq::JoinGroup(r) => Rs::JoinGroup(groups::join_group(self, r, version, ctx).await),
+            Rq::SyncGroup(r) => Rs::SyncGroup(groups::sync_group(self, r, version).await),
+            Rq::Heartbeat(r) => Rs::Heartbeat(groups::heartbeat(self, r)),
+            Rq::LeaveGroup(r) => Rs::LeaveGroup(groups::leave_group(self, r, version)),
+            Rq::OffsetCommit(r) => Rs::OffsetCommit(groups::offset_commit(self, r, version)),
+            Rq::OffsetFetch(r) => Rs::OffsetFetch(groups::offset_fetch(self, r, version)),
+            Rq::OffsetDelete(r) => Rs::OffsetDelete(groups::offset_delete(self, r)),
+            Rq::ListGroups(r) => Rs::ListGroups(groups::list_groups(self, r, version)),
+            Rq::DescribeGroups(r) => Rs::DescribeGroups(groups::describe_groups(self, r, version)),
+            Rq::DeleteGroups(r) => Rs::DeleteGroups(groups::delete_groups(self, r)),
             other => {
                 // Unreachable while the versions table and this match agree; a test checks that.
                 tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a request in the versions table");

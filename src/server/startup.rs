@@ -133,13 +133,19 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
     });
     let producer_ids = crate::producer_ids::ProducerIdAllocator::open(&config.data_dir)
         .context("opening the producer id allocator")?;
+    let groups = Arc::new(
+        crate::broker::group_service::GroupService::open(registry.clone(), crate::broker::now_ms())
+            .context("loading consumer groups")?,
+    );
     let broker = Arc::new(Broker::new(
         config.clone(),
         cluster_id,
         advertised,
         registry.clone(),
         producer_ids,
+        groups.clone(),
     ));
+    let group_timer = tokio::spawn(groups.run_timer(broker.subscribe_stopping()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let retention = tokio::spawn(retention_task(broker.clone()));
     let serving = broker.clone();
@@ -149,6 +155,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
         })
         .await;
         retention.abort();
+        group_timer.abort();
         let registry = serving.topics.clone();
         let data_dir = serving.config.data_dir.clone();
         let flushed = tokio::task::spawn_blocking(move || {

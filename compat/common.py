@@ -1,0 +1,133 @@
+"""Shared helpers for the Python scenario programs of the compatibility matrix.
+
+Every scenario program (one per client family) takes `--bootstrap HOST:PORT` and `--scenario
+NAME` (or `all`) and prints one line per scenario run:
+
+    RESULT <scenario> pass|fail|na <detail>
+
+scripts/compat runs each scenario in its own process under a hard timeout and builds the matrix
+from these lines; everything else a program prints (client logs) goes to a log file.
+"""
+
+import argparse
+import os
+import sys
+import time
+import traceback
+import uuid
+
+# The scenario names, in matrix column order. Keep in step with scripts/compat, the Node and
+# Java programs.
+SCENARIOS = [
+    "codecs",           # 1. keyed records with headers, each codec, byte-identical, in order
+    "idempotent",       # 2. idempotent producer: N produced, exactly N read back
+    "group_rebalance",  # 3. 3 partitions, 4 members: 3 busy, 1 idle; one leaves, others take over
+    "commit_resume",    # 4. commit, stop, a new member resumes from the committed offset
+    "offset_reset",     # 5. auto.offset.reset earliest / latest, seek back and replay
+    "key_partition",    # 6. same key -> same partition, every time, across producers
+    "admin_topics",     # 7a. create topic, describe configs, add partitions, delete topic
+    "admin_groups",     # 7b. list and describe groups
+]
+
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+
+# Scenario-internal deadline for waits (assignment, records). The driver's hard timeout per
+# scenario process is longer (COMPAT_TIMEOUT, default 60 s), so a wait that runs out still
+# reports what it saw.
+WAIT_S = float(os.environ.get("COMPAT_WAIT", "40"))
+
+# Group timings used by group scenarios: shorter than the defaults so a lost member is noticed
+# quickly; leaving members send LeaveGroup, so these only matter when something goes wrong.
+SESSION_TIMEOUT_MS = 10000
+HEARTBEAT_MS = 1000
+
+
+class NotApplicable(Exception):
+    """The client cannot express this scenario; the message says why."""
+
+
+class Failed(Exception):
+    """The scenario ran and saw something a Kafka broker would not do."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failed(msg)
+
+
+def name(kind, client):
+    """A topic or group name unique to this run, so runs and clients never share state."""
+    return f"compat-{kind}-{client}-{int(time.time())}-{uuid.uuid4().hex[:6]}"
+
+
+def record(codec, i, n_keys=3):
+    """Key, value and headers of record i: binary bytes, all 256 byte values, compressible."""
+    key = f"key-{i % n_keys}".encode()
+    value = f"{codec}-{i}-".encode() + bytes(range(256)) * 4 + b"\x00end"
+    headers = [("trace", f"t-{i}".encode()), ("bin", bytes([0, 1, 254, 255, i % 256]))]
+    return key, value, headers
+
+
+def compare_partitions(expected, got):
+    """expected/got: {partition: [(key, value, headers), ...]} in offset order."""
+    check(set(got) == set(expected),
+          f"partitions differ: produced to {sorted(expected)}, read from {sorted(got)}")
+    for p, recs in expected.items():
+        g = got[p]
+        check(len(g) == len(recs), f"partition {p}: produced {len(recs)}, read {len(g)}")
+        for j, (e, r) in enumerate(zip(recs, g)):
+            for what, a, b in zip(("key", "value", "headers"), e, r):
+                if a != b:
+                    raise Failed(f"partition {p} record {j}: {what} differs: "
+                                 f"sent {short(a)}, got {short(b)}")
+
+
+def short(x, n=120):
+    s = repr(x)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def wait_until(cond, what, timeout=None, step=0.1, tick=None):
+    """Poll `cond` (calling `tick` between tries) until true; Failed after the deadline."""
+    deadline = time.time() + (timeout or WAIT_S)
+    while time.time() < deadline:
+        if cond():
+            return
+        if tick:
+            tick()
+        else:
+            time.sleep(step)
+    raise Failed(f"timed out after {timeout or WAIT_S:.0f}s waiting for {what}")
+
+
+def main(client, scenarios):
+    """Parse arguments and run the chosen scenarios; scenarios maps name -> fn(bootstrap)."""
+    ap = argparse.ArgumentParser(description=f"{client} compatibility scenarios")
+    ap.add_argument("--bootstrap", required=True)
+    ap.add_argument("--scenario", default="all", choices=["all"] + SCENARIOS)
+    args = ap.parse_args()
+    todo = SCENARIOS if args.scenario == "all" else [args.scenario]
+    failed = False
+    for s in todo:
+        fn = scenarios.get(s)
+        t0 = time.time()
+        try:
+            if fn is None:
+                raise NotApplicable("not implemented for this client")
+            detail = fn(args.bootstrap) or ""
+            result = "pass"
+        except NotApplicable as e:
+            result, detail = "na", str(e)
+        except Failed as e:
+            result, detail = "fail", str(e)
+            failed = True
+        except Exception as e:  # a client error is a failure of the scenario, with its message
+            traceback.print_exc(file=sys.stderr)
+            result, detail = "fail", f"{type(e).__name__}: {e}"
+            failed = True
+        detail = " ".join(str(detail).split())
+        print(f"RESULT {s} {result} {detail} ({time.time() - t0:.1f}s)", flush=True)
+    # Client libraries may leave background threads; exit without waiting for them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1 if failed else 0)

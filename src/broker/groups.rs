@@ -1,0 +1,526 @@
+//! Consumer-group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+//! OffsetCommit, OffsetFetch, OffsetDelete, ListGroups, DescribeGroups, DeleteGroups. Each
+//! converts the wire message to the coordinator's plain types and back; the logic is in
+//! [`crate::group`].
+
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator as WireCoordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::{sb, Broker, RequestContext};
+use crate::group::{
+    self, CommitPartition, FetchedOffset, GroupError, LeaveMember, PartitionResult,
+};
+
+fn code(e: &Option<GroupError>) -> i16 {
+    e.as_ref().map_or(0, |e| e.code().code())
+}
+
+fn opt(s: &Option<StrBytes>) -> Option<String> {
+    s.as_ref().map(|s| s.to_string())
+}
+
+/// FindCoordinator: this broker coordinates every group (and would every transactional id).
+pub fn find_coordinator(
+    broker: &Broker,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let (host, port) = (sb(broker.advertised.0.clone()), broker.advertised.1);
+    let node = BrokerId(broker.node_id());
+    if version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .into_iter()
+            .map(|key| {
+                WireCoordinator::default()
+                    .with_key(key)
+                    .with_node_id(node)
+                    .with_host(host.clone())
+                    .with_port(port)
+            })
+            .collect();
+        FindCoordinatorResponse::default().with_coordinators(coordinators)
+    } else {
+        FindCoordinatorResponse::default()
+            .with_node_id(node)
+            .with_host(host)
+            .with_port(port)
+    }
+}
+
+/// JoinGroup, parked until the rebalance completes.
+pub async fn join_group(
+    broker: &Broker,
+    req: JoinGroupRequest,
+    version: i16,
+    ctx: &RequestContext,
+) -> JoinGroupResponse {
+    let join = group::JoinRequest {
+        group_id: req.group_id.to_string(),
+        member_id: req.member_id.to_string(),
+        group_instance_id: opt(&req.group_instance_id),
+        protocol_type: req.protocol_type.to_string(),
+        protocols: req
+            .protocols
+            .into_iter()
+            .map(|p| (p.name.to_string(), p.metadata))
+            .collect(),
+        session_timeout_ms: req.session_timeout_ms,
+        rebalance_timeout_ms: if version >= 1 {
+            req.rebalance_timeout_ms
+        } else {
+            req.session_timeout_ms
+        },
+        client_id: ctx.client_id.clone(),
+        client_host: ctx.client_host(),
+        require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
+    };
+    let r = broker.groups.join(join).await;
+    let mut resp = JoinGroupResponse::default()
+        .with_error_code(code(&r.error))
+        .with_generation_id(r.generation_id)
+        .with_protocol_name(r.protocol_name.map(sb))
+        .with_leader(sb(r.leader))
+        .with_member_id(sb(r.member_id))
+        .with_members(
+            r.members
+                .into_iter()
+                .map(|m| {
+                    let mut wm = JoinGroupResponseMember::default()
+                        .with_member_id(sb(m.member_id))
+                        .with_metadata(m.metadata);
+                    if version >= 5 {
+                        wm = wm.with_group_instance_id(m.group_instance_id.map(sb));
+                    }
+                    wm
+                })
+                .collect(),
+        );
+    if version < 7 && resp.protocol_name.is_none() {
+        // Before v7 the protocol name is not nullable.
+        resp.protocol_name = Some(StrBytes::default());
+    }
+    if version >= 7 {
+        resp = resp.with_protocol_type(r.protocol_type.map(sb));
+    }
+    if version >= 9 {
+        resp = resp.with_skip_assignment(r.skip_assignment);
+    }
+    resp
+}
+
+/// SyncGroup, parked until the leader's assignment is in.
+pub async fn sync_group(broker: &Broker, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+    let sync = group::SyncRequest {
+        group_id: req.group_id.to_string(),
+        generation_id: req.generation_id,
+        member_id: req.member_id.to_string(),
+        group_instance_id: opt(&req.group_instance_id),
+        protocol_type: opt(&req.protocol_type),
+        protocol_name: opt(&req.protocol_name),
+        assignments: req
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id.to_string(), a.assignment))
+            .collect(),
+    };
+    let r = broker.groups.sync(sync).await;
+    let mut resp = SyncGroupResponse::default()
+        .with_error_code(code(&r.error))
+        .with_assignment(r.assignment);
+    if version >= 5 {
+        resp = resp
+            .with_protocol_type(r.protocol_type.map(sb))
+            .with_protocol_name(r.protocol_name.map(sb));
+    }
+    resp
+}
+
+/// Heartbeat.
+pub fn heartbeat(broker: &Broker, req: HeartbeatRequest) -> HeartbeatResponse {
+    let hb = group::HeartbeatRequest {
+        group_id: req.group_id.to_string(),
+        generation_id: req.generation_id,
+        member_id: req.member_id.to_string(),
+        group_instance_id: opt(&req.group_instance_id),
+    };
+    let r = broker
+        .groups
+        .call(|c, now| (c.heartbeat(now, hb), Default::default()));
+    HeartbeatResponse::default().with_error_code(code(&r.err()))
+}
+
+/// LeaveGroup: one member (v0-v2) or a batch (v3+, KIP-345).
+pub fn leave_group(broker: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let members = if version >= 3 {
+        req.members
+            .into_iter()
+            .map(|m| LeaveMember {
+                member_id: m.member_id.to_string(),
+                group_instance_id: opt(&m.group_instance_id),
+            })
+            .collect()
+    } else {
+        vec![LeaveMember {
+            member_id: req.member_id.to_string(),
+            group_instance_id: None,
+        }]
+    };
+    let leave = group::LeaveRequest {
+        group_id: req.group_id.to_string(),
+        members,
+    };
+    let r = broker.groups.call(|c, now| c.leave(now, leave));
+    if version < 3 {
+        let member_error = r.members.first().and_then(|(_, e)| *e);
+        return LeaveGroupResponse::default().with_error_code(code(&r.error.or(member_error)));
+    }
+    LeaveGroupResponse::default()
+        .with_error_code(code(&r.error))
+        .with_members(
+            r.members
+                .into_iter()
+                .map(|(m, e)| {
+                    MemberResponse::default()
+                        .with_member_id(sb(m.member_id))
+                        .with_group_instance_id(m.group_instance_id.map(sb))
+                        .with_error_code(code(&e))
+                })
+                .collect(),
+        )
+}
+
+/// OffsetCommit: group members (generation checked) or standalone consumers (generation -1).
+pub fn offset_commit(
+    broker: &Broker,
+    req: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
+    let mut partitions = Vec::new();
+    let mut unknown: Vec<(String, i32)> = Vec::new();
+    for t in &req.topics {
+        let known = broker.topics.get(&t.name);
+        for p in &t.partitions {
+            if known
+                .as_ref()
+                .is_none_or(|k| k.partition(p.partition_index).is_none())
+            {
+                unknown.push((t.name.to_string(), p.partition_index));
+                continue;
+            }
+            partitions.push(CommitPartition {
+                topic: t.name.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if version >= 6 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                },
+                metadata: p
+                    .committed_metadata
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    let commit = group::OffsetCommitRequest {
+        group_id: req.group_id.to_string(),
+        generation_id: req.generation_id_or_member_epoch,
+        member_id: req.member_id.to_string(),
+        group_instance_id: opt(&req.group_instance_id),
+        retention_ms: (version <= 4 && req.retention_time_ms != -1)
+            .then_some(req.retention_time_ms),
+        partitions,
+    };
+    let results = if commit.partitions.is_empty() {
+        Vec::new()
+    } else {
+        broker.groups.commit(commit)
+    };
+    let mut by_topic: Vec<OffsetCommitResponseTopic> = Vec::new();
+    let all = results
+        .into_iter()
+        .map(
+            |PartitionResult {
+                 topic,
+                 partition,
+                 error,
+             }| (topic, partition, code(&error)),
+        )
+        .chain(
+            unknown
+                .into_iter()
+                .map(|(t, p)| (t, p, ResponseError::UnknownTopicOrPartition.code())),
+        );
+    for (topic, partition, error) in all {
+        let entry = OffsetCommitResponsePartition::default()
+            .with_partition_index(partition)
+            .with_error_code(error);
+        match by_topic.iter_mut().find(|t| *t.name == *topic.as_str()) {
+            Some(t) => t.partitions.push(entry),
+            None => by_topic.push(
+                OffsetCommitResponseTopic::default()
+                    .with_name(TopicName(sb(topic)))
+                    .with_partitions(vec![entry]),
+            ),
+        }
+    }
+    OffsetCommitResponse::default().with_topics(by_topic)
+}
+
+/// The committed offsets of one group, for the wanted partitions (or all).
+fn fetch_group(
+    broker: &Broker,
+    group: &str,
+    wanted: Option<Vec<(String, i32)>>,
+    require_stable: bool,
+) -> Vec<FetchedOffset> {
+    broker
+        .groups
+        .read(|c| c.fetch_offsets(group, wanted.as_deref(), require_stable))
+}
+
+fn group_topics(offsets: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)> {
+    let mut out: Vec<(String, Vec<FetchedOffset>)> = Vec::new();
+    for o in offsets {
+        match out.iter_mut().find(|(t, _)| *t == o.topic) {
+            Some((_, v)) => v.push(o),
+            None => out.push((o.topic.clone(), vec![o])),
+        }
+    }
+    out
+}
+
+/// OffsetFetch: one group (v0-v7) or several (v8+).
+pub fn offset_fetch(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    let require_stable = version >= 7 && req.require_stable;
+    if version >= 8 {
+        let groups = req
+            .groups
+            .into_iter()
+            .map(|g| {
+                let wanted = g.topics.map(|ts| {
+                    ts.into_iter()
+                        .flat_map(|t| {
+                            t.partition_indexes
+                                .into_iter()
+                                .map(move |p| (t.name.to_string(), p))
+                        })
+                        .collect()
+                });
+                let topics = group_topics(fetch_group(broker, &g.group_id, wanted, require_stable))
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        OffsetFetchResponseTopics::default()
+                            .with_name(TopicName(sb(t)))
+                            .with_partitions(
+                                ps.into_iter()
+                                    .map(|o| {
+                                        OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(o.partition)
+                                            .with_committed_offset(o.offset)
+                                            .with_committed_leader_epoch(o.leader_epoch)
+                                            .with_metadata(Some(sb(o.metadata)))
+                                            .with_error_code(code(&o.error))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect();
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id)
+                    .with_topics(topics)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted = req.topics.map(|ts| {
+        ts.into_iter()
+            .flat_map(|t| {
+                t.partition_indexes
+                    .into_iter()
+                    .map(move |p| (t.name.to_string(), p))
+            })
+            .collect()
+    });
+    let topics = group_topics(fetch_group(broker, &req.group_id, wanted, require_stable))
+        .into_iter()
+        .map(|(t, ps)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(sb(t)))
+                .with_partitions(
+                    ps.into_iter()
+                        .map(|o| {
+                            let mut p = OffsetFetchResponsePartition::default()
+                                .with_partition_index(o.partition)
+                                .with_committed_offset(o.offset)
+                                .with_metadata(Some(sb(o.metadata)))
+                                .with_error_code(code(&o.error));
+                            if version >= 5 {
+                                p = p.with_committed_leader_epoch(o.leader_epoch);
+                            }
+                            p
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
+/// OffsetDelete: only for partitions the group is not subscribed to.
+pub fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let parts: Vec<(String, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.to_string(), p.partition_index))
+        })
+        .collect();
+    let group_id = req.group_id.to_string();
+    let out = broker.groups.call(|c, _| {
+        let o = c.delete_offsets(&group_id, &parts);
+        ((o.error, o.partitions), o.effects)
+    });
+    let (error, partitions) = out;
+    let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
+    for r in partitions {
+        let entry = OffsetDeleteResponsePartition::default()
+            .with_partition_index(r.partition)
+            .with_error_code(code(&r.error));
+        match topics.iter_mut().find(|t| *t.name == *r.topic.as_str()) {
+            Some(t) => t.partitions.push(entry),
+            None => topics.push(
+                OffsetDeleteResponseTopic::default()
+                    .with_name(TopicName(sb(r.topic)))
+                    .with_partitions(vec![entry]),
+            ),
+        }
+    }
+    OffsetDeleteResponse::default()
+        .with_error_code(code(&error))
+        .with_topics(topics)
+}
+
+/// ListGroups, with the state filter of v4+.
+pub fn list_groups(broker: &Broker, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+    let states: Vec<String> = if version >= 4 {
+        req.states_filter.iter().map(|s| s.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    let types: Vec<String> = if version >= 5 {
+        req.types_filter
+            .iter()
+            .map(|s| s.to_string().to_ascii_lowercase())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !types.is_empty() && !types.iter().any(|t| t == "classic") {
+        return ListGroupsResponse::default();
+    }
+    let groups = broker
+        .groups
+        .read(|c| c.list_groups(&states))
+        .into_iter()
+        .map(|g| {
+            let mut l = ListedGroup::default()
+                .with_group_id(GroupId(sb(g.group_id)))
+                .with_protocol_type(sb(g.protocol_type));
+            if version >= 4 {
+                l = l.with_group_state(sb(g.state));
+            }
+            if version >= 5 {
+                l = l.with_group_type(sb("classic"));
+            }
+            l
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+/// DescribeGroups: members with their assignments while Stable; unknown groups are "Dead"
+/// (GROUP_ID_NOT_FOUND from v6, as Kafka 4).
+pub fn describe_groups(
+    broker: &Broker,
+    req: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
+    let groups = req
+        .groups
+        .into_iter()
+        .map(|id| {
+            let d = broker.groups.read(|c| c.describe_group(&id));
+            let mut g = DescribedGroup::default()
+                .with_group_id(id)
+                .with_error_code(code(&d.error))
+                .with_group_state(sb(d.state))
+                .with_protocol_type(sb(d.protocol_type))
+                .with_protocol_data(sb(d.protocol))
+                .with_members(
+                    d.members
+                        .into_iter()
+                        .map(|m| {
+                            let mut wm = DescribedGroupMember::default()
+                                .with_member_id(sb(m.member_id))
+                                .with_client_id(sb(m.client_id))
+                                .with_client_host(sb(m.client_host))
+                                .with_member_metadata(m.metadata)
+                                .with_member_assignment(m.assignment);
+                            if version >= 4 {
+                                wm = wm.with_group_instance_id(m.group_instance_id.map(sb));
+                            }
+                            wm
+                        })
+                        .collect(),
+                );
+            if version >= 6 && d.state == "Dead" && d.error.is_none() {
+                let message = format!("Group {} not found.", g.group_id.0);
+                g = g
+                    .with_error_code(ResponseError::GroupIdNotFound.code())
+                    .with_error_message(Some(sb(message)));
+            }
+            g
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+/// DeleteGroups: only empty groups, as Kafka.
+pub fn delete_groups(broker: &Broker, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let names: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
+    let results = broker
+        .groups
+        .call(|c, _| c.delete_groups(&names))
+        .into_iter()
+        .map(|(g, e)| {
+            DeletableGroupResult::default()
+                .with_group_id(GroupId(sb(g)))
+                .with_error_code(code(&e))
+        })
+        .collect();
+    DeleteGroupsResponse::default().with_results(results)
+}

@@ -1,0 +1,520 @@
+//! Consumer groups with librdkafka (the rdkafka crate): partitions split across members, an
+//! idle member beyond the partition count, rebalances on leave and on death, independent
+//! groups, commit-and-resume (at-least-once), cooperative-sticky, and committed offsets that
+//! survive a SIGKILL of the broker.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::process::BrokerProcess;
+use common::TestBroker;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+fn cfg(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4");
+    c
+}
+
+async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let a: AdminClient<DefaultClientContext> = cfg(bootstrap).create().unwrap();
+    let r = a
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+}
+
+/// Produces `n` records with values `"{prefix}{i}"`, spread by key over the partitions.
+async fn produce(bootstrap: &str, topic: &str, prefix: &str, n: usize) {
+    let p: FutureProducer = cfg(bootstrap).set("linger.ms", "5").create().unwrap();
+    let mut futs = Vec::new();
+    for i in 0..n {
+        let v = format!("{prefix}{i}");
+        futs.push(
+            p.send_result(FutureRecord::to(topic).key(&v).payload(&v))
+                .map_err(|(e, _)| e)
+                .unwrap(),
+        );
+    }
+    for f in futs {
+        f.await.unwrap().unwrap();
+    }
+}
+
+/// A group member polling on its own thread, recording what it received and owns.
+struct Member {
+    name: String,
+    consumer: Arc<BaseConsumer>,
+    received: Arc<Mutex<Vec<(i32, i64, String)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Member {
+    fn start(
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+        name: &str,
+        extra: &[(&str, &str)],
+    ) -> Member {
+        let mut c = cfg(bootstrap);
+        c.set("group.id", group)
+            .set("client.id", name)
+            .set("auto.offset.reset", "earliest");
+        for (k, v) in extra {
+            c.set(*k, *v);
+        }
+        let consumer: Arc<BaseConsumer> = Arc::new(c.create().unwrap());
+        consumer.subscribe(&[topic]).unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (consumer, received, stop) = (consumer.clone(), received.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                        let v =
+                            String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                        received
+                            .lock()
+                            .unwrap()
+                            .push((m.partition(), m.offset(), v));
+                    }
+                }
+            })
+        };
+        Member {
+            name: name.to_string(),
+            consumer,
+            received,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn assignment(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self
+            .consumer
+            .assignment()
+            .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    fn values(&self) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.2.clone())
+            .collect()
+    }
+
+    /// Stops polling; the consumer is closed (LeaveGroup) when the last handle drops.
+    fn stop(mut self) -> Arc<BaseConsumer> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.consumer.clone()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits until the members' assignments cover `partitions` exactly once, with `idle` members
+/// owning nothing; returns how long it took.
+fn wait_stable(members: &[&Member], partitions: i32, idle: usize, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let all: Vec<Vec<i32>> = members.iter().map(|m| m.assignment()).collect();
+        let owned: Vec<i32> = all.iter().flatten().copied().collect();
+        let unique: HashSet<i32> = owned.iter().copied().collect();
+        if owned.len() == partitions as usize
+            && unique.len() == partitions as usize
+            && all.iter().filter(|a| a.is_empty()).count() == idle
+        {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "no stable assignment within {limit:?}: {:?}",
+            members
+                .iter()
+                .map(|m| (&m.name, m.assignment()))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_members_three_partitions_one_idle_then_leave_moves_partitions() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "split", 3).await;
+    produce(&bs, "split", "a", 300).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        let members: Vec<Member> = (0..4)
+            .map(|i| Member::start(&bs2, "g-split", "split", &format!("m{i}"), &[]))
+            .collect();
+        let refs: Vec<&Member> = members.iter().collect();
+        let took = wait_stable(&refs, 3, 1, Duration::from_secs(30));
+        eprintln!("4 members stable after {took:?} (default client settings)");
+        // Every record consumed by exactly one member.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while members.iter().map(|m| m.values().len()).sum::<usize>() < 300 {
+            assert!(Instant::now() < deadline, "group consumed everything");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut all: Vec<String> = members.iter().flat_map(|m| m.values()).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 300, "no duplicates within a group");
+        // The member owning partition 0 leaves: its partition moves to the idle one or another.
+        let mut members = members;
+        let leaver = members
+            .iter()
+            .position(|m| m.assignment().contains(&0))
+            .unwrap();
+        let gone = members.remove(leaver);
+        drop(gone.stop());
+        let refs: Vec<&Member> = members.iter().collect();
+        let took = wait_stable(&refs, 3, 0, Duration::from_secs(30));
+        eprintln!("rebalanced after a LeaveGroup in {took:?}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_groups_each_read_everything() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "fanout", 2).await;
+    produce(&bs, "fanout", "f", 200).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        let a = Member::start(&bs2, "g-a", "fanout", "a", &[]);
+        let b1 = Member::start(&bs2, "g-b", "fanout", "b1", &[]);
+        let b2 = Member::start(&bs2, "g-b", "fanout", "b2", &[]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while a.values().len() < 200 || b1.values().len() + b2.values().len() < 200 {
+            assert!(Instant::now() < deadline, "both groups read everything");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(a.values().len(), 200, "pub/sub: group a got all");
+        let mut bv: Vec<String> = b1.values().into_iter().chain(b2.values()).collect();
+        let n = bv.len();
+        bv.sort();
+        bv.dedup();
+        assert_eq!(
+            (n, bv.len()),
+            (200, 200),
+            "queue: group b split it, no duplicates"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_stop_resume_redelivers_only_uncommitted() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "resume", 1).await;
+    produce(&bs, "resume", "r", 100).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = cfg(&bs2)
+            .set("group.id", "g-resume")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap();
+        c.subscribe(&["resume"]).unwrap();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen.len() < 80 {
+            assert!(Instant::now() < deadline);
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                seen.push(m.offset());
+            }
+        }
+        // Commit offset 60 (next to read), though 80 were processed: 60..79 were not committed.
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("resume", 0, Offset::Offset(60))
+            .unwrap();
+        c.commit(&tpl, CommitMode::Sync).unwrap();
+        // Read it back from another client (librdkafka's close hangs after `committed()` on a
+        // subscribed consumer, client-side: no request reaches the broker).
+        let checker: BaseConsumer = cfg(&bs2).set("group.id", "g-resume").create().unwrap();
+        let mut want = TopicPartitionList::new();
+        want.add_partition("resume", 0);
+        let committed = checker
+            .committed_offsets(want, Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(committed.elements()[0].offset(), Offset::Offset(60));
+        drop(checker);
+        // Leave the group the way an application shuts down: unsubscribe, let the client serve
+        // the revocation, then close.
+        c.unsubscribe();
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            let _ = c.poll(Duration::from_millis(50));
+        }
+        drop(c);
+        // The next member resumes at 60 and sees 60..99 again (at-least-once).
+        let c2: BaseConsumer = cfg(&bs2)
+            .set("group.id", "g-resume")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap();
+        c2.subscribe(&["resume"]).unwrap();
+        let mut again = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while again.len() < 40 {
+            assert!(Instant::now() < deadline, "resumed: {again:?}");
+            if let Some(Ok(m)) = c2.poll(Duration::from_millis(100)) {
+                again.push(m.offset());
+            }
+        }
+        assert_eq!(again, (60..100).collect::<Vec<i64>>());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_committed_offset_resets_earliest_or_latest() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "reset", 1).await;
+    produce(&bs, "reset", "old", 10).await;
+    let bs2 = bs.clone();
+    let (earliest, latest) = tokio::task::spawn_blocking(move || {
+        let earliest = Member::start(
+            &bs2,
+            "g-earliest",
+            "reset",
+            "e",
+            &[("auto.offset.reset", "earliest")],
+        );
+        let latest = Member::start(
+            &bs2,
+            "g-latest",
+            "reset",
+            "l",
+            &[("auto.offset.reset", "latest")],
+        );
+        (earliest, latest)
+    })
+    .await
+    .unwrap();
+    // Keep producing new records until the latest member has seen one: it must never see the
+    // ten that were there before it joined.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut round = 0;
+    while latest.values().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "latest member received new records"
+        );
+        produce(&bs, "reset", &format!("new{round}-"), 1).await;
+        round += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        latest.values().iter().all(|v| v.starts_with("new")),
+        "{:?}",
+        latest.values()
+    );
+    while earliest.values().len() < 10 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        earliest.values()[..10],
+        (0..10).map(|i| format!("old{i}")).collect::<Vec<_>>()[..]
+    );
+    tokio::task::spawn_blocking(move || drop((earliest, latest)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_member_partitions_move_after_session_timeout() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "dead", 2).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        // A member in another process (Debian's kcat, librdkafka 2.0.2) that is then killed
+        // with SIGKILL: no LeaveGroup, heartbeats just stop.
+        let mut kcat = std::process::Command::new("kcat")
+            .args(["-b", &bs2, "-G", "g-dead", "dead", "-q"])
+            .args([
+                "-X",
+                "session.timeout.ms=6000",
+                "-X",
+                "heartbeat.interval.ms=500",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("kcat is installed by scripts/test");
+        let m1 = Member::start(
+            &bs2,
+            "g-dead",
+            "dead",
+            "m1",
+            &[("session.timeout.ms", "6000")],
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while m1.assignment().len() != 1 {
+            assert!(
+                Instant::now() < deadline,
+                "kcat and m1 share the two partitions"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kcat.kill().unwrap();
+        kcat.wait().unwrap();
+        let took = wait_stable(&[&m1], 2, 0, Duration::from_secs(60));
+        eprintln!("dead member's partitions moved after {took:?}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_sticky_rebalances_incrementally() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "coop", 6).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        let coop = [("partition.assignment.strategy", "cooperative-sticky")];
+        let m1 = Member::start(&bs2, "g-coop", "coop", "c1", &coop);
+        wait_stable(&[&m1], 6, 0, Duration::from_secs(30));
+        let m2 = Member::start(&bs2, "g-coop", "coop", "c2", &coop);
+        let m3 = Member::start(&bs2, "g-coop", "coop", "c3", &coop);
+        wait_stable(&[&m1, &m2, &m3], 6, 0, Duration::from_secs(60));
+        for m in [&m1, &m2, &m3] {
+            assert_eq!(m.assignment().len(), 2, "{} got a fair share", m.name);
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_lists_describes_and_deletes_groups() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "adm", 2).await;
+    let broker = b.running.as_ref().unwrap().broker.clone();
+    let bs2 = bs.clone();
+    let m = tokio::task::spawn_blocking(move || {
+        let m = Member::start(&bs2, "g-admin", "adm", "solo", &[]);
+        wait_stable(&[&m], 2, 0, Duration::from_secs(30));
+        m
+    })
+    .await
+    .unwrap();
+    let listed = broker.groups.read(|c| c.list_groups(&[]));
+    assert!(listed
+        .iter()
+        .any(|g| g.group_id == "g-admin" && g.state == "Stable"));
+    let a: AdminClient<DefaultClientContext> = cfg(&bs).create().unwrap();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    // A group with a member cannot be deleted.
+    let r = a.delete_groups(&["g-admin"], &opts).await.unwrap();
+    assert_eq!(
+        r[0].as_ref().unwrap_err().1,
+        rdkafka::types::RDKafkaErrorCode::NonEmptyGroup
+    );
+    tokio::task::spawn_blocking(move || drop(m.stop()))
+        .await
+        .unwrap();
+    let d = broker.groups.read(|c| c.describe_group("g-admin"));
+    assert_eq!(d.state, "Empty");
+    let r = a.delete_groups(&["g-admin"], &opts).await.unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    assert_eq!(
+        broker.groups.read(|c| c.describe_group("g-admin")).state,
+        "Dead"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_offsets_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = BrokerProcess::spawn(dir.path(), &[]);
+    let bs = b.addr.to_string();
+    create_topic(&bs, "kept", 3).await;
+    produce(&bs, "kept", "k", 90).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = cfg(&bs2).set("group.id", "g-kept").create().unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..3 {
+            tpl.add_partition_offset("kept", p, Offset::Offset(10 + p as i64))
+                .unwrap();
+        }
+        c.commit(&tpl, CommitMode::Sync).unwrap();
+    })
+    .await
+    .unwrap();
+    b.kill9();
+    let b = BrokerProcess::spawn(dir.path(), &[]);
+    let bs = b.addr.to_string();
+    let committed = tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = cfg(&bs).set("group.id", "g-kept").create().unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..3 {
+            tpl.add_partition("kept", p);
+        }
+        c.committed_offsets(tpl, Duration::from_secs(10)).unwrap()
+    })
+    .await
+    .unwrap();
+    let got: BTreeMap<i32, Offset> = committed
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), e.offset()))
+        .collect();
+    assert_eq!(
+        got,
+        BTreeMap::from([
+            (0, Offset::Offset(10)),
+            (1, Offset::Offset(11)),
+            (2, Offset::Offset(12))
+        ])
+    );
+    let _ = HashMap::<(), ()>::new();
+}
