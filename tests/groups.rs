@@ -518,3 +518,62 @@ async fn committed_offsets_survive_sigkill() {
     );
     let _ = HashMap::<(), ()>::new();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_members_fifty_partitions_churn_and_settle() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "churn", 50).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        // Faster heartbeats so each rebalance is noticed quickly; otherwise client defaults.
+        let fast = [
+            ("heartbeat.interval.ms", "300"),
+            ("session.timeout.ms", "6000"),
+        ];
+        let mut seed = 0x2545f4914f6cdd1du64;
+        let mut rnd = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut next_id = 0;
+        let mut start = |next_id: &mut usize| {
+            *next_id += 1;
+            Member::start(&bs2, "g-churn", "churn", &format!("c{next_id}"), &fast)
+        };
+        let mut live: Vec<Member> = (0..20).map(|_| start(&mut next_id)).collect();
+        let mut settles = Vec::new();
+        let rounds = 12;
+        for round in 0..rounds {
+            let refs: Vec<&Member> = live.iter().collect();
+            settles.push(wait_stable(&refs, 50, 0, Duration::from_secs(60)));
+            // Leave or join at random, keeping between 10 and 20 members.
+            let leave = live.len() > 10 && (live.len() == 20 || rnd(2) == 0);
+            if leave {
+                let k = 1 + rnd(3);
+                for _ in 0..k.min(live.len() - 10) {
+                    let gone = live.remove(rnd(live.len()));
+                    drop(gone.stop());
+                }
+            } else {
+                for _ in 0..(1 + rnd(3)).min(20 - live.len()) {
+                    live.push(start(&mut next_id));
+                }
+            }
+            eprintln!("round {round}: {} members", live.len());
+        }
+        let refs: Vec<&Member> = live.iter().collect();
+        settles.push(wait_stable(&refs, 50, 0, Duration::from_secs(60)));
+        settles.sort();
+        eprintln!(
+            "churn: {} settles, median {:?}, max {:?}",
+            settles.len(),
+            settles[settles.len() / 2],
+            settles.last().unwrap()
+        );
+    })
+    .await
+    .unwrap();
+}

@@ -128,6 +128,17 @@ async fn every_advertised_api_and_version_is_answered() {
                 ApiKey::FindCoordinator => {
                     RequestKind::FindCoordinator(FindCoordinatorRequest::default())
                 }
+                // Group requests with an empty group id are answered at once (INVALID_GROUP_ID),
+                // never parked.
+                ApiKey::JoinGroup => RequestKind::JoinGroup(
+                    JoinGroupRequest::default().with_session_timeout_ms(10_000),
+                ),
+                ApiKey::SyncGroup => RequestKind::SyncGroup(SyncGroupRequest::default()),
+                ApiKey::Heartbeat => RequestKind::Heartbeat(HeartbeatRequest::default()),
+                ApiKey::LeaveGroup => RequestKind::LeaveGroup(LeaveGroupRequest::default()),
+                ApiKey::OffsetCommit => RequestKind::OffsetCommit(OffsetCommitRequest::default()),
+                ApiKey::OffsetFetch => RequestKind::OffsetFetch(OffsetFetchRequest::default()),
+                ApiKey::OffsetDelete => RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
                 ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
                 ApiKey::DescribeGroups => {
                     RequestKind::DescribeGroups(DescribeGroupsRequest::default())
