@@ -539,7 +539,7 @@ async fn twenty_members_fifty_partitions_churn_and_settle() {
             (seed % n as u64) as usize
         };
         let mut next_id = 0;
-        let mut start = |next_id: &mut usize| {
+        let start = |next_id: &mut usize| {
             *next_id += 1;
             Member::start(&bs2, "g-churn", "churn", &format!("c{next_id}"), &fast)
         };
