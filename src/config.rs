@@ -61,6 +61,10 @@ pub struct Config {
     pub socket_request_max_bytes: usize,
     /// Bound on concurrently open client connections.
     pub max_connections: usize,
+    /// `connections.max.idle.ms`: idle connections are closed after this long.
+    pub connections_max_idle_ms: u64,
+    /// `queued.max.request.bytes`: budget of request bytes buffered across all connections.
+    pub queued_max_request_bytes: usize,
     /// Broker-level keys that were set explicitly (properties file or overrides). Topic config
     /// defaults read their synonyms from here, and DescribeConfigs reports them as
     /// STATIC_BROKER_CONFIG.
@@ -78,6 +82,8 @@ impl Default for Config {
             auto_create_topics: true,
             socket_request_max_bytes: 100 * 1024 * 1024,
             max_connections: 10_000,
+            connections_max_idle_ms: 600_000,
+            queued_max_request_bytes: 512 * 1024 * 1024,
             static_props: Properties::new(),
         }
     }
@@ -196,6 +202,12 @@ impl Config {
                     c.socket_request_max_bytes = n as usize;
                 }
                 "max.connections" => c.max_connections = parse_num(k, v)?,
+                "connections.max.idle.ms" => c.connections_max_idle_ms = parse_num(k, v)?,
+                "queued.max.request.bytes" => {
+                    // Kafka's -1 means unlimited.
+                    let n: i64 = parse_num(k, v)?;
+                    c.queued_max_request_bytes = if n < 0 { usize::MAX } else { n.max(1) as usize };
+                }
                 _ => {
                     if let Some(def) = TOPIC_CONFIGS.iter().find(|d| d.broker_key == k) {
                         def.validate(v).map_err(|reason| invalid(k, v, reason))?;

@@ -427,3 +427,68 @@ async fn bad_produce_batches_get_error_codes_and_store_nothing() {
     let (code, _) = produce_raw(&mut c, "bad-input", 7, record_batch(1, None)).await;
     assert_eq!(code, ResponseError::UnknownTopicOrPartition.code());
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    let b = TestBroker::start(&[("connections.max.idle.ms", "300")]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    let _ = api_versions(&mut c, 3).await;
+    assert!(c.is_closed().await, "closed after connections.max.idle.ms");
+    still_served(&b).await;
+}
+
+#[tokio::test]
+async fn request_budget_pauses_reading_until_room_is_free() {
+    // Budget of 1000 buffered request bytes across all connections.
+    let b = TestBroker::start(&[("queued.max.request.bytes", "1000")]).await;
+    // Connection A announces a 990-byte frame and sends only part of it: it holds the budget.
+    let mut a = RawClient::connect(b.addr).await;
+    let req = RequestKind::Metadata(MetadataRequest::default().with_topics(Some(vec![])));
+    let mut big = encode_request(&req, ApiKey::Metadata, 9, 77).to_vec();
+    // Pad the request with a client id long enough to make a 990-byte frame.
+    let client_id = "x".repeat(990 - (big.len() - 4) + "raw-test".len());
+    let req_header = RequestHeader::default()
+        .with_request_api_key(ApiKey::Metadata as i16)
+        .with_request_api_version(9)
+        .with_correlation_id(77)
+        .with_client_id(Some(StrBytes::from_string(client_id)));
+    big.clear();
+    let mut body = bytes::BytesMut::new();
+    kafka_protocol::protocol::Encodable::encode(&req_header, &mut body, 2).unwrap();
+    kafka_protocol::protocol::Encodable::encode(
+        &MetadataRequest::default().with_topics(Some(vec![])),
+        &mut body,
+        9,
+    )
+    .unwrap();
+    big.extend_from_slice(&(body.len() as i32).to_be_bytes());
+    big.extend_from_slice(&body);
+    assert!(body.len() > 900 && body.len() <= 1000, "{}", body.len());
+    a.send_raw(&big[..200]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Connection B's small request must wait for room...
+    let mut c = RawClient::connect(b.addr).await;
+    let small = encode_request(&req, ApiKey::Metadata, 9, 5);
+    c.send_raw(&small).await;
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), c.read_frame(1)).await;
+    assert!(waited.is_err(), "B is not served while A holds the budget");
+    // ...and is served once A's frame is complete and handled.
+    a.send_raw(&big[200..]).await;
+    let (h, _) = a.read_frame(1).await.expect("A answered");
+    assert_eq!(h.correlation_id, 77);
+    let (h, _) = c.read_frame(1).await.expect("B answered after A");
+    assert_eq!(h.correlation_id, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_connections_are_served() {
+    let b = TestBroker::start(&[]).await;
+    let mut clients = Vec::new();
+    for _ in 0..1000 {
+        clients.push(RawClient::connect(b.addr).await);
+    }
+    for c in clients.iter_mut() {
+        assert_eq!(api_versions(c, 3).await.error_code, 0);
+    }
+    still_served(&b).await;
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, OwnedSemaphorePermit, Semaphore};
 
 use crate::broker::{Broker, ClientInfo, Outcome};
 
@@ -48,25 +48,67 @@ pub fn take_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, Frame
     Ok(Some(frame.freeze()))
 }
 
-/// Serves one connection until the client closes it, it misbehaves, or the broker stops.
+/// Limits shared by every connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// `socket.request.max.bytes`: largest frame accepted.
+    pub max_frame: usize,
+    /// `connections.max.idle.ms`: a connection with no request for this long is closed.
+    pub idle: std::time::Duration,
+    /// `queued.max.request.bytes`: bytes of requests buffered across all connections. A
+    /// connection that cannot reserve room for its next frame stops reading its socket until
+    /// others finish, so memory is bounded by this budget rather than by the clients.
+    pub budget: Arc<Semaphore>,
+    /// Total permits of `budget`, so one frame larger than it can still be served alone.
+    pub budget_total: usize,
+}
+
+/// Serves one connection until the client closes it, it misbehaves, it idles too long, or the
+/// broker stops.
 pub async fn serve(
     socket: TcpStream,
     peer: String,
     broker: Arc<Broker>,
-    max_frame: usize,
+    limits: ConnectionLimits,
     mut shutdown: broadcast::Receiver<()>,
 ) -> std::io::Result<()> {
     let (mut rd, wr) = socket.into_split();
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let client = ClientInfo { peer };
+    // Room reserved in the global budget for the frame being read.
+    let mut reserved: Option<OwnedSemaphorePermit> = None;
     loop {
-        match take_frame(&mut buf, max_frame) {
-            Ok(Some(frame)) => match broker.handle_frame(frame, &client).await {
-                Outcome::Respond(out) => wr.write_all(&out).await?,
-                Outcome::NoResponse => {}
-                Outcome::Close => return wr.flush().await,
-            },
+        if reserved.is_none() && buf.len() >= 4 {
+            let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+            if len >= 0 && (len as usize) <= limits.max_frame {
+                let want = (len as usize).clamp(1, limits.budget_total) as u32;
+                let permit = match limits.budget.clone().try_acquire_many_owned(want) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        tracing::debug!(peer = %client.peer, len, "request budget exhausted; pausing reads");
+                        wr.flush().await?;
+                        tokio::select! {
+                            p = limits.budget.clone().acquire_many_owned(want) => {
+                                p.map_err(|_| std::io::Error::other("request budget closed"))?
+                            }
+                            _ = shutdown.recv() => return Ok(()),
+                        }
+                    }
+                };
+                reserved = Some(permit);
+            }
+        }
+        match take_frame(&mut buf, limits.max_frame) {
+            Ok(Some(frame)) => {
+                let outcome = broker.handle_frame(frame, &client).await;
+                reserved = None;
+                match outcome {
+                    Outcome::Respond(out) => wr.write_all(&out).await?,
+                    Outcome::NoResponse => {}
+                    Outcome::Close => return wr.flush().await,
+                }
+            }
             Ok(None) => {
                 wr.flush().await?;
                 tokio::select! {
@@ -77,6 +119,10 @@ pub async fn serve(
                             }
                             return Ok(());
                         }
+                    }
+                    _ = tokio::time::sleep(limits.idle) => {
+                        tracing::info!(peer = %client.peer, idle_ms = limits.idle.as_millis() as u64, "closing idle connection (connections.max.idle.ms)");
+                        return Ok(());
                     }
                     _ = shutdown.recv() => return Ok(()),
                 }

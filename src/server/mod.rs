@@ -28,6 +28,8 @@ struct Listener {
     notify_shutdown: broadcast::Sender<()>,
     /// Cloned into each connection; when all clones drop, every connection has finished.
     shutdown_complete: mpsc::Sender<()>,
+    /// Frame size, idle and buffered-bytes limits shared by all connections.
+    limits: connection::ConnectionLimits,
 }
 
 impl Listener {
@@ -48,11 +50,11 @@ impl Listener {
             let broker = self.broker.clone();
             let shutdown = self.notify_shutdown.subscribe();
             let done = self.shutdown_complete.clone();
-            let max_frame = broker.config.socket_request_max_bytes;
+            let limits = self.limits.clone();
             tokio::spawn(async move {
                 let span = tracing::debug_span!("connection", peer = %peer);
                 let _ = tracing::Instrument::instrument(
-                    connection::serve(socket, peer, broker, max_frame, shutdown),
+                    connection::serve(socket, peer, broker, limits, shutdown),
                     span,
                 )
                 .await;
@@ -86,7 +88,18 @@ impl Listener {
 pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std::future::Future) {
     let (notify_shutdown, _) = broadcast::channel(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
+    let cfg = &broker.config;
+    let budget_total = cfg
+        .queued_max_request_bytes
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let limits = connection::ConnectionLimits {
+        max_frame: cfg.socket_request_max_bytes,
+        idle: Duration::from_millis(cfg.connections_max_idle_ms),
+        budget: Arc::new(Semaphore::new(budget_total)),
+        budget_total,
+    };
     let mut server = Listener {
+        limits,
         listener,
         limit: Arc::new(Semaphore::new(broker.config.max_connections.max(1))),
         broker: broker.clone(),
