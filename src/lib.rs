@@ -20,12 +20,14 @@
 //!   never reused across restarts.
 //! - [`faults`]: fault-injection rules (fail or lose the response of chosen requests), consulted
 //!   by the dispatch point and per-partition handlers.
+//! - [`fuzzing`]: entry points for the fuzz targets in `fuzz/` and their regression test.
 //! - [`properties`]: the `key=value` file format shared by `server.properties` and the metadata
 //!   files Gregor writes.
 
 pub mod broker;
 pub mod config;
 pub mod faults;
+pub mod fuzzing;
 pub mod group;
 pub mod log;
 pub mod producer_ids;

@@ -3,7 +3,7 @@
 //! connection task holds an `mpsc` sender whose drop means "done". Knows no API keys: frames go
 //! to [`Broker::handle_frame`].
 
-mod connection;
+pub mod connection;
 mod startup;
 
 pub use startup::{start, RunningBroker};
