@@ -300,6 +300,13 @@ fn fetch_group(
         .read(|c| c.fetch_offsets(group, wanted.as_deref(), require_stable))
 }
 
+/// `(topic, partitions)` pairs as a flat list of `(topic, partition)`.
+fn flatten(topics: impl Iterator<Item = (TopicName, Vec<i32>)>) -> Vec<(String, i32)> {
+    topics
+        .flat_map(|(name, ps)| ps.into_iter().map(move |p| (name.to_string(), p)))
+        .collect()
+}
+
 fn group_topics(offsets: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)> {
     let mut out: Vec<(String, Vec<FetchedOffset>)> = Vec::new();
     for o in offsets {
@@ -319,15 +326,9 @@ pub fn offset_fetch(broker: &Broker, req: OffsetFetchRequest, version: i16) -> O
             .groups
             .into_iter()
             .map(|g| {
-                let wanted = g.topics.map(|ts| {
-                    ts.into_iter()
-                        .flat_map(|t| {
-                            t.partition_indexes
-                                .into_iter()
-                                .map(move |p| (t.name.to_string(), p))
-                        })
-                        .collect()
-                });
+                let wanted = g
+                    .topics
+                    .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
                 let topics = group_topics(fetch_group(broker, &g.group_id, wanted, require_stable))
                     .into_iter()
                     .map(|(t, ps)| {
@@ -354,15 +355,9 @@ pub fn offset_fetch(broker: &Broker, req: OffsetFetchRequest, version: i16) -> O
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    let wanted = req.topics.map(|ts| {
-        ts.into_iter()
-            .flat_map(|t| {
-                t.partition_indexes
-                    .into_iter()
-                    .map(move |p| (t.name.to_string(), p))
-            })
-            .collect()
-    });
+    let wanted = req
+        .topics
+        .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
     let topics = group_topics(fetch_group(broker, &req.group_id, wanted, require_stable))
         .into_iter()
         .map(|(t, ps)| {

@@ -16,18 +16,30 @@ use crate::protocol::batch::{validate_batches, BatchHeader};
 const NOW: i64 = 1_700_000_000_000;
 
 fn encode(n: usize, first_ts: i64, value_len: usize, compression: Compression) -> Vec<u8> {
+    encode_with_producer(n, first_ts, value_len, compression, None)
+}
+
+/// One batch of `n` records; `producer` is `(producer id, epoch, first sequence)`.
+fn encode_with_producer(
+    n: usize,
+    first_ts: i64,
+    value_len: usize,
+    compression: Compression,
+    producer: Option<(i64, i16, i32)>,
+) -> Vec<u8> {
+    let (pid, epoch, seq) = producer.unwrap_or((NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE));
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             transactional: false,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            producer_id: NO_PRODUCER_ID,
-            producer_epoch: NO_PRODUCER_EPOCH,
+            producer_id: pid,
+            producer_epoch: epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // offset - sequence must be constant for the encoder to keep records in one batch.
-            sequence: i as i32 + NO_SEQUENCE,
+            sequence: seq.wrapping_add(i as i32),
             timestamp: first_ts + i as i64,
             key: None,
             value: Some(Bytes::from(vec![b'x'; value_len])),
@@ -684,34 +696,7 @@ fn delete_dir_removes_everything() {
 
 /// One idempotent batch of `n` records from producer `pid` at `epoch`, first sequence `seq`.
 fn idempotent(pid: i64, epoch: i16, seq: i32, n: usize) -> Vec<u8> {
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            producer_id: pid,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: seq.wrapping_add(i as i32),
-            timestamp: NOW + i as i64,
-            key: None,
-            value: Some(Bytes::from(format!("v{i}"))),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.to_vec()
+    encode_with_producer(n, NOW, 2, Compression::None, Some((pid, epoch, seq)))
 }
 
 fn append_raw(log: &mut Log, mut b: Vec<u8>) -> Result<AppendInfo, LogError> {
