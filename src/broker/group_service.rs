@@ -164,14 +164,17 @@ impl GroupService {
         if records.is_empty() {
             return Ok(());
         }
-        let topic = self.topics.ensure_internal(
-            OFFSETS_TOPIC,
-            self.partitions,
-            BTreeMap::from([
-                ("cleanup.policy".to_string(), "compact".to_string()),
-                ("segment.bytes".to_string(), "104857600".to_string()),
-            ]),
-        )?;
+        let topic = match self.topics.get(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => self.topics.ensure_internal(
+                OFFSETS_TOPIC,
+                self.partitions,
+                BTreeMap::from([
+                    ("cleanup.policy".to_string(), "compact".to_string()),
+                    ("segment.bytes".to_string(), "104857600".to_string()),
+                ]),
+            )?,
+        };
         let mut by_partition: BTreeMap<i32, Vec<&OffsetsLogRecord>> = BTreeMap::new();
         for r in records {
             let group = match RecordKey::decode(&r.key) {

@@ -217,11 +217,16 @@ fn max_message_bytes(config: &Config, overrides: &BTreeMap<String, String>) -> u
 pub fn log_config(config: &Config, overrides: &BTreeMap<String, String>) -> LogConfig {
     let get = |name: &str| effective(config, overrides, name);
     let num = |name: &str| -> i64 { get(name).trim().parse().unwrap_or(-1) };
+    // Time and size retention only apply with cleanup.policy=delete (Kafka never deletes a
+    // compacted topic's data by age, which is what keeps __consumer_offsets' commits).
+    let deletes = get("cleanup.policy")
+        .split(',')
+        .any(|p| p.trim() == "delete");
     LogConfig {
         segment_bytes: num("segment.bytes").max(14) as u64,
         segment_ms: num("segment.ms"),
-        retention_ms: num("retention.ms"),
-        retention_bytes: num("retention.bytes"),
+        retention_ms: if deletes { num("retention.ms") } else { -1 },
+        retention_bytes: if deletes { num("retention.bytes") } else { -1 },
         index_interval_bytes: num("index.interval.bytes").max(0) as u32,
         flush_messages: num("flush.messages").max(1) as u64,
         flush_ms: num("flush.ms"),
@@ -616,5 +621,23 @@ fn remove_deleted_dirs(data_dir: &Path) {
         if e.file_name().to_string_lossy().ends_with("-delete") {
             let _ = std::fs::remove_dir_all(e.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compacted_topics_get_no_time_or_size_retention() {
+        let config = Config::default();
+        let mut overrides = BTreeMap::new();
+        overrides.insert("retention.ms".to_string(), "1000".to_string());
+        assert_eq!(log_config(&config, &overrides).retention_ms, 1000);
+        overrides.insert("cleanup.policy".to_string(), "compact".to_string());
+        let lc = log_config(&config, &overrides);
+        assert_eq!((lc.retention_ms, lc.retention_bytes), (-1, -1));
+        overrides.insert("cleanup.policy".to_string(), "compact,delete".to_string());
+        assert_eq!(log_config(&config, &overrides).retention_ms, 1000);
     }
 }
