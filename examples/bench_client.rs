@@ -1,0 +1,817 @@
+//! The client half of `scripts/bench`: one subcommand per measurement, each printing one JSON
+//! line of raw numbers on stdout. The script repeats runs, takes medians and prints the table;
+//! nothing here asserts anything.
+//!
+//! Producer and consumer figures use librdkafka (the `rdkafka` dev-dependency) because that is
+//! what most Gregor users point at it. CPU seconds come from `/proc/PID/stat` (utime + stime,
+//! divided by `getconf CLK_TCK`), read before and after the timed section, for the broker (its
+//! pid is passed in) and for this process (all librdkafka threads included).
+//!
+//! Run by hand: `cargo run --release --example bench_client -- --help`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+#[derive(Parser)]
+#[command(about = "Gregor benchmark client (driven by scripts/bench)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start the broker binary N times; time from spawn to the first ApiVersions answer.
+    Ready {
+        /// Path of the gregor binary.
+        #[arg(long)]
+        bin: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Reuse this data dir for every start (restart figure); default: a fresh dir per start
+        /// under --scratch.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Where fresh data dirs go.
+        #[arg(long, default_value = "/tmp")]
+        scratch: PathBuf,
+        /// Stop each broker with SIGKILL instead of SIGTERM (keeps the log "unclean").
+        #[arg(long)]
+        kill9: bool,
+        /// Broker stderr is appended here.
+        #[arg(long, default_value = "/dev/null")]
+        log: PathBuf,
+        /// Extra `-o key=value` overrides for the broker.
+        #[arg(short = 'o')]
+        overrides: Vec<String>,
+    },
+    /// Produce COUNT records of SIZE bytes as fast as librdkafka will take them.
+    Produce {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        #[arg(long)]
+        count: u64,
+        /// acks: 0, 1 or all.
+        #[arg(long, default_value = "1")]
+        acks: String,
+        #[arg(long)]
+        idempotent: bool,
+        #[arg(long)]
+        broker_pid: Option<u32>,
+    },
+    /// Read a topic from the start to its high watermark (assign, no group).
+    Fetch {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        broker_pid: Option<u32>,
+    },
+    /// Produce-to-consume latency at a fixed rate, producer and consumer in this process.
+    Latency {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// Time for MEMBERS consumers of one group to reach a stable assignment.
+    Groups {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value_t = 4)]
+        members: usize,
+        #[arg(long, default_value_t = 3)]
+        partitions: usize,
+    },
+    /// Loopback TCP throughput (one sender thread, one receiver thread), for context.
+    Loopback {
+        #[arg(long, default_value_t = 3.0)]
+        secs: f64,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Ready {
+            bin,
+            runs,
+            data_dir,
+            scratch,
+            kill9,
+            log,
+            overrides,
+        } => ready(
+            &bin,
+            runs,
+            data_dir.as_deref(),
+            &scratch,
+            kill9,
+            &log,
+            &overrides,
+        ),
+        Cmd::Produce {
+            brokers,
+            topic,
+            size,
+            count,
+            acks,
+            idempotent,
+            broker_pid,
+        } => produce(&brokers, &topic, size, count, &acks, idempotent, broker_pid),
+        Cmd::Fetch {
+            brokers,
+            topic,
+            broker_pid,
+        } => fetch(&brokers, &topic, broker_pid),
+        Cmd::Latency {
+            brokers,
+            topic,
+            rate,
+            secs,
+            size,
+        } => latency(&brokers, &topic, rate, secs, size),
+        Cmd::Groups {
+            brokers,
+            topic,
+            group,
+            members,
+            partitions,
+        } => groups(&brokers, &topic, &group, members, partitions),
+        Cmd::Loopback { secs } => loopback(secs),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc helpers
+
+fn clk_tck() -> f64 {
+    static TCK: OnceLock<f64> = OnceLock::new();
+    *TCK.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// utime + stime of a process, in seconds. `pid` None means this process.
+fn cpu_secs(pid: Option<u32>) -> Result<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // The command name is in parentheses and may contain spaces: split after the last ')'.
+    let rest = &stat[stat.rfind(')').ok_or_else(|| anyhow!("bad {path}"))? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    Ok(ticks as f64 / clk_tck())
+}
+
+/// utime alone, in seconds: the part of `cpu_secs` spent in the process's own code rather than
+/// in the kernel (socket copies, page-cache writes and reclaim).
+fn user_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let utime: u64 = rest.split_whitespace().nth(11)?.parse().ok()?;
+    Some(utime as f64 / clk_tck())
+}
+
+/// (VmRSS, VmHWM, RssAnon) in KiB. RssAnon is the heap and stacks: VmRSS minus mapped files.
+fn rss_kb(pid: u32) -> Result<(u64, u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("VmRSS:"), field("VmHWM:"), field("RssAnon:")))
+}
+
+fn opt_cpu(pid: Option<u32>) -> Option<f64> {
+    pid.and_then(|p| cpu_secs(Some(p)).ok())
+}
+
+fn json_opt(v: Option<f64>) -> String {
+    v.map_or("null".to_string(), |v| format!("{v:.4}"))
+}
+
+fn json_list<T: std::fmt::Display>(v: &[T]) -> String {
+    let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(","))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ready / restart
+
+/// One ApiVersions v0 request, framed: length, api_key 18, version 0, correlation id, client id.
+fn api_versions_v0() -> Vec<u8> {
+    let client_id = b"bench";
+    let mut body = Vec::new();
+    body.extend_from_slice(&18i16.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&(client_id.len() as i16).to_be_bytes());
+    body.extend_from_slice(client_id);
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Connect (retrying while refused), send ApiVersions v0, read the whole answer.
+fn first_api_versions(port: u16, child: &mut Child, deadline: Instant) -> Result<()> {
+    let req = api_versions_v0();
+    loop {
+        if Instant::now() > deadline {
+            bail!("no ApiVersions answer before the deadline");
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("broker exited early: {status}");
+        }
+        let mut s = match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => s,
+            Err(_) => {
+                // Short, so the resolution stays well under a millisecond, without hogging a
+                // core the starting broker needs.
+                std::thread::sleep(Duration::from_micros(100));
+                continue;
+            }
+        };
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        if s.write_all(&req).is_err() {
+            continue;
+        }
+        let mut len = [0u8; 4];
+        if s.read_exact(&mut len).is_err() {
+            continue;
+        }
+        let n = i32::from_be_bytes(len);
+        if !(4..=1 << 20).contains(&n) {
+            bail!("odd ApiVersions response length {n}");
+        }
+        let mut body = vec![0u8; n as usize];
+        s.read_exact(&mut body)?;
+        let corr = i32::from_be_bytes(body[..4].try_into().unwrap());
+        if corr != 1 {
+            bail!("ApiVersions answer with correlation id {corr}");
+        }
+        return Ok(());
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The broker's own "ready in X ms" figure from its stdout line.
+fn reported_ready_ms(line: &str) -> Option<f64> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let i = words.iter().position(|w| *w == "ready")?;
+    (words.get(i + 1) == Some(&"in")).then_some(())?;
+    words.get(i + 2)?.parse().ok()
+}
+
+fn ready(
+    bin: &Path,
+    runs: usize,
+    data_dir: Option<&Path>,
+    scratch: &Path,
+    kill9: bool,
+    log: &Path,
+    overrides: &[String],
+) -> Result<()> {
+    let mut ready_ms = Vec::new();
+    let mut reported_ms = Vec::new();
+    let mut rss = Vec::new();
+    for run in 0..runs {
+        let fresh = scratch.join(format!("gregor-bench-ready-{}-{run}", std::process::id()));
+        let dir = data_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| fresh.clone());
+        let port = free_port()?;
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        for o in overrides {
+            cmd.arg("-o").arg(o);
+        }
+        let t0 = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("spawning {}", bin.display()))?;
+        let answered = first_api_versions(port, &mut child, t0 + Duration::from_secs(120));
+        let elapsed = t0.elapsed();
+        let pid = child.id();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+        // Idle RSS: once it answers, give it a moment to settle (lazy allocations, threads).
+        std::thread::sleep(Duration::from_millis(300));
+        let (r, _, _) = rss_kb(pid).unwrap_or((0, 0, 0));
+        if kill9 {
+            child.kill()?;
+        } else {
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()?;
+        }
+        child.wait()?;
+        if data_dir.is_none() {
+            let _ = std::fs::remove_dir_all(&fresh);
+        }
+        answered?;
+        ready_ms.push(format!("{:.3}", elapsed.as_secs_f64() * 1e3));
+        reported_ms.push(reported_ready_ms(&line).map_or("null".into(), |v| v.to_string()));
+        rss.push(r);
+    }
+    println!(
+        "{{\"ready_ms\":{},\"reported_ms\":{},\"rss_kb\":{}}}",
+        json_list(&ready_ms),
+        json_list(&reported_ms),
+        json_list(&rss)
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// produce
+
+/// Counts acknowledgements from the delivery callback (run inside `poll`/`flush`).
+#[derive(Default)]
+struct AckCounter {
+    acked: AtomicU64,
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for AckCounter {}
+
+impl ProducerContext for AckCounter {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.acked.fetch_add(1, Ordering::Relaxed),
+            Err((e, _)) => {
+                self.first_error
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(|| e.to_string());
+                self.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+fn producer_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("batch.size", "1000000")
+        .set("batch.num.messages", "100000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("compression.type", "none");
+    c
+}
+
+fn produce(
+    brokers: &str,
+    topic: &str,
+    size: usize,
+    count: u64,
+    acks: &str,
+    idempotent: bool,
+    broker_pid: Option<u32>,
+) -> Result<()> {
+    let mut cfg = producer_config(brokers);
+    cfg.set("acks", acks);
+    if idempotent {
+        cfg.set("enable.idempotence", "true");
+    }
+    let producer: BaseProducer<AckCounter> = cfg.create_with_context(AckCounter::default())?;
+    let payload = vec![b'x'; size];
+
+    // Warm-up outside the timed section: metadata, topic auto-creation, producer id.
+    producer
+        .send(BaseRecord::<(), [u8]>::to(topic).payload(&payload[..]))
+        .map_err(|(e, _)| e)?;
+    producer.flush(Duration::from_secs(30))?;
+    producer.context().acked.store(0, Ordering::Relaxed);
+
+    let (b0, c0) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    let u0 = broker_pid.and_then(user_secs);
+    let t0 = Instant::now();
+    for i in 0..count {
+        loop {
+            match producer.send(BaseRecord::<(), [u8]>::to(topic).payload(&payload[..])) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    producer.poll(Duration::from_millis(1));
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+        if i % 1024 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(300))?;
+    let secs = t0.elapsed().as_secs_f64();
+    let (b1, c1) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    let u1 = broker_pid.and_then(user_secs);
+    let ctx = producer.context();
+    let acked = ctx.acked.load(Ordering::Relaxed);
+    let failed = ctx.failed.load(Ordering::Relaxed);
+    let (rss, hwm, anon) = broker_pid.and_then(|p| rss_kb(p).ok()).unwrap_or((0, 0, 0));
+    let err = ctx.first_error.lock().unwrap().clone().unwrap_or_default();
+    println!(
+        "{{\"msgs\":{acked},\"failed\":{failed},\"bytes\":{},\"secs\":{secs:.4},\
+         \"client_cpu\":{:.4},\"broker_cpu\":{},\"broker_user\":{},\"rss_kb\":{rss},\
+         \"hwm_kb\":{hwm},\"anon_kb\":{anon},\"first_error\":{:?}}}",
+        acked * size as u64,
+        c1 - c0,
+        json_opt(b1.zip(b0).map(|(a, b)| a - b)),
+        json_opt(u1.zip(u0).map(|(a, b)| a - b)),
+        err
+    );
+    if failed > 0 {
+        bail!("{failed} records failed: {err}");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// fetch
+
+fn fetch(brokers: &str, topic: &str, broker_pid: Option<u32>) -> Result<()> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        // librdkafka refuses `assign` without a group.id; it is never joined (no subscribe).
+        .set("group.id", format!("bench-fetch-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "8388608")
+        .set("queued.max.messages.kbytes", "262144")
+        .create()?;
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let parts: Vec<i32> = md
+        .topics()
+        .first()
+        .ok_or_else(|| anyhow!("no topic {topic}"))?
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    let mut tpl = TopicPartitionList::new();
+    // Per partition: (high watermark, next offset still to read).
+    let mut todo = Vec::new();
+    for &p in &parts {
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        tpl.add_partition_offset(topic, p, Offset::Offset(low))?;
+        todo.push((p, high, low));
+    }
+    let mut remaining = todo.iter().filter(|(_, h, l)| h > l).count();
+
+    let (b0, c0) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    let u0 = broker_pid.and_then(user_secs);
+    let t0 = Instant::now();
+    consumer.assign(&tpl)?;
+    let (mut msgs, mut bytes) = (0u64, 0u64);
+    let deadline = t0 + Duration::from_secs(600);
+    while remaining > 0 {
+        if Instant::now() > deadline {
+            bail!("fetch did not reach the high watermark in 600 s");
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(e)) => bail!("consume error: {e}"),
+            Some(Ok(m)) => {
+                msgs += 1;
+                bytes += m.payload_len() as u64;
+                let (p, o) = (m.partition(), m.offset());
+                if let Some(t) = todo.iter_mut().find(|t| t.0 == p) {
+                    if t.2 < t.1 && o + 1 >= t.1 {
+                        remaining -= 1;
+                    }
+                    t.2 = o + 1;
+                }
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let (b1, c1) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    let u1 = broker_pid.and_then(user_secs);
+    let (rss, hwm, anon) = broker_pid.and_then(|p| rss_kb(p).ok()).unwrap_or((0, 0, 0));
+    println!(
+        "{{\"msgs\":{msgs},\"bytes\":{bytes},\"secs\":{secs:.4},\"client_cpu\":{:.4},\
+         \"broker_cpu\":{},\"broker_user\":{},\"rss_kb\":{rss},\"hwm_kb\":{hwm},\
+         \"anon_kb\":{anon}}}",
+        c1 - c0,
+        json_opt(b1.zip(b0).map(|(a, b)| a - b)),
+        json_opt(u1.zip(u0).map(|(a, b)| a - b)),
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// latency
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i]
+}
+
+fn latency(brokers: &str, topic: &str, rate: u64, secs: f64, size: usize) -> Result<()> {
+    let size = size.max(8);
+    // Create the topic (auto-create) before the consumer looks for it.
+    let producer: BaseProducer<AckCounter> = producer_config(brokers)
+        .set("linger.ms", "0")
+        .set("acks", "1")
+        .create_with_context(AckCounter::default())?;
+    producer
+        .send(BaseRecord::<(), [u8]>::to(topic).payload(&[0u8; 8][..]))
+        .map_err(|(e, _)| e)?;
+    producer.flush(Duration::from_secs(30))?;
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("bench-latency-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()?;
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    for p in md.topics()[0].partitions() {
+        let (_, high) = consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+        tpl.add_partition_offset(topic, p.id(), Offset::Offset(high))?;
+    }
+    consumer.assign(&tpl)?;
+    // Let the consumer's first fetches go out (and park at the broker) before sending.
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_millis(1000) {
+        consumer.poll(Duration::from_millis(50));
+    }
+
+    let base = Instant::now();
+    let total = (rate as f64 * secs) as u64;
+    let done = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let done = done.clone();
+        let topic = topic.to_string();
+        std::thread::spawn(move || -> Result<u64> {
+            let mut payload = vec![0u8; size];
+            let start = Instant::now();
+            for i in 0..total {
+                let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+                loop {
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    producer.poll(Duration::ZERO);
+                    std::thread::sleep((due - now).min(Duration::from_micros(200)));
+                }
+                let ns = base.elapsed().as_nanos() as u64;
+                payload[..8].copy_from_slice(&ns.to_be_bytes());
+                producer
+                    .send(BaseRecord::<(), [u8]>::to(&topic).payload(&payload[..]))
+                    .map_err(|(e, _)| e)?;
+            }
+            producer.flush(Duration::from_secs(30))?;
+            done.store(true, Ordering::Relaxed);
+            Ok(total)
+        })
+    };
+    let mut lat_ms = Vec::with_capacity(total as usize);
+    let mut drain_deadline = None;
+    loop {
+        if done.load(Ordering::Relaxed) && drain_deadline.is_none() {
+            drain_deadline = Some(Instant::now() + Duration::from_secs(5));
+        }
+        if lat_ms.len() as u64 >= total || drain_deadline.is_some_and(|d| Instant::now() > d) {
+            break;
+        }
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+            let now = base.elapsed().as_nanos() as u64;
+            if let Some(p) = m.payload().filter(|p| p.len() >= 8) {
+                let sent = u64::from_be_bytes(p[..8].try_into().unwrap());
+                lat_ms.push(now.saturating_sub(sent) as f64 / 1e6);
+            }
+        }
+    }
+    let sent = sender.join().map_err(|_| anyhow!("sender panicked"))??;
+    lat_ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "{{\"sent\":{sent},\"received\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
+        lat_ms.len(),
+        percentile(&lat_ms, 0.5),
+        percentile(&lat_ms, 0.99),
+        lat_ms.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// groups
+
+/// What one member last heard from its rebalance callback.
+#[derive(Default)]
+struct MemberState {
+    /// `Some(partitions)` after an Assign, `None` after a Revoke (or before any event).
+    assigned: Mutex<Option<BTreeSet<i32>>>,
+    /// Time of the last Assign.
+    last_assign: Mutex<Option<Instant>>,
+}
+
+struct GroupCtx(Arc<MemberState>);
+
+impl ClientContext for GroupCtx {}
+
+impl ConsumerContext for GroupCtx {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let set = tpl.elements().iter().map(|e| e.partition()).collect();
+                *self.0.assigned.lock().unwrap() = Some(set);
+                *self.0.last_assign.lock().unwrap() = Some(Instant::now());
+            }
+            Rebalance::Revoke(_) => *self.0.assigned.lock().unwrap() = None,
+            Rebalance::Error(_) => {}
+        }
+    }
+}
+
+fn groups(
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    members: usize,
+    partitions: usize,
+) -> Result<()> {
+    // Make sure the topic exists (the broker runs with num.partitions = `partitions`).
+    let producer: BaseProducer = producer_config(brokers).create()?;
+    producer
+        .send(BaseRecord::<(), [u8]>::to(topic).payload(&b"x"[..]))
+        .map_err(|(e, _)| e)?;
+    producer.flush(Duration::from_secs(30))?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut states = Vec::new();
+    let mut threads = Vec::new();
+    let (sub_tx, sub_rx) = mpsc::channel();
+    for _ in 0..members {
+        let state = Arc::new(MemberState::default());
+        states.push(state.clone());
+        // Default client settings apart from the address and group.
+        let consumer: BaseConsumer<GroupCtx> = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", group)
+            .create_with_context(GroupCtx(state))?;
+        let (stop, topic, sub_tx) = (stop.clone(), topic.to_string(), sub_tx.clone());
+        threads.push(std::thread::spawn(move || -> Result<()> {
+            consumer.subscribe(&[&topic])?;
+            sub_tx.send(Instant::now())?;
+            while !stop.load(Ordering::Relaxed) {
+                consumer.poll(Duration::from_millis(20));
+            }
+            consumer.unsubscribe();
+            Ok(())
+        }));
+    }
+    let mut last_subscribed = None;
+    for _ in 0..members {
+        let t = sub_rx.recv_timeout(Duration::from_secs(10))?;
+        last_subscribed = Some(last_subscribed.map_or(t, |l: Instant| l.max(t)));
+    }
+    let t0 = last_subscribed.unwrap();
+    let deadline = t0 + Duration::from_secs(120);
+    let stable_at = loop {
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        let sets: Vec<Option<BTreeSet<i32>>> = states
+            .iter()
+            .map(|s| s.assigned.lock().unwrap().clone())
+            .collect();
+        if sets.iter().any(Option::is_none) {
+            continue;
+        }
+        let sets: Vec<BTreeSet<i32>> = sets.into_iter().flatten().collect();
+        let owned: usize = sets.iter().map(BTreeSet::len).sum();
+        let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
+        let idle = sets.iter().filter(|s| s.is_empty()).count();
+        if owned == partitions
+            && union.len() == partitions
+            && idle == members.saturating_sub(partitions)
+        {
+            break states
+                .iter()
+                .filter_map(|s| *s.last_assign.lock().unwrap())
+                .max();
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().map_err(|_| anyhow!("member panicked"))??;
+    }
+    match stable_at {
+        Some(at) => println!(
+            "{{\"stable_ms\":{:.3}}}",
+            at.saturating_duration_since(t0).as_secs_f64() * 1e3
+        ),
+        None => bail!("no stable assignment within 120 s"),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// loopback
+
+fn loopback(secs: f64) -> Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let receiver = std::thread::spawn(move || -> Result<u64> {
+        let (mut s, _) = listener.accept()?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = s.read(&mut buf)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n as u64;
+        }
+    });
+    let mut s = TcpStream::connect(addr)?;
+    let buf = vec![7u8; 1 << 20];
+    let t0 = Instant::now();
+    let dur = Duration::from_secs_f64(secs);
+    while t0.elapsed() < dur {
+        s.write_all(&buf)?;
+    }
+    drop(s);
+    let total = receiver
+        .join()
+        .map_err(|_| anyhow!("receiver panicked"))??;
+    let secs = t0.elapsed().as_secs_f64();
+    println!("{{\"bytes\":{total},\"secs\":{secs:.4}}}");
+    Ok(())
+}
