@@ -492,3 +492,62 @@ async fn a_thousand_concurrent_connections_are_served() {
     }
     still_served(&b).await;
 }
+
+#[tokio::test]
+async fn fetch_by_topic_id_from_v13() {
+    use common::{produce_raw, record_batch};
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    assert_eq!(
+        produce_raw(&mut c, "by-id", 0, record_batch(4, None)).await,
+        (0, 0)
+    );
+    let id = b
+        .running
+        .as_ref()
+        .unwrap()
+        .broker
+        .topics
+        .get("by-id")
+        .unwrap()
+        .id;
+    for (topic_id, want) in [
+        (id, 0i16),
+        (uuid::Uuid::new_v4(), ResponseError::UnknownTopicId.code()),
+    ] {
+        for version in [13i16, 17] {
+            let req = FetchRequest::default()
+                .with_max_wait_ms(0)
+                .with_max_bytes(1 << 20)
+                .with_topics(vec![FetchTopic::default()
+                    .with_topic_id(topic_id)
+                    .with_partitions(vec![FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(1)
+                        .with_partition_max_bytes(1 << 20)])]);
+            let ResponseKind::Fetch(r) = c.call(RequestKind::Fetch(req), version).await else {
+                panic!()
+            };
+            let t = &r.responses[0];
+            assert_eq!(t.topic_id, topic_id, "v{version} answers by topic id");
+            let p = &t.partitions[0];
+            assert_eq!(p.error_code, want, "v{version}");
+            if want == 0 {
+                assert_eq!(p.high_watermark, 4);
+                let mut records = p.records.clone().unwrap();
+                let sets =
+                    kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
+                let offsets: Vec<i64> = sets
+                    .iter()
+                    .flat_map(|s| s.records.iter().map(|r| r.offset))
+                    .collect();
+                assert_eq!(
+                    offsets,
+                    vec![0, 1, 2, 3],
+                    "the whole stored batch, as stored"
+                );
+            }
+        }
+    }
+}

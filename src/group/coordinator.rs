@@ -26,7 +26,8 @@ use super::GroupError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupConfig {
     /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an Empty group waits
-    /// for more members. Kafka's default is 3000; Gregor's is 0 (a dev broker should be quick).
+    /// for more members. Kafka's default is 3000; this type defaults to 0 (tests of the state
+    /// machine), the broker to 100 ms (see `broker::group_service`).
     pub initial_rebalance_delay_ms: i64,
     /// `group.min.session.timeout.ms`.
     pub min_session_timeout_ms: i32,
