@@ -551,3 +551,29 @@ async fn fetch_by_topic_id_from_v13() {
         }
     }
 }
+
+#[tokio::test]
+async fn forged_array_lengths_do_not_allocate_or_crash() {
+    // Found by the fuzzer: a Metadata request whose topics array claims 0x7fffffff entries made
+    // the decoder pre-allocate ~100 GB and abort the process (kafka-protocol is patched in
+    // vendor/). Each such request must just close its connection.
+    let b = TestBroker::start(&[]).await;
+    for (api, version) in [(3i16, 1i16), (3, 12), (0, 9), (1, 12), (11, 5), (8, 8)] {
+        let mut body = vec![];
+        body.extend_from_slice(&api.to_be_bytes());
+        body.extend_from_slice(&version.to_be_bytes());
+        body.extend_from_slice(&1i32.to_be_bytes());
+        body.extend_from_slice(&1i16.to_be_bytes());
+        body.push(b'x');
+        let key = ApiKey::try_from(api).unwrap();
+        if key.request_header_version(version) >= 2 {
+            body.push(0); // empty tagged fields of a flexible (v2) header
+        }
+        body.extend_from_slice(&0x7fff_ffffi32.to_be_bytes());
+        body.extend_from_slice(&[0xff; 8]);
+        let mut c = RawClient::connect(b.addr).await;
+        c.send_raw(&framed(&body)).await;
+        let _ = c.read_frame(0).await;
+        still_served(&b).await;
+    }
+}
