@@ -577,3 +577,76 @@ async fn twenty_members_fifty_partitions_churn_and_settle() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_flood_starves_neither_heartbeats_nor_fetches() {
+    // Retention keeps the flood's disk use bounded: small segments, 16 MB per partition.
+    let b = TestBroker::start(&[("log.retention.check.interval.ms", "200")]).await;
+    let bs = b.bootstrap();
+    let a: AdminClient<DefaultClientContext> = cfg(&bs).create().unwrap();
+    let flood_topic = NewTopic::new("flood", 3, TopicReplication::Fixed(1))
+        .set("segment.bytes", "4000000")
+        .set("retention.bytes", "16000000");
+    let r = a
+        .create_topics(&[flood_topic], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    create_topic(&bs, "calm", 2).await;
+    let broker = b.running.as_ref().unwrap().broker.clone();
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        let fast = [("heartbeat.interval.ms", "500"), ("session.timeout.ms", "6000")];
+        let m1 = Member::start(&bs2, "g-calm", "calm", "m1", &fast);
+        let m2 = Member::start(&bs2, "g-calm", "calm", "m2", &fast);
+        wait_stable(&[&m1, &m2], 2, 0, Duration::from_secs(30));
+        let before = (m1.assignment(), m2.assignment());
+        // Flood: as fast as librdkafka can send 256-byte records, for a few seconds.
+        let stop = Arc::new(AtomicBool::new(false));
+        let flood = {
+            let (bs, stop) = (bs2.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let p: rdkafka::producer::BaseProducer = cfg(&bs).set("linger.ms", "5").create().unwrap();
+                let payload = vec![7u8; 256];
+                let mut sent = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if p.send(rdkafka::producer::BaseRecord::<(), _>::to("flood").payload(&payload)).is_ok() {
+                        sent += 1;
+                    } else {
+                        p.poll(Duration::from_millis(1));
+                    }
+                }
+                let _ = rdkafka::producer::Producer::flush(&p, Duration::from_secs(30));
+                sent
+            })
+        };
+        // Meanwhile a trickle on the calm topic must keep arriving, and the group must stay put.
+        let trickle: rdkafka::producer::BaseProducer = cfg(&bs2).create().unwrap();
+        let start = Instant::now();
+        let mut produced = 0;
+        let mut states = HashSet::new();
+        while start.elapsed() < Duration::from_secs(5) {
+            let v = format!("t{produced}");
+            if trickle.send(rdkafka::producer::BaseRecord::to("calm").key(&v).payload(&v)).is_ok() {
+                produced += 1;
+            }
+            trickle.poll(Duration::from_millis(0));
+            states.insert(broker.groups.read(|c| c.describe_group("g-calm")).state);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let flooded = flood.join().unwrap();
+        let _ = rdkafka::producer::Producer::flush(&trickle, Duration::from_secs(30));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while m1.values().len() + m2.values().len() < produced {
+            assert!(Instant::now() < deadline, "calm consumers got {} of {produced}", m1.values().len() + m2.values().len());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("flood: {flooded} records of 256 B; calm topic: {produced} records all consumed; group states seen: {states:?}");
+        assert!(flooded > 10_000, "the flood was a flood ({flooded} records)");
+        assert_eq!(states, HashSet::from(["Stable"]), "no rebalance during the flood");
+        assert_eq!((m1.assignment(), m2.assignment()), before, "assignments unchanged");
+    })
+    .await
+    .unwrap();
+}
