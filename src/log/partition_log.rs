@@ -818,6 +818,16 @@ impl Log {
         if let Err(e) = old.on_roll() {
             tracing::warn!(file = %old.log_path().display(), error = %e, "cannot write indexes on roll; will retry on flush");
         }
+        // fsync the rolled segment off the append path, as Kafka's scheduler does: a
+        // synchronous fsync of up to segment.bytes of dirty pages would stall this partition's
+        // produces. The recovery point is not moved, so a crash still rescans it.
+        let rolled = Arc::clone(old.file());
+        let rolled_path = old.log_path().to_path_buf();
+        std::thread::spawn(move || {
+            if let Err(e) = rolled.sync_data() {
+                tracing::error!(file = %rolled_path.display(), error = %e, "fsync of a rolled segment failed");
+            }
+        });
         let seg = LogSegment::create(&self.dir, leo, now_ms)
             .map_err(|e| LogError::io("roll segment", &self.dir, e))?;
         tracing::debug!(dir = %self.dir.display(), base_offset = leo, "rolled new segment");
