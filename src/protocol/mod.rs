@@ -116,7 +116,13 @@ pub fn encode_response(
     version: i16,
     body: &ResponseKind,
 ) -> anyhow::Result<BytesMut> {
-    let mut out = BytesMut::with_capacity(256);
+    // Size large responses up front: growing by doubling would copy a multi-megabyte Fetch
+    // response several times while encoding it.
+    let body_size = match body {
+        ResponseKind::Fetch(f) => f.compute_size(version).unwrap_or(0),
+        _ => 0,
+    };
+    let mut out = BytesMut::with_capacity(256 + body_size);
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     header.encode(&mut out, api_key.response_header_version(version))?;
