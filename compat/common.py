@@ -82,6 +82,29 @@ def compare_partitions(expected, got):
                                  f"sent {short(a)}, got {short(b)}")
 
 
+KEYS = [f"user-{k}".encode() for k in range(12)]
+
+
+def key_records():
+    """Five sends of each of the 12 keys, for the key -> partition scenario."""
+    return [(k, b"x", []) for _ in range(5) for k in KEYS]
+
+
+def check_key_placement(rounds):
+    """`rounds`: for each producer instance, {partition: [(key, value, headers)]} as acked.
+    Every key must land on one partition, the same for every instance, and the keys spread."""
+    placement = {}
+    for by_partition in rounds:
+        for part, rs in by_partition.items():
+            for k, _, _ in rs:
+                placement.setdefault(k, set()).add(part)
+    spread = {k: p for k, p in placement.items() if len(p) != 1}
+    check(not spread, f"keys on more than one partition: {spread}")
+    used = {next(iter(p)) for p in placement.values()}
+    check(len(used) > 1, "all 12 keys landed on one partition of 6")
+    return f"12 keys x 10 sends, {len(used)} partitions used, each key on one partition"
+
+
 def short(x, n=120):
     s = repr(x)
     return s if len(s) <= n else s[:n] + "..."

@@ -10,7 +10,7 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions, NewTopic)
 
-from common import (CODECS, HEARTBEAT_MS, SESSION_TIMEOUT_MS, WAIT_S, Failed, check,
+from common import (CODECS, check_key_placement, key_records, HEARTBEAT_MS, SESSION_TIMEOUT_MS, WAIT_S, Failed, check,
                     compare_partitions, main, name, record, wait_until)
 
 CLIENT = "confluent"
@@ -217,18 +217,8 @@ def offset_reset(bootstrap):
 def key_partition(bootstrap):
     topic = name("keys", CLIENT)
     create_topic(bootstrap, topic, 6)
-    keys = [f"user-{k}".encode() for k in range(12)]
-    placement = {}
-    for round_ in range(2):  # two producer instances: the mapping must not depend on the instance
-        recs = [(k, b"x", []) for _ in range(5) for k in keys]
-        for part, rs in produce(bootstrap, topic, recs).items():
-            for k, _, _ in rs:
-                placement.setdefault(k, set()).add(part)
-    spread = {k: p for k, p in placement.items() if len(p) != 1}
-    check(not spread, f"keys on more than one partition: {spread}")
-    used = {next(iter(p)) for p in placement.values()}
-    check(len(used) > 1, "all 12 keys landed on one partition of 6")
-    return f"12 keys x 10 sends, {len(used)} partitions used, each key on one partition"
+    # Two producer instances: the mapping must not depend on the instance.
+    return check_key_placement([produce(bootstrap, topic, key_records()) for _ in range(2)])
 
 
 def admin_topics(bootstrap):
