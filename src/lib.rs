@@ -14,7 +14,8 @@
 //! - [`topics`]: the topic registry (names, ids, partition counts, configs), persisted atomically
 //!   in the data directory, and the partitions' shared state (leader, epoch, log handle).
 //! - [`log`]: one partition's segmented on-disk log: segments, offset and time indexes, recovery,
-//!   retention. Knows nothing of topics or the network.
+//!   retention. Knows nothing of topics or the network. Every write goes through its
+//!   file-system seam ([`log::FileSystem`]); an I/O error takes the [`log::LogDir`] offline.
 //! - [`group`]: the classic consumer-group coordinator as a pure state machine (time passed in).
 //! - [`producer_ids`]: producer id allocation for InitProducerId, persisted in blocks so ids are
 //!   never reused across restarts.

@@ -62,11 +62,20 @@ fn topic_entry(broker: &Broker, t: &Topic) -> MetadataResponseTopic {
         .iter()
         .map(|p| {
             let replicas = vec![BrokerId(p.leader)];
-            MetadataResponsePartition::default()
+            let entry = MetadataResponsePartition::default()
                 .with_partition_index(p.index)
-                .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(p.leader_epoch)
-                .with_replica_nodes(replicas.clone())
+                .with_replica_nodes(replicas.clone());
+            if p.is_offline() {
+                // The only replica's log directory failed: no leader, as Kafka's controller
+                // reports a partition whose replicas are all offline.
+                return entry
+                    .with_error_code(ResponseError::LeaderNotAvailable.code())
+                    .with_leader_id(BrokerId(-1))
+                    .with_offline_replicas(replicas);
+            }
+            entry
+                .with_leader_id(BrokerId(p.leader))
                 .with_isr_nodes(replicas)
         })
         .collect();

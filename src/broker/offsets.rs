@@ -60,6 +60,7 @@ pub fn list_offsets(broker: &Broker, req: ListOffsetsRequest, version: i16) -> L
                     let found = partition(broker, &t.name, lp.partition_index).and_then(|p| {
                         check_leader_epoch(&p, lp.current_leader_epoch)?;
                         let log = p.log();
+                        log.check_online().map_err(|e| e.code())?;
                         let (offset, ts) = match lp.timestamp {
                             LATEST | LATEST_TIERED => (log.high_watermark(), -1),
                             EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
@@ -114,7 +115,9 @@ pub fn offset_for_leader_epoch(
                     let r = EpochEndOffset::default().with_partition(lp.partition);
                     match partition(broker, &t.topic, lp.partition).and_then(|p| {
                         check_leader_epoch(&p, lp.current_leader_epoch)?;
-                        Ok(p.log().end_offset_for_epoch(lp.leader_epoch))
+                        let log = p.log();
+                        log.check_online().map_err(|e| e.code())?;
+                        Ok(log.end_offset_for_epoch(lp.leader_epoch))
                     }) {
                         Ok((epoch, end)) => r.with_leader_epoch(epoch).with_end_offset(end),
                         Err(e) => r

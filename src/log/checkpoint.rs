@@ -8,27 +8,14 @@
 //!   log start offset.
 //! - `leader-epoch-checkpoint`: Kafka's format, see [`super::epoch`].
 
-use std::fs::File;
-use std::io::Write;
 use std::path::Path;
+
+use super::fs::FileSystem;
 
 /// File name of the recovery point.
 pub const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
 /// File name of the persisted log start offset.
 pub const LOG_START_OFFSET_FILE: &str = "log-start-offset";
-
-/// Replaces `dir/name` with `contents` atomically.
-pub(crate) fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, dir.join(name))?;
-    // Make the rename itself durable.
-    File::open(dir)?.sync_all()
-}
 
 /// Reads a file holding one decimal i64. `None` if missing; unparsable contents are logged and
 /// treated as missing (the file is derived data with a safe default).
@@ -49,8 +36,13 @@ pub(crate) fn read_offset(dir: &Path, name: &str) -> std::io::Result<Option<i64>
 }
 
 /// Writes one decimal i64 to `dir/name` atomically.
-pub(crate) fn write_offset(dir: &Path, name: &str, value: i64) -> std::io::Result<()> {
-    write_atomic(dir, name, format!("{value}\n").as_bytes())
+pub(crate) fn write_offset(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    name: &str,
+    value: i64,
+) -> std::io::Result<()> {
+    fs.write_atomic(&dir.join(name), format!("{value}\n").as_bytes())
 }
 
 #[cfg(test)]
@@ -61,7 +53,7 @@ mod tests {
     fn offset_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read_offset(dir.path(), "x").unwrap(), None);
-        write_offset(dir.path(), "x", 42).unwrap();
+        write_offset(&crate::log::StdFileSystem, dir.path(), "x", 42).unwrap();
         assert_eq!(read_offset(dir.path(), "x").unwrap(), Some(42));
         std::fs::write(dir.path().join("x"), "garbage").unwrap();
         assert_eq!(read_offset(dir.path(), "x").unwrap(), None);

@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use super::checkpoint;
+use super::fs::FileSystem;
 
 /// File name of the epoch checkpoint in the partition directory.
 pub const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
@@ -86,9 +86,9 @@ impl LeaderEpochCache {
     }
 
     /// Writes the checkpoint if anything changed since the last successful write.
-    pub fn write_if_dirty(&mut self, dir: &Path) -> std::io::Result<()> {
+    pub fn write_if_dirty(&mut self, fs: &dyn FileSystem, dir: &Path) -> std::io::Result<()> {
         if self.dirty {
-            checkpoint::write_atomic(dir, LEADER_EPOCH_FILE, self.render().as_bytes())?;
+            fs.write_atomic(&dir.join(LEADER_EPOCH_FILE), self.render().as_bytes())?;
             self.dirty = false;
         }
         Ok(())
@@ -223,7 +223,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = cache(&[(0, 0), (3, 42)]);
         assert_eq!(c.render(), "0\n2\n0 0\n3 42\n");
-        c.write_if_dirty(dir.path()).unwrap();
+        c.write_if_dirty(&crate::log::StdFileSystem, dir.path())
+            .unwrap();
         let back = LeaderEpochCache::load(dir.path()).unwrap().unwrap();
         assert_eq!(back.entries(), c.entries());
         assert!(LeaderEpochCache::parse("0\n2\n0 0\n").is_none());

@@ -7,8 +7,8 @@ use kafka_protocol::ResponseError;
 /// Why a log operation failed. [`LogError::code`] gives the per-partition error code.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    /// A file operation failed. The in-memory state was left as it was before the call, so the
-    /// log stays usable for reads; Kafka would take the log dir offline (KAFKA_STORAGE_ERROR).
+    /// A file operation failed. The in-memory state was left as it was before the call; the
+    /// log directory is taken offline (see [`super::log_dir`]).
     #[error("{op} in {}: {source}", path.display())]
     Io {
         /// What was being done, e.g. "append to".
@@ -18,6 +18,13 @@ pub enum LogError {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+    /// The partition's log directory went offline after an I/O error (Kafka's
+    /// `KafkaStorageException` for a partition in an offline log dir).
+    #[error("log directory {} is offline", path.display())]
+    LogDirOffline {
+        /// The log directory.
+        path: PathBuf,
     },
     /// A read or DeleteRecords outside `[log start offset, log end offset]`.
     #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
@@ -51,7 +58,9 @@ impl LogError {
     /// The Kafka error code for a response partition.
     pub fn code(&self) -> ResponseError {
         match self {
-            LogError::Io { .. } => ResponseError::KafkaStorageError,
+            LogError::Io { .. } | LogError::LogDirOffline { .. } => {
+                ResponseError::KafkaStorageError
+            }
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::RecordListTooLarge { .. } => ResponseError::RecordListTooLarge,
             LogError::InvalidAppend(_) => ResponseError::CorruptMessage,

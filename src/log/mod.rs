@@ -16,16 +16,22 @@
 //! - [`producer_state`]: idempotent-producer state (Kafka's `ProducerStateManager`) and its
 //!   snapshots.
 //! - [`error`]: [`LogError`] and its Kafka error codes.
+//! - [`fs`]: the [`FileSystem`] seam every write goes through, and a fault-injecting one.
+//! - [`log_dir`]: [`LogDir`], a directory of logs that goes offline on an I/O error.
 
 pub mod checkpoint;
 pub mod epoch;
 pub mod error;
+pub mod fs;
 pub mod index;
+pub mod log_dir;
 pub mod partition_log;
 pub mod producer_state;
 pub mod segment;
 
 pub use error::LogError;
+pub use fs::{FaultInjectingFileSystem, FileSystem, FsOp, StdFileSystem};
+pub use log_dir::LogDir;
 pub use partition_log::{AppendInfo, FileSlice, Log, LogConfig};
 
 #[cfg(test)]

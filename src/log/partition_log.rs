@@ -43,6 +43,8 @@ use bytes::Bytes;
 use super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
 use super::epoch::LeaderEpochCache;
 use super::error::LogError;
+use super::fs::FileSystem;
+use super::log_dir::LogDir;
 use super::producer_state::{Check, ProducerStateManager};
 use super::segment::{self, LogSegment};
 use crate::protocol::batch::{self, BatchHeader, BATCH_HEADER_LEN};
@@ -135,6 +137,9 @@ impl FileSlice {
 pub struct Log {
     /// The partition directory.
     dir: PathBuf,
+    /// The log directory it lives in: the file system writes go through, and whether an I/O
+    /// error took it offline.
+    log_dir: Arc<LogDir>,
     /// Current settings.
     config: LogConfig,
     /// Segments by increasing base offset; never empty, the last one is active.
@@ -177,8 +182,23 @@ impl Log {
     /// invalid batch and everything after it is cut (and, as in Kafka, any later segment is
     /// deleted), indexes are rebuilt, and the result is fsynced and checkpointed.
     pub fn open(dir: &Path, config: LogConfig, recover: bool) -> Result<Log, LogError> {
+        let parent = dir.parent().unwrap_or(dir);
+        Self::open_in(&LogDir::std(parent), dir, config, recover)
+    }
+
+    /// [`Self::open`] for a partition directory `dir` inside `log_dir`, writing through its
+    /// file system.
+    pub fn open_in(
+        log_dir: &Arc<LogDir>,
+        dir: &Path,
+        config: LogConfig,
+        recover: bool,
+    ) -> Result<Log, LogError> {
+        log_dir.check_online()?;
+        let fs = log_dir.fs_arc();
         let now = wall_clock_ms();
-        std::fs::create_dir_all(dir).map_err(|e| LogError::io("create log directory", dir, e))?;
+        fs.create_dir_all(dir)
+            .map_err(|e| LogError::io("create log directory", dir, e))?;
         let bases = list_segments(dir)?;
         let start_file = checkpoint::read_offset(dir, LOG_START_OFFSET_FILE)
             .map_err(|e| LogError::io("read log start offset", dir, e))?;
@@ -198,7 +218,7 @@ impl Log {
         let mut recovered_segments = 0usize;
         for (i, &base) in bases.iter().enumerate() {
             let next_base = bases.get(i + 1).copied();
-            let mut seg = LogSegment::open(dir, base, now)
+            let mut seg = LogSegment::open(fs.clone(), dir, base, now)
                 .map_err(|e| LogError::io("open segment", dir, e))?;
             let unflushed = recover && next_base.is_none_or(|n| n > recover_from);
             if unflushed {
@@ -215,7 +235,7 @@ impl Log {
                             segment = %segment::file_name(later, "log"),
                             "deleting segment after a truncated one"
                         );
-                        delete_segment_files(dir, later);
+                        delete_segment_files(fs.as_ref(), dir, later);
                     }
                     break;
                 }
@@ -245,7 +265,7 @@ impl Log {
         if segments.is_empty() {
             let base = start_file.unwrap_or(0).max(0);
             segments.push(
-                LogSegment::create(dir, base, now)
+                LogSegment::create(fs.clone(), dir, base, now)
                     .map_err(|e| LogError::io("create segment", dir, e))?,
             );
         }
@@ -266,7 +286,7 @@ impl Log {
                 }
             }
             segments.push(
-                LogSegment::create(dir, log_start_offset, now)
+                LogSegment::create(fs.clone(), dir, log_start_offset, now)
                     .map_err(|e| LogError::io("create segment", dir, e))?,
             );
             log_end_offset = log_start_offset;
@@ -300,6 +320,7 @@ impl Log {
             producer_replayed_batches: replayed,
             producer_snapshot_offset: snapshot_offset,
             dir: dir.to_path_buf(),
+            log_dir: Arc::clone(log_dir),
             config,
             segments,
             log_start_offset,
@@ -313,14 +334,14 @@ impl Log {
             last_flush_ms: now,
         };
         if recover {
-            log.flush()?;
+            log.flush_inner()?;
         } else {
             for seg in &mut log.segments {
                 seg.write_indexes()
                     .map_err(|e| LogError::io("write indexes", dir, e))?;
             }
             log.epochs
-                .write_if_dirty(&log.dir)
+                .write_if_dirty(fs.as_ref(), &log.dir)
                 .map_err(|e| LogError::io("write leader epoch checkpoint", &log.dir, e))?;
         }
         tracing::info!(
@@ -345,6 +366,16 @@ impl Log {
     /// so, writes everything with one positioned write, and updates the indexes. If the write
     /// fails nothing advances and the error is [`LogError::Io`].
     pub fn append(
+        &mut self,
+        batches: &mut [u8],
+        headers: &[BatchHeader],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.guarded(|log| log.append_inner(batches, headers, leader_epoch, now_ms))
+    }
+
+    fn append_inner(
         &mut self,
         batches: &mut [u8],
         headers: &[BatchHeader],
@@ -425,7 +456,7 @@ impl Log {
             first += i64::from(h.last_offset_delta) + 1;
         }
         if self.epochs.assign(leader_epoch, base_offset) {
-            if let Err(e) = self.epochs.write_if_dirty(&self.dir) {
+            if let Err(e) = self.epochs.write_if_dirty(self.log_dir.fs(), &self.dir) {
                 tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write leader epoch checkpoint; will retry on flush");
             }
         }
@@ -434,10 +465,10 @@ impl Log {
             || (self.config.flush_ms >= 0
                 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
         if flush_due {
-            if let Err(e) = self.flush() {
-                // The data is written; report durability trouble without failing the produce.
-                tracing::error!(dir = %self.dir.display(), error = %e, "flush after append failed");
-            }
+            // As in Kafka, a failed flush fails the produce (KAFKA_STORAGE_ERROR) even though
+            // the write itself went through: the data is not known to be durable. A retry by an
+            // idempotent producer after a restart is answered as a duplicate.
+            self.flush_inner()?;
         }
         Ok(AppendInfo {
             base_offset,
@@ -452,6 +483,15 @@ impl Log {
     /// `max_bytes` but always at least the first batch even if it is larger (KIP-74). Empty at
     /// the log end offset; [`LogError::OffsetOutOfRange`] outside `[log start, log end]`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, LogError> {
+        self.log_dir.check_online()?;
+        let r = self.read_inner(offset, max_bytes);
+        if let Err(e @ LogError::Io { .. }) = &r {
+            self.log_dir.mark_offline(e);
+        }
+        r
+    }
+
+    fn read_inner(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, LogError> {
         if offset < self.log_start_offset || offset > self.log_end_offset {
             return Err(self.out_of_range(offset));
         }
@@ -571,6 +611,10 @@ impl Log {
     /// segments wholly below it. Returns the new log start offset (unchanged if `offset` is not
     /// beyond it).
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
+        self.guarded(|log| log.delete_records_inner(offset))
+    }
+
+    fn delete_records_inner(&mut self, offset: i64) -> Result<i64, LogError> {
         if offset < 0 || offset > self.high_watermark() {
             return Err(self.out_of_range(offset));
         }
@@ -592,6 +636,10 @@ impl Log {
     /// larger than `retention.bytes`. The active segment is only deleted when non-empty and
     /// everything else goes too, after rolling a new empty one. Returns the segments deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        self.guarded(|log| log.apply_retention_inner(now_ms))
+    }
+
+    fn apply_retention_inner(&mut self, now_ms: i64) -> Result<usize, LogError> {
         let n = self.segments.len();
         let eligible = |i: usize, seg: &LogSegment| i + 1 < n || !seg.is_empty();
         let mut k = 0;
@@ -634,15 +682,24 @@ impl Log {
     /// Fsyncs every segment written since the last flush, writes dirty indexes and the leader
     /// epoch checkpoint, then moves the recovery point to the log end offset.
     pub fn flush(&mut self) -> Result<(), LogError> {
+        self.guarded(Self::flush_inner)
+    }
+
+    fn flush_inner(&mut self) -> Result<(), LogError> {
         for seg in &mut self.segments {
             seg.flush()
                 .map_err(|e| LogError::io("flush", &self.dir, e))?;
         }
         self.epochs
-            .write_if_dirty(&self.dir)
+            .write_if_dirty(self.log_dir.fs(), &self.dir)
             .map_err(|e| LogError::io("write leader epoch checkpoint", &self.dir, e))?;
-        checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, self.log_end_offset)
-            .map_err(|e| LogError::io("write recovery point", &self.dir, e))?;
+        checkpoint::write_offset(
+            self.log_dir.fs(),
+            &self.dir,
+            RECOVERY_POINT_FILE,
+            self.log_end_offset,
+        )
+        .map_err(|e| LogError::io("write recovery point", &self.dir, e))?;
         self.recovery_point = self.log_end_offset;
         self.last_flush_ms = wall_clock_ms();
         Ok(())
@@ -664,8 +721,36 @@ impl Log {
     /// replays nothing. The caller writes the clean-shutdown marker after every log closed
     /// successfully. The log stays usable.
     pub fn close(&mut self) -> Result<(), LogError> {
-        self.flush()?;
-        self.snapshot_producers()
+        self.guarded(|log| {
+            log.flush_inner()?;
+            log.snapshot_producers()
+        })
+    }
+
+    /// Runs a mutating operation: refused with [`LogError::LogDirOffline`] once the log
+    /// directory is offline, and any I/O error it hits takes the directory offline (Kafka's
+    /// `LogDirFailureChannel`), so no later write lands after a failed one.
+    fn guarded<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, LogError>,
+    ) -> Result<T, LogError> {
+        self.log_dir.check_online()?;
+        let r = op(self);
+        if let Err(e @ LogError::Io { .. }) = &r {
+            self.log_dir.mark_offline(e);
+        }
+        r
+    }
+
+    /// `Err(LogError::LogDirOffline)` if the log directory is offline (for ListOffsets and
+    /// other reads of in-memory state that Kafka refuses on an offline replica).
+    pub fn check_online(&self) -> Result<(), LogError> {
+        self.log_dir.check_online()
+    }
+
+    /// The log directory this log lives in.
+    pub fn log_dir(&self) -> &Arc<LogDir> {
+        &self.log_dir
     }
 
     /// Judges `headers` against the producer state: `Some` with the original batch if the
@@ -702,7 +787,7 @@ impl Log {
     fn snapshot_producers(&mut self) -> Result<(), LogError> {
         if self.producers.is_dirty() || self.producer_snapshot_offset != self.log_end_offset {
             self.producers
-                .write_snapshot(&self.dir, self.log_end_offset)
+                .write_snapshot(self.log_dir.fs(), &self.dir, self.log_end_offset)
                 .map_err(|e| LogError::io("write producer snapshot", &self.dir, e))?;
             self.producer_snapshot_offset = self.log_end_offset;
         }
@@ -727,8 +812,12 @@ impl Log {
     /// Deletes the partition directory (topic deletion). Readers holding file slices can finish.
     pub fn delete_dir(self) -> Result<(), LogError> {
         let dir = self.dir.clone();
+        let log_dir = Arc::clone(&self.log_dir);
         drop(self);
-        std::fs::remove_dir_all(&dir).map_err(|e| LogError::io("delete log directory", &dir, e))
+        log_dir
+            .fs()
+            .remove_dir_all(&dir)
+            .map_err(|e| LogError::io("delete log directory", &dir, e))
     }
 
     /// Replaces the settings (AlterConfigs). Takes effect for the next append or retention run.
@@ -814,28 +903,27 @@ impl Log {
     /// Starts a new active segment at the log end offset.
     fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
         let leo = self.log_end_offset;
+        let dir = self.dir.clone();
         let old = self.active_mut();
-        if let Err(e) = old.on_roll() {
-            tracing::warn!(file = %old.log_path().display(), error = %e, "cannot write indexes on roll; will retry on flush");
-        }
+        old.on_roll()
+            .map_err(|e| LogError::io("write indexes on roll", &dir, e))?;
         // fsync the rolled segment off the append path, as Kafka's scheduler does: a
         // synchronous fsync of up to segment.bytes of dirty pages would stall this partition's
-        // produces. The recovery point is not moved, so a crash still rescans it.
-        let rolled = Arc::clone(old.file());
-        let rolled_path = old.log_path().to_path_buf();
+        // produces. The recovery point is not moved, so a crash still rescans it; a failure
+        // takes the log directory offline like any other I/O error.
+        let (rolled, fs, rolled_path) = old.sync_handle();
+        let log_dir = Arc::clone(&self.log_dir);
         std::thread::spawn(move || {
-            if let Err(e) = rolled.sync_data() {
-                tracing::error!(file = %rolled_path.display(), error = %e, "fsync of a rolled segment failed");
+            if let Err(e) = fs.sync(&rolled_path, &rolled) {
+                let e = LogError::io("fsync rolled segment", rolled_path, e);
+                log_dir.mark_offline(&e);
             }
         });
-        let seg = LogSegment::create(&self.dir, leo, now_ms)
-            .map_err(|e| LogError::io("roll segment", &self.dir, e))?;
-        tracing::debug!(dir = %self.dir.display(), base_offset = leo, "rolled new segment");
+        let seg = LogSegment::create(self.log_dir.fs_arc(), &dir, leo, now_ms)
+            .map_err(|e| LogError::io("roll segment", &dir, e))?;
+        tracing::debug!(dir = %dir.display(), base_offset = leo, "rolled new segment");
         self.segments.push(seg);
-        if let Err(e) = self.snapshot_producers() {
-            tracing::warn!(error = %e, "cannot snapshot producer state on roll; will retry on close");
-        }
-        Ok(())
+        self.snapshot_producers()
     }
 
     /// Rolls the active segment now (tests of retention across segments).
@@ -846,11 +934,11 @@ impl Log {
 
     /// Persists then adopts a new log start offset.
     fn set_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
-        checkpoint::write_offset(&self.dir, LOG_START_OFFSET_FILE, offset)
+        checkpoint::write_offset(self.log_dir.fs(), &self.dir, LOG_START_OFFSET_FILE, offset)
             .map_err(|e| LogError::io("write log start offset", &self.dir, e))?;
         self.log_start_offset = offset;
         self.epochs.truncate_from_start(offset);
-        if let Err(e) = self.epochs.write_if_dirty(&self.dir) {
+        if let Err(e) = self.epochs.write_if_dirty(self.log_dir.fs(), &self.dir) {
             tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write leader epoch checkpoint; will retry on flush");
         }
         Ok(())
@@ -928,13 +1016,11 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
     Ok(bases)
 }
 
-fn delete_segment_files(dir: &Path, base: i64) {
+fn delete_segment_files(fs: &dyn FileSystem, dir: &Path, base: i64) {
     for ext in ["log", "index", "timeindex"] {
         let path = dir.join(segment::file_name(base, ext));
-        if let Err(e) = std::fs::remove_file(&path) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(file = %path.display(), error = %e, "cannot delete segment file");
-            }
+        if let Err(e) = fs.remove_file(&path) {
+            tracing::warn!(file = %path.display(), error = %e, "cannot delete segment file");
         }
     }
 }

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use kafka_protocol::ResponseError;
 
+use super::fs::FileSystem;
 use crate::protocol::batch::BatchHeader;
 
 /// Batches remembered per producer: Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`, which
@@ -317,15 +318,16 @@ impl ProducerStateManager {
     }
 
     /// Writes `<offset>.snapshot` atomically and removes older snapshots.
-    pub fn write_snapshot(&mut self, dir: &Path, offset: i64) -> std::io::Result<()> {
-        let path = snapshot_path(dir, offset);
-        let tmp = path.with_extension("snapshot.tmp");
-        std::fs::write(&tmp, self.encode())?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+    pub fn write_snapshot(
+        &mut self,
+        fs: &dyn FileSystem,
+        dir: &Path,
+        offset: i64,
+    ) -> std::io::Result<()> {
+        fs.write_atomic(&snapshot_path(dir, offset), &self.encode())?;
         for (o, p) in list_snapshots(dir) {
             if o < offset {
-                let _ = std::fs::remove_file(p);
+                let _ = fs.remove_file(&p);
             }
         }
         self.dirty = 0;
@@ -492,9 +494,11 @@ mod tests {
                 s.update(&batch(pid, 0, seq, 1), i64::from(seq));
             }
         }
-        s.write_snapshot(dir.path(), 12).unwrap();
+        s.write_snapshot(&crate::log::StdFileSystem, dir.path(), 12)
+            .unwrap();
         s.update(&batch(9, 0, 0, 1), 12);
-        s.write_snapshot(dir.path(), 13).unwrap();
+        s.write_snapshot(&crate::log::StdFileSystem, dir.path(), 13)
+            .unwrap();
         assert_eq!(
             list_snapshots(dir.path()).len(),
             1,

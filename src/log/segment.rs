@@ -16,7 +16,8 @@
 //!
 //! # Writes and reads
 //!
-//! The `.log` file is opened once, read-write, and shared as an `Arc<File>`. Appends use
+//! Every write goes through the [`FileSystem`] seam. The `.log` file is opened once,
+//! read-write, and shared as an `Arc<File>`. Appends use
 //! positioned writes at the segment's logical size, so a failed or partial write is simply
 //! overwritten by the next one (and cut off on a best-effort basis right away). Readers receive
 //! `(Arc<File>, position, len)` and pread whole batches below the size they were given; bytes
@@ -28,13 +29,14 @@
 //! Not thread-safe: the caller holds the partition's lock for every method. Only the
 //! `Arc<File>` handed out for reads is used without it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use super::epoch::LeaderEpochCache;
+use super::fs::FileSystem;
 use super::index::{self, OffsetIndex, TimeIndex};
 use crate::protocol::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 
@@ -75,6 +77,8 @@ pub struct LogSegment {
     time_index_path: PathBuf,
     /// The open `.log` file: appended to under the lock, read by fetches outside it.
     file: Arc<File>,
+    /// Every write goes through this (see [`super::fs`]).
+    fs: Arc<dyn FileSystem>,
     /// Bytes of whole batches in the file; appends go here and reads stop here.
     size: u64,
     /// Bytes known to be fsynced, so flush skips clean segments.
@@ -120,7 +124,14 @@ impl LogSegment {
         )
     }
 
-    fn with_file(dir: &Path, base_offset: i64, file: File, size: u64, now_ms: i64) -> Self {
+    fn with_file(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        base_offset: i64,
+        file: File,
+        size: u64,
+        now_ms: i64,
+    ) -> Self {
         let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
         LogSegment {
             base_offset,
@@ -128,6 +139,7 @@ impl LogSegment {
             index_path,
             time_index_path,
             file: Arc::new(file),
+            fs,
             size,
             synced_size: 0,
             offset_index: OffsetIndex::new(base_offset),
@@ -143,39 +155,39 @@ impl LogSegment {
 
     /// Creates a new, empty segment (truncating any leftover file of that name: a new segment
     /// always starts at the log end offset, so nothing valid can be there).
-    pub fn create(dir: &Path, base_offset: i64, now_ms: i64) -> std::io::Result<Self> {
+    pub fn create(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+    ) -> std::io::Result<Self> {
         let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&log_path)
+        let file = fs
+            .create(&log_path)
             .map_err(|e| io_at(e, "create", &log_path))?;
         for p in [&index_path, &time_index_path] {
-            match std::fs::remove_file(p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_at(e, "remove stale", p)),
-            }
+            fs.remove_file(p).map_err(|e| io_at(e, "remove stale", p))?;
         }
-        Ok(Self::with_file(dir, base_offset, file, 0, now_ms))
+        Ok(Self::with_file(fs, dir, base_offset, file, 0, now_ms))
     }
 
     /// Opens an existing segment's `.log` file. The indexes are not loaded yet: call
     /// [`Self::load_indexes`] or [`Self::recover`].
-    pub fn open(dir: &Path, base_offset: i64, now_ms: i64) -> std::io::Result<Self> {
+    pub fn open(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+    ) -> std::io::Result<Self> {
         let (log_path, _, _) = Self::paths(dir, base_offset);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
+        let file = fs
             .open(&log_path)
             .map_err(|e| io_at(e, "open", &log_path))?;
         let size = file
             .metadata()
             .map_err(|e| io_at(e, "stat", &log_path))?
             .len();
-        Ok(Self::with_file(dir, base_offset, file, size, now_ms))
+        Ok(Self::with_file(fs, dir, base_offset, file, size, now_ms))
     }
 
     /// Loads the index files and checks them against the log (Kafka's `sanityCheck`, plus a
@@ -286,8 +298,8 @@ impl LogSegment {
                 reason = %reason,
                 "truncating invalid bytes at the end of the log segment"
             );
-            self.file
-                .set_len(pos)
+            self.fs
+                .set_len(&self.log_path, &self.file, pos)
                 .map_err(|e| io_at(e, "truncate", &self.log_path))?;
         }
         Ok(outcome)
@@ -371,8 +383,8 @@ impl LogSegment {
     /// current size, then indexes its batches. On error nothing in memory changes and the
     /// partial bytes are cut off (best effort; the next append overwrites them anyway).
     pub fn append(&mut self, buf: &[u8], index_interval_bytes: u32) -> std::io::Result<()> {
-        if let Err(e) = self.file.write_all_at(buf, self.size) {
-            let _ = self.file.set_len(self.size);
+        if let Err(e) = self.fs.write_at(&self.log_path, &self.file, buf, self.size) {
+            let _ = self.fs.set_len(&self.log_path, &self.file, self.size);
             return Err(io_at(e, "append to", &self.log_path));
         }
         let mut pos = 0usize;
@@ -513,11 +525,11 @@ impl LogSegment {
         self.time_index
             .maybe_append(self.max_timestamp, self.offset_of_max_timestamp);
         if self.offset_index.is_dirty() {
-            write_file(&self.index_path, &self.offset_index.encode())?;
+            self.write_file(&self.index_path, &self.offset_index.encode())?;
             self.offset_index.mark_clean();
         }
         if self.time_index.is_dirty() {
-            write_file(&self.time_index_path, &self.time_index.encode())?;
+            self.write_file(&self.time_index_path, &self.time_index.encode())?;
             self.time_index.mark_clean();
         }
         Ok(())
@@ -526,8 +538,8 @@ impl LogSegment {
     /// Fsyncs the log data if anything was written since the last sync, and writes the indexes.
     pub fn flush(&mut self) -> std::io::Result<()> {
         if self.synced_size != self.size {
-            self.file
-                .sync_data()
+            self.fs
+                .sync(&self.log_path, &self.file)
                 .map_err(|e| io_at(e, "fsync", &self.log_path))?;
             self.synced_size = self.size;
         }
@@ -537,13 +549,16 @@ impl LogSegment {
     /// Deletes the segment's files. Readers holding the `Arc<File>` can still finish.
     pub fn delete_files(&self) -> std::io::Result<()> {
         for p in [&self.log_path, &self.index_path, &self.time_index_path] {
-            match std::fs::remove_file(p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_at(e, "delete", p)),
-            }
+            self.fs.remove_file(p).map_err(|e| io_at(e, "delete", p))?;
         }
         Ok(())
+    }
+
+    /// Writes a whole index file (no fsync: indexes are rebuilt after a crash).
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        self.fs
+            .write(path, bytes)
+            .map_err(|e| io_at(e, "write", path))
     }
 
     /// Whether the segment should be rolled before appending `incoming` bytes whose largest
@@ -614,6 +629,16 @@ impl LogSegment {
         &self.file
     }
 
+    /// Fsyncs the `.log` data away from the partition lock (a rolled segment): the file and the
+    /// seam to do it with. Does not change `synced_size`: the recovery point is what counts.
+    pub fn sync_handle(&self) -> (Arc<File>, Arc<dyn FileSystem>, PathBuf) {
+        (
+            Arc::clone(&self.file),
+            Arc::clone(&self.fs),
+            self.log_path.clone(),
+        )
+    }
+
     /// The `.log` file path.
     pub fn log_path(&self) -> &Path {
         &self.log_path
@@ -629,11 +654,6 @@ impl LogSegment {
     pub fn offset_index(&self) -> &OffsetIndex {
         &self.offset_index
     }
-}
-
-/// Writes a whole index file (no fsync: indexes are rebuilt after a crash).
-fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes).map_err(|e| io_at(e, "write", path))
 }
 
 #[cfg(test)]

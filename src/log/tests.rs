@@ -346,7 +346,13 @@ fn recovery_cuts_from_a_corrupt_batch_and_drops_later_segments() {
     drop(log);
     // Pretend the broker crashed with the recovery point inside segment 1, then corrupt the
     // second batch of segment 1.
-    checkpoint::write_offset(dir.path(), checkpoint::RECOVERY_POINT_FILE, bases[1]).unwrap();
+    checkpoint::write_offset(
+        &crate::log::StdFileSystem,
+        dir.path(),
+        checkpoint::RECOVERY_POINT_FILE,
+        bases[1],
+    )
+    .unwrap();
     let path = seg_path(dir.path(), bases[1], "log");
     let mut bytes = std::fs::read(&path).unwrap();
     let first_len = BatchHeader::parse(&bytes).unwrap().total_len();
@@ -764,5 +770,63 @@ fn producer_state_survives_restart_from_snapshot_without_rescanning() {
     assert!(
         append_raw(&mut log, idempotent(8, 0, 70, 1)).is_err(),
         "gap still detected"
+    );
+}
+
+#[test]
+fn io_error_takes_the_log_dir_offline_and_nothing_advances() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = std::sync::Arc::new(FaultInjectingFileSystem::new());
+    let log_dir = LogDir::new(dir.path(), fs.clone());
+    let part = dir.path().join("t-0");
+    let mut log = Log::open_in(&log_dir, &part, small_config(), false).unwrap();
+    append_batch(&mut log, 2, NOW, 10, 0);
+    fs.fail(FsOp::Write, "t-0/", fs::ENOSPC);
+    let mut batch = encode(1, NOW, 10, Compression::None);
+    let headers = headers_in(&batch);
+    let err = log.append(&mut batch, &headers, 0, NOW).unwrap_err();
+    assert!(matches!(err, LogError::Io { .. }), "{err}");
+    assert_eq!(err.code(), ResponseError::KafkaStorageError);
+    assert_eq!(log.log_end_offset(), 2, "a failed write assigns no offsets");
+    assert!(log_dir.is_offline());
+    // Every later operation is refused, even with the fault gone.
+    fs.heal();
+    let err = log.append(&mut batch, &headers, 0, NOW).unwrap_err();
+    assert!(matches!(err, LogError::LogDirOffline { .. }), "{err}");
+    assert!(matches!(
+        log.read(0, 1000),
+        Err(LogError::LogDirOffline { .. })
+    ));
+    assert!(log.flush().is_err());
+    drop(log);
+    // A new start (a fresh LogDir) recovers what was written.
+    let mut log = Log::open_in(&LogDir::std(dir.path()), &part, small_config(), true).unwrap();
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(read_all(&log, 0), vec![0, 1]);
+    append_batch(&mut log, 1, NOW, 10, 0);
+    assert_eq!(log.log_end_offset(), 3);
+}
+
+#[test]
+fn failed_fsync_of_a_rolled_segment_takes_the_log_dir_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = std::sync::Arc::new(FaultInjectingFileSystem::new());
+    let log_dir = LogDir::new(dir.path(), fs.clone());
+    let mut log = Log::open_in(&log_dir, &dir.path().join("t-0"), small_config(), false).unwrap();
+    append_batch(&mut log, 2, NOW, 10, 0);
+    fs.fail(FsOp::Sync, "00000000000000000000.log", fs::EIO);
+    log.roll_for_test(NOW);
+    // The fsync runs on its own thread: wait for it (bounded) rather than for a fixed time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !log_dir.is_offline() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(log_dir.is_offline());
+    assert_eq!(fs.injected(), 1);
+    let mut batch = encode(1, NOW, 10, Compression::None);
+    let headers = headers_in(&batch);
+    assert_eq!(
+        log.append(&mut batch, &headers, 0, NOW).unwrap_err().code(),
+        ResponseError::KafkaStorageError
     );
 }

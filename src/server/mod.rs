@@ -6,7 +6,7 @@
 pub mod connection;
 mod startup;
 
-pub use startup::{start, RunningBroker};
+pub use startup::{start, start_with_fs, RunningBroker};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::log::{FileSystem, LogDir, StdFileSystem};
 use crate::properties::{self, Properties};
 use crate::topics::TopicRegistry;
 
@@ -105,6 +106,14 @@ fn sync_dir(dir: &Path) {
 
 /// Opens the data directory, binds the listener and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
+    start_with_fs(config, Arc::new(StdFileSystem)).await
+}
+
+/// [`start`], with every log write going through `fs` (tests inject I/O errors this way).
+pub async fn start_with_fs(
+    config: Config,
+    fs: Arc<dyn FileSystem>,
+) -> anyhow::Result<RunningBroker> {
     let t0 = Instant::now();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
@@ -113,8 +122,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
     // No marker: the last stop was not clean (or this is the first start, with nothing to scan).
     let recover = !marker.exists();
     let config = Arc::new(config);
+    let log_dir = LogDir::new(config.data_dir.clone(), fs);
     let registry =
-        Arc::new(TopicRegistry::open(config.clone(), recover).context("opening topics")?);
+        Arc::new(TopicRegistry::open(config.clone(), log_dir, recover).context("opening topics")?);
     if !recover {
         std::fs::remove_file(&marker).context("removing clean-shutdown marker")?;
         sync_dir(&config.data_dir);
@@ -159,14 +169,19 @@ pub async fn start(config: Config) -> anyhow::Result<RunningBroker> {
         let registry = serving.topics.clone();
         let data_dir = serving.config.data_dir.clone();
         let flushed = tokio::task::spawn_blocking(move || {
-            registry.flush_all();
+            if !registry.flush_all() {
+                return std::io::Result::Ok(false);
+            }
             std::fs::write(data_dir.join(CLEAN_SHUTDOWN_MARKER), b"")?;
             sync_dir(&data_dir);
-            std::io::Result::Ok(())
+            std::io::Result::Ok(true)
         })
         .await;
         match flushed {
-            Ok(Ok(())) => tracing::info!("stopped cleanly"),
+            Ok(Ok(true)) => tracing::info!("stopped cleanly"),
+            Ok(Ok(false)) => {
+                tracing::error!("stopped with the log directory offline; next start will recover")
+            }
             other => tracing::error!(?other, "shutdown flush failed; next start will recover"),
         }
     });

@@ -29,7 +29,7 @@ use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use crate::config::{topic_config_def, Config, ConfigSource, TOPIC_CONFIGS};
-use crate::log::{Log, LogConfig, LogError};
+use crate::log::{Log, LogConfig, LogDir, LogError};
 use crate::properties::{self, Properties};
 
 /// Errors of topic-level operations, each with the Kafka error code a client gets.
@@ -103,6 +103,8 @@ pub struct Partition {
     pub leader_epoch: i32,
     /// The log, behind this partition's own lock.
     log: Mutex<Log>,
+    /// The log directory the log lives in (readable without the lock).
+    log_dir: Arc<LogDir>,
 }
 
 impl Partition {
@@ -110,6 +112,11 @@ impl Partition {
     /// log's own state is only advanced after a successful write.
     pub fn log(&self) -> MutexGuard<'_, Log> {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the partition's log directory went offline after an I/O error.
+    pub fn is_offline(&self) -> bool {
+        self.log_dir.is_offline()
     }
 }
 
@@ -193,6 +200,8 @@ pub struct TopicRegistry {
     admin: Mutex<()>,
     /// Whether logs are opened with a recovery scan (the previous stop was not clean).
     recover: bool,
+    /// The one log directory (the data directory): its file system and online state.
+    log_dir: Arc<LogDir>,
 }
 
 /// The effective value of a topic config: the override, else the broker default.
@@ -236,7 +245,11 @@ pub fn log_config(config: &Config, overrides: &BTreeMap<String, String>) -> LogC
 
 impl TopicRegistry {
     /// Loads every topic from the data directory, opening (and if `recover`, scanning) logs.
-    pub fn open(config: Arc<Config>, recover: bool) -> Result<TopicRegistry, TopicError> {
+    pub fn open(
+        config: Arc<Config>,
+        log_dir: Arc<LogDir>,
+        recover: bool,
+    ) -> Result<TopicRegistry, TopicError> {
         let meta_dir = config.data_dir.join("__gregor_metadata").join("topics");
         std::fs::create_dir_all(&meta_dir)?;
         remove_deleted_dirs(&config.data_dir);
@@ -246,6 +259,7 @@ impl TopicRegistry {
             topics: RwLock::new(IndexMap::new()),
             admin: Mutex::new(()),
             recover,
+            log_dir,
         };
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&reg.meta_dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -318,14 +332,15 @@ impl TopicRegistry {
         index: i32,
         lc: LogConfig,
     ) -> Result<Partition, TopicError> {
-        let dir = self.config.data_dir.join(format!("{topic}-{index}"));
-        let log = Log::open(&dir, lc, self.recover)?;
+        let dir = self.log_dir.path().join(format!("{topic}-{index}"));
+        let log = Log::open_in(&self.log_dir, &dir, lc, self.recover)?;
         Ok(Partition {
             topic: topic.to_string(),
             index,
             leader: self.config.node_id,
             leader_epoch: 0,
             log: Mutex::new(log),
+            log_dir: Arc::clone(&self.log_dir),
         })
     }
 
@@ -589,8 +604,19 @@ impl TopicRegistry {
             .collect()
     }
 
-    /// Flushes every log; called on clean shutdown before the marker is written.
-    pub fn flush_all(&self) {
+    /// The log directory.
+    pub fn log_dir(&self) -> &Arc<LogDir> {
+        &self.log_dir
+    }
+
+    /// Flushes every log; called on clean shutdown before the marker is written. Returns
+    /// whether everything was flushed (false if the log directory is offline or went offline:
+    /// then the marker must not be written, so the next start recovers).
+    pub fn flush_all(&self) -> bool {
+        if self.log_dir.is_offline() {
+            tracing::error!(dir = %self.log_dir.path().display(), "log directory is offline: not flushing; the next start recovers the logs");
+            return false;
+        }
         for t in self.all() {
             for p in t.partitions() {
                 if let Err(e) = p.log().close() {
@@ -598,6 +624,7 @@ impl TopicRegistry {
                 }
             }
         }
+        !self.log_dir.is_offline()
     }
 }
 

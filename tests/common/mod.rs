@@ -6,10 +6,12 @@ pub mod process;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use gregor::config::Config;
+use gregor::log::{FileSystem, StdFileSystem};
 use gregor::properties::Properties;
 use gregor::server::RunningBroker;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
@@ -30,6 +32,8 @@ pub struct TestBroker {
     pub dir: tempfile::TempDir,
     /// Extra server.properties keys used at start and restart.
     pub props: Vec<(String, String)>,
+    /// The file system the logs are written through (kept across restarts).
+    pub fs: Arc<dyn FileSystem>,
 }
 
 pub fn init_tracing() {
@@ -54,6 +58,11 @@ pub fn config_for(dir: &Path, props: &[(String, String)], listen: &str) -> Confi
 
 impl TestBroker {
     pub async fn start(props: &[(&str, &str)]) -> TestBroker {
+        Self::start_with_fs(props, Arc::new(StdFileSystem)).await
+    }
+
+    /// A broker whose logs are written through `fs` (to inject I/O errors).
+    pub async fn start_with_fs(props: &[(&str, &str)], fs: Arc<dyn FileSystem>) -> TestBroker {
         init_tracing();
         let dir = tempfile::tempdir().expect("tempdir");
         let props: Vec<(String, String)> = props
@@ -66,11 +75,10 @@ impl TestBroker {
             .build()
             .expect("runtime");
         let running = rt
-            .spawn(gregor::server::start(config_for(
-                dir.path(),
-                &props,
-                "127.0.0.1:0",
-            )))
+            .spawn(gregor::server::start_with_fs(
+                config_for(dir.path(), &props, "127.0.0.1:0"),
+                fs.clone(),
+            ))
             .await
             .expect("start task")
             .expect("broker starts");
@@ -80,6 +88,7 @@ impl TestBroker {
             running: Some(running),
             dir,
             props,
+            fs,
         }
     }
 
@@ -104,11 +113,10 @@ impl TestBroker {
         let listen = self.addr.to_string();
         let running = self
             .rt()
-            .spawn(gregor::server::start(config_for(
-                self.dir.path(),
-                &self.props,
-                &listen,
-            )))
+            .spawn(gregor::server::start_with_fs(
+                config_for(self.dir.path(), &self.props, &listen),
+                self.fs.clone(),
+            ))
             .await
             .expect("start task")
             .expect("broker restarts");

@@ -1,0 +1,230 @@
+//! I/O errors (issue 8, item 5): an append, roll or flush failing through the file-system seam
+//! answers KAFKA_STORAGE_ERROR, takes the log directory offline, acknowledges nothing it did not
+//! write, keeps the connection and the broker up, and the next start recovers the logs.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{end_offset, produce_raw, record_batch, RawClient, TestBroker};
+use gregor::log::fs::{EIO, ENOENT, ENOSPC};
+use gregor::log::{FaultInjectingFileSystem, FsOp};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{
+    ApiVersionsRequest, CreateTopicsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest,
+    RequestKind, ResponseKind, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+const STORAGE: i16 = 56;
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+async fn create(c: &mut RawClient, topic: &str, configs: &[(&str, &str)]) -> i16 {
+    let t = CreatableTopic::default()
+        .with_name(name(topic))
+        .with_num_partitions(1)
+        .with_replication_factor(1)
+        .with_configs(
+            configs
+                .iter()
+                .map(|(k, v)| {
+                    CreatableTopicConfig::default()
+                        .with_name(StrBytes::from_string(k.to_string()))
+                        .with_value(Some(StrBytes::from_string(v.to_string())))
+                })
+                .collect(),
+        );
+    let req = CreateTopicsRequest::default()
+        .with_topics(vec![t])
+        .with_timeout_ms(5000);
+    match c.call(RequestKind::CreateTopics(req), 5).await {
+        ResponseKind::CreateTopics(r) => r.topics[0].error_code,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn list_offsets_code(c: &mut RawClient, topic: &str) -> i16 {
+    let req = ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
+        .with_name(name(topic))
+        .with_partitions(vec![ListOffsetsPartition::default()
+            .with_partition_index(0)
+            .with_timestamp(-1)])]);
+    match c.call(RequestKind::ListOffsets(req), 7).await {
+        ResponseKind::ListOffsets(r) => r.topics[0].partitions[0].error_code,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Fetch from offset 0: (error code, bytes of records returned).
+async fn fetch(c: &mut RawClient, topic: &str) -> (i16, usize) {
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(name(topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    match c.call(RequestKind::Fetch(req), 11).await {
+        ResponseKind::Fetch(r) => {
+            let p = &r.responses[0].partitions[0];
+            (p.error_code, p.records.as_ref().map_or(0, |b| b.len()))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Metadata for one topic: (partition error, leader, offline replicas).
+async fn metadata(c: &mut RawClient, topic: &str) -> (i16, i32, Vec<i32>) {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    let req = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(name(topic)))
+        ]))
+        .with_allow_auto_topic_creation(false);
+    match c.call(RequestKind::Metadata(req), 12).await {
+        ResponseKind::Metadata(r) => {
+            let p = &r.topics[0].partitions[0];
+            (
+                p.error_code,
+                p.leader_id.0,
+                p.offline_replicas.iter().map(|b| b.0).collect(),
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn api_versions_ok(c: &mut RawClient) -> bool {
+    match c
+        .call(RequestKind::ApiVersions(ApiVersionsRequest::default()), 3)
+        .await
+    {
+        ResponseKind::ApiVersions(r) => r.error_code == 0,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_storage_error_and_takes_the_log_dir_offline() {
+    let fs = Arc::new(FaultInjectingFileSystem::new());
+    let mut b = TestBroker::start_with_fs(&[], fs.clone()).await;
+    let mut c = RawClient::connect(b.addr).await;
+    assert_eq!(create(&mut c, "full", &[]).await, 0);
+    assert_eq!(create(&mut c, "other", &[]).await, 0);
+    assert_eq!(
+        produce_raw(&mut c, "full", 0, record_batch(3, None)).await,
+        (0, 0)
+    );
+
+    // The disk fills up under one partition's segment.
+    fs.fail(FsOp::Write, "full-0/", ENOSPC);
+    let (code, _) = produce_raw(&mut c, "full", 0, record_batch(2, None)).await;
+    assert_eq!(code, ResponseError::KafkaStorageError.code());
+    assert_eq!(fs.injected(), 1);
+
+    // The whole log directory is offline now, including partitions whose writes would work.
+    let (code, _) = produce_raw(&mut c, "other", 0, record_batch(1, None)).await;
+    assert_eq!(code, STORAGE);
+    assert_eq!(
+        fs.injected(),
+        1,
+        "nothing more was written to the offline directory"
+    );
+    assert_eq!(fetch(&mut c, "full").await.0, STORAGE);
+    assert_eq!(list_offsets_code(&mut c, "full").await, STORAGE);
+    assert_eq!(
+        metadata(&mut c, "full").await,
+        (ResponseError::LeaderNotAvailable.code(), -1, vec![1])
+    );
+    assert_eq!(create(&mut c, "new", &[]).await, STORAGE);
+
+    // The connection and the broker stay up for everything that does not touch the logs.
+    assert!(api_versions_ok(&mut c).await);
+    let mut other = RawClient::connect(b.addr).await;
+    assert!(api_versions_ok(&mut other).await);
+
+    // After the disk is freed, a restart recovers (no clean-shutdown marker was written) and
+    // holds exactly what was acknowledged.
+    fs.heal();
+    b.restart().await;
+    assert!(
+        b.running.as_ref().unwrap().recovered,
+        "a broker stopped with an offline log dir must recover on the next start"
+    );
+    let mut c = RawClient::connect(b.addr).await;
+    assert_eq!(end_offset(&mut c, "full", 0).await, 3);
+    assert_eq!(end_offset(&mut c, "other", 0).await, 0);
+    assert_eq!(fetch(&mut c, "full").await.0, 0);
+    assert_eq!(
+        produce_raw(&mut c, "full", 0, record_batch(1, None)).await,
+        (0, 3)
+    );
+    assert_eq!(
+        metadata(&mut c, "full").await,
+        (0, 1, vec![]),
+        "online again after the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_flush_is_not_acknowledged() {
+    let fs = Arc::new(FaultInjectingFileSystem::new());
+    let b = TestBroker::start_with_fs(&[], fs.clone()).await;
+    let mut c = RawClient::connect(b.addr).await;
+    // flush.messages=1: every append is fsynced before it is answered.
+    assert_eq!(
+        create(&mut c, "durable", &[("flush.messages", "1")]).await,
+        0
+    );
+    assert_eq!(
+        produce_raw(&mut c, "durable", 0, record_batch(1, None)).await,
+        (0, 0)
+    );
+    fs.fail(FsOp::Sync, "durable-0/", EIO);
+    let (code, _) = produce_raw(&mut c, "durable", 0, record_batch(1, None)).await;
+    assert_eq!(
+        code, STORAGE,
+        "an append whose fsync failed is not acknowledged"
+    );
+    assert!(fs.injected() >= 1);
+    assert_eq!(fetch(&mut c, "durable").await.0, STORAGE);
+    assert!(api_versions_ok(&mut c).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_that_cannot_be_created_fails_the_roll() {
+    let fs = Arc::new(FaultInjectingFileSystem::new());
+    let mut b = TestBroker::start_with_fs(&[], fs.clone()).await;
+    let mut c = RawClient::connect(b.addr).await;
+    // Segments of 200 bytes: the second 3-record batch needs a new segment.
+    assert_eq!(
+        create(&mut c, "rolls", &[("segment.bytes", "200")]).await,
+        0
+    );
+    assert_eq!(
+        produce_raw(&mut c, "rolls", 0, record_batch(3, None)).await,
+        (0, 0)
+    );
+    // The partition directory was removed under the broker: creating the next segment fails.
+    fs.fail(FsOp::Create, "rolls-0/00000000000000000003.log", ENOENT);
+    let (code, _) = produce_raw(&mut c, "rolls", 0, record_batch(3, None)).await;
+    assert_eq!(code, STORAGE);
+    assert_eq!(fs.injected(), 1);
+    fs.heal();
+    b.restart().await;
+    let mut c = RawClient::connect(b.addr).await;
+    assert_eq!(end_offset(&mut c, "rolls", 0).await, 3);
+    assert_eq!(
+        produce_raw(&mut c, "rolls", 0, record_batch(3, None)).await,
+        (0, 3)
+    );
+}
