@@ -1,7 +1,9 @@
 //! Fetch: sessionless (session id 0, which every client accepts), long-polling on an append
 //! notification until `min_bytes` are available or `max_wait_ms` passes. Partition locks are
-//! held only to locate the bytes (a file slice); the bytes are read after the lock is released
-//! and returned exactly as stored.
+//! held only to locate the bytes (a file slice). Slices of at least [`SEND_FROM_FILE_MIN`] bytes
+//! stay in their files and are sent with `sendfile` by the connection
+//! ([`crate::protocol::fetch_frame`]); smaller ones are read into the response after the lock is
+//! released. Either way the bytes go out exactly as stored.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,23 @@ use uuid::Uuid;
 
 use super::Broker;
 use crate::log::{FileSlice, LogError};
+use crate::protocol::fetch_frame::FileRecords;
 use crate::topics::{Partition, Topic};
+
+/// Records of at least this many bytes are sent from their file by the kernel; smaller ones
+/// are copied into the response, which costs less than a `sendfile` call each and keeps a
+/// consumer's small fetches to one write.
+pub const SEND_FROM_FILE_MIN: usize = 32 * 1024;
+
+/// A Fetch answer: the response, with the records of the partitions in `files` left out
+/// (`None`) to be sent from their segment files.
+#[derive(Debug)]
+pub struct FetchReply {
+    /// The response body.
+    pub response: FetchResponse,
+    /// Partitions whose records are sent from a file, sorted by topic then partition index.
+    pub files: Vec<FileRecords>,
+}
 
 /// What one partition will answer, before its bytes are read.
 struct Planned {
@@ -25,7 +43,7 @@ struct Planned {
 }
 
 /// Answers a Fetch request, parking it until data arrives, the wait ends or the broker stops.
-pub async fn handle(broker: &Broker, req: FetchRequest, version: i16) -> FetchResponse {
+pub async fn handle(broker: &Broker, req: FetchRequest, version: i16) -> FetchReply {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let deadline = tokio::time::Instant::now() + wait;
     let mut appends = broker.subscribe_appends();
@@ -144,15 +162,26 @@ fn plan(
     (out, available, errored)
 }
 
-/// Reads the planned bytes (no partition lock held) and builds the response.
-fn read(plan: Vec<TopicPlan>) -> FetchResponse {
+/// Reads the planned bytes that are copied (no partition lock held) and builds the response.
+fn read(plan: Vec<TopicPlan>) -> FetchReply {
+    let mut files = Vec::new();
     let responses = plan
         .into_iter()
-        .map(|(name, id, parts)| {
+        .enumerate()
+        .map(|(ti, (name, id, parts))| {
             let partitions = parts
                 .into_iter()
-                .map(|Planned { data, slice }| match slice {
+                .enumerate()
+                .map(|(pi, Planned { data, slice })| match slice {
                     None => data.with_records(Some(Bytes::new())),
+                    Some(s) if s.len >= SEND_FROM_FILE_MIN => {
+                        files.push(FileRecords {
+                            topic: ti,
+                            partition: pi,
+                            slice: s,
+                        });
+                        data.with_records(None)
+                    }
                     Some(s) => match s.read_bytes() {
                         Ok(b) => data.with_records(Some(b)),
                         Err(e) => {
@@ -171,7 +200,10 @@ fn read(plan: Vec<TopicPlan>) -> FetchResponse {
             t
         })
         .collect();
-    FetchResponse::default()
-        .with_session_id(0)
-        .with_responses(responses)
+    FetchReply {
+        response: FetchResponse::default()
+            .with_session_id(0)
+            .with_responses(responses),
+        files,
+    }
 }

@@ -18,7 +18,7 @@ mod producer_id;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -28,6 +28,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::faults::Faults;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::protocol::fetch_frame::{self, ResponseFrame};
 use crate::protocol::{self, DecodeError, FramePrefix};
 use crate::topics::{TopicError, TopicRegistry};
 use group_service::GroupService;
@@ -35,12 +36,20 @@ use group_service::GroupService;
 /// What the connection should do with a frame's outcome.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Write these bytes (a whole response frame, length prefix included).
-    Respond(BytesMut),
+    /// Write this response frame (length prefix included; Fetch records may be file regions).
+    Respond(ResponseFrame),
     /// Send nothing (Produce with acks=0).
     NoResponse,
     /// Close the connection; the reason has been logged.
     Close,
+}
+
+/// A handler's answer, before encoding.
+enum Reply {
+    /// A response body encoded whole.
+    Body(ResponseKind),
+    /// A Fetch response whose large record sets are sent from their files.
+    Fetch(fetch::FetchReply),
 }
 
 /// Who sent a frame, for logs and (later) per-client state.
@@ -177,20 +186,25 @@ impl Broker {
                     );
                     return Outcome::Close;
                 }
-                match result {
-                    Some(body) => match protocol::encode_response(
+                let encoded = match result {
+                    None => return Outcome::NoResponse,
+                    Some(Reply::Body(body)) => {
+                        protocol::encode_response(prefix.correlation_id, api_key, version, &body)
+                            .map(ResponseFrame::from)
+                    }
+                    Some(Reply::Fetch(f)) => fetch_frame::encode_fetch_response(
                         prefix.correlation_id,
-                        api_key,
                         version,
-                        &body,
-                    ) {
-                        Ok(out) => Outcome::Respond(out),
-                        Err(e) => {
-                            tracing::error!(error = %format!("{e:#}"), "cannot encode response; closing");
-                            Outcome::Close
-                        }
-                    },
-                    None => Outcome::NoResponse,
+                        &f.response,
+                        f.files,
+                    ),
+                };
+                match encoded {
+                    Ok(frame) => Outcome::Respond(frame),
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "cannot encode response; closing");
+                        Outcome::Close
+                    }
                 }
             }
             Err(DecodeError::UnsupportedVersion {
@@ -200,7 +214,7 @@ impl Broker {
                 tracing::info!(peer = %client.peer, version, "ApiVersions at an unknown version; answering v0 with UNSUPPORTED_VERSION");
                 let body = api_versions::response(ResponseError::UnsupportedVersion.code());
                 match protocol::encode_api_versions_v0(prefix.correlation_id, &body) {
-                    Ok(out) => Outcome::Respond(out),
+                    Ok(out) => Outcome::Respond(out.into()),
                     Err(_) => Outcome::Close,
                 }
             }
@@ -217,10 +231,10 @@ impl Broker {
         body: RequestKind,
         version: i16,
         ctx: &RequestContext,
-    ) -> Option<ResponseKind> {
+    ) -> Option<Reply> {
         use RequestKind as Rq;
         use ResponseKind as Rs;
-        Some(match body {
+        Some(Reply::Body(match body {
             Rq::ApiVersions(_) => Rs::ApiVersions(api_versions::response(0)),
             Rq::Metadata(r) => Rs::Metadata(metadata::handle(self, r, version)),
             Rq::CreateTopics(r) => Rs::CreateTopics(admin::create_topics(self, r, version)),
@@ -232,8 +246,11 @@ impl Broker {
             Rq::IncrementalAlterConfigs(r) => {
                 Rs::IncrementalAlterConfigs(configs::incremental_alter(self, r))
             }
-            Rq::Produce(r) => return produce::handle(self, r, version).await.map(Rs::Produce),
-            Rq::Fetch(r) => Rs::Fetch(fetch::handle(self, r, version).await),
+            Rq::Produce(r) => {
+                let r = produce::handle(self, r, version).await?;
+                return Some(Reply::Body(Rs::Produce(r)));
+            }
+            Rq::Fetch(r) => return Some(Reply::Fetch(fetch::handle(self, r, version).await)),
             Rq::ListOffsets(r) => Rs::ListOffsets(offsets::list_offsets(self, r, version)),
             Rq::OffsetForLeaderEpoch(r) => {
                 Rs::OffsetForLeaderEpoch(offsets::offset_for_leader_epoch(self, r))
@@ -260,7 +277,7 @@ impl Broker {
                 tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a request in the versions table");
                 return None;
             }
-        })
+        }))
     }
 
     /// Looks a topic up, creating it when auto-creation is on and the caller allows it.

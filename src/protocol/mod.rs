@@ -3,6 +3,7 @@
 //! I/O: callers hand in whole frames (without the 4-byte length prefix) and get bytes back.
 
 pub mod batch;
+pub mod fetch_frame;
 pub mod versions;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -116,13 +117,9 @@ pub fn encode_response(
     version: i16,
     body: &ResponseKind,
 ) -> anyhow::Result<BytesMut> {
-    // Size large responses up front: growing by doubling would copy a multi-megabyte Fetch
-    // response several times while encoding it.
-    let body_size = match body {
-        ResponseKind::Fetch(f) => f.compute_size(version).unwrap_or(0),
-        _ => 0,
-    };
-    let mut out = BytesMut::with_capacity(256 + body_size);
+    // (Fetch responses, the only large ones, are encoded by `fetch_frame` with their record
+    // bytes left in the files.)
+    let mut out = BytesMut::with_capacity(256);
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     header.encode(&mut out, api_key.response_header_version(version))?;

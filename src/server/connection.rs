@@ -10,10 +10,13 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, OwnedSemaphorePermit, Semaphore};
 
 use crate::broker::{Broker, ClientInfo, Outcome};
+use crate::log::FileSlice;
+use crate::protocol::fetch_frame::{FramePart, ResponseFrame};
 
 /// Why a connection was closed by the broker.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +107,7 @@ pub async fn serve(
                 let outcome = broker.handle_frame(frame, &client).await;
                 reserved = None;
                 match outcome {
-                    Outcome::Respond(out) => wr.write_all(&out).await?,
+                    Outcome::Respond(frame) => write_frame(&mut wr, frame).await?,
                     Outcome::NoResponse => {}
                     Outcome::Close => return wr.flush().await,
                 }
@@ -133,6 +136,80 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// Writes a response frame: byte parts through the buffer, file parts straight from the file.
+/// An error (a segment shorter than promised, a reset connection) leaves the frame half-sent,
+/// so the caller closes the connection.
+async fn write_frame(
+    wr: &mut BufWriter<OwnedWriteHalf>,
+    frame: ResponseFrame,
+) -> std::io::Result<()> {
+    for part in frame.parts {
+        match part {
+            FramePart::Bytes(b) => wr.write_all(&b).await?,
+            FramePart::File(slice) => {
+                wr.flush().await?;
+                send_file(wr.get_ref().as_ref(), &slice).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends a file region with `sendfile(2)`: the kernel moves the bytes from the page cache to
+/// the socket, with no copy through this process.
+#[cfg(target_os = "linux")]
+async fn send_file(socket: &TcpStream, slice: &FileSlice) -> std::io::Result<()> {
+    use tokio::io::Interest;
+    let mut offset = slice.position;
+    let end = slice.position + slice.len as u64;
+    while offset < end {
+        let want = usize::try_from(end - offset)
+            .unwrap_or(usize::MAX)
+            .min(1 << 30);
+        socket.writable().await?;
+        let sent = socket.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(socket, &*slice.file, Some(&mut offset), want)
+                .map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(0) => return Err(short_file(slice, offset)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere: read the region and write it.
+#[cfg(not(target_os = "linux"))]
+async fn send_file(socket: &TcpStream, slice: &FileSlice) -> std::io::Result<()> {
+    let bytes = slice.read_bytes()?;
+    let mut written = 0;
+    while written < bytes.len() {
+        socket.writable().await?;
+        match socket.try_write(&bytes[written..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn short_file(slice: &FileSlice, offset: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        format!(
+            "segment file ended at byte {offset}, inside a fetch response region {}..{}",
+            slice.position,
+            slice.position + slice.len as u64
+        ),
+    )
 }
 
 #[cfg(test)]
