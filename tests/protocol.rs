@@ -577,3 +577,95 @@ async fn forged_array_lengths_do_not_allocate_or_crash() {
         still_served(&b).await;
     }
 }
+
+/// JoinGroup v3 for one member: (error code, member id, members the leader got).
+async fn join(
+    c: &mut RawClient,
+    group: &str,
+    session_ms: i32,
+    rebalance_ms: i32,
+    protocols: Vec<join_group_request::JoinGroupRequestProtocol>,
+) -> (i16, String, Vec<(String, usize)>) {
+    let req = JoinGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_session_timeout_ms(session_ms)
+        .with_rebalance_timeout_ms(rebalance_ms)
+        .with_protocol_type(StrBytes::from_static_str("consumer"))
+        .with_protocols(protocols);
+    match c.call(RequestKind::JoinGroup(req), 3).await {
+        ResponseKind::JoinGroup(r) => (
+            r.error_code,
+            r.member_id.to_string(),
+            r.members
+                .iter()
+                .map(|m| (m.member_id.to_string(), m.metadata.len()))
+                .collect(),
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn protocol(name: &str, metadata: Vec<u8>) -> join_group_request::JoinGroupRequestProtocol {
+    join_group_request::JoinGroupRequestProtocol::default()
+        .with_name(StrBytes::from_string(name.to_string()))
+        .with_metadata(bytes::Bytes::from(metadata))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_group_with_absurd_timeouts_and_huge_metadata() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    let bad_session = ResponseError::InvalidSessionTimeout.code();
+    // Session timeouts outside group.min/max.session.timeout.ms: refused, nothing created.
+    for session in [i32::MIN, -1, 0, 5_999, 1_800_001, i32::MAX] {
+        let (code, member, _) = join(
+            &mut c,
+            "absurd",
+            session,
+            30_000,
+            vec![protocol("range", vec![])],
+        )
+        .await;
+        assert_eq!(
+            (code, member.as_str()),
+            (bad_session, ""),
+            "session {session}"
+        );
+    }
+    // Rebalance timeouts are not bounded by Kafka either; extreme ones must not overflow the
+    // coordinator's deadlines.
+    for (i, rebalance) in [i32::MIN, -1, 0, i32::MAX].into_iter().enumerate() {
+        let group = format!("rebalance-{i}");
+        let (code, member, members) = join(
+            &mut c,
+            &group,
+            10_000,
+            rebalance,
+            vec![protocol("range", vec![1, 2, 3])],
+        )
+        .await;
+        assert_eq!(code, 0, "rebalance timeout {rebalance}");
+        assert_eq!(members, vec![(member, 3)], "rebalance timeout {rebalance}");
+    }
+    // 4 MiB of protocol metadata (under socket.request.max.bytes) comes back to the leader
+    // whole; 10,000 protocols are accepted and the first is chosen.
+    let (code, member, members) = join(
+        &mut c,
+        "huge",
+        10_000,
+        30_000,
+        vec![protocol("range", vec![7; 4 << 20])],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(members, vec![(member, 4 << 20)]);
+    let many = (0..10_000)
+        .map(|i| protocol(&format!("p{i}"), vec![0; 8]))
+        .collect();
+    let (code, _, members) = join(&mut c, "many", 10_000, 30_000, many).await;
+    assert_eq!((code, members.len()), (0, 1));
+    // An empty protocol list is refused (Kafka: INCONSISTENT_GROUP_PROTOCOL).
+    let (code, _, _) = join(&mut c, "none", 10_000, 30_000, vec![]).await;
+    assert_eq!(code, ResponseError::InconsistentGroupProtocol.code());
+    still_served(&b).await;
+}
