@@ -145,6 +145,8 @@ for r in runs.get("loopback", []):
 for tag, label in [("dd_fdatasync", "dd to data dir, conv=fdatasync"), ("dd_cached", "dd to data dir, no sync")]:
     for r in runs.get(tag, []):
         fig("machine", label, "MB/s", [r["bytes_per_s"] / MB])
+        if "cpu_s_per_gb" in r:
+            fig("machine", f"{label}: dd's CPU per GB", "s/GB", [r["cpu_s_per_gb"]])
 
 
 def fmt(x):

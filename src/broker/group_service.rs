@@ -203,11 +203,11 @@ impl GroupService {
             let p = topic
                 .partition(index)
                 .ok_or_else(|| TopicError::Unknown(format!("{OFFSETS_TOPIC}-{index}")))?;
-            let mut buf = encode_batch(&recs, now);
+            let buf = encode_batch(&recs, now);
             let headers = batch::validate_batches(&buf, usize::MAX).map_err(|e| {
                 TopicError::InvalidConfig(format!("internal batch failed validation: {e}"))
             })?;
-            p.log().append(&mut buf, &headers, p.leader_epoch, now)?;
+            p.log().append(&buf, &headers, p.leader_epoch, now)?;
         }
         Ok(())
     }

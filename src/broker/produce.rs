@@ -6,7 +6,6 @@
 //! mutable append buffer (one memcpy, because the frame is shared with the decoded request),
 //! buffer -> file (one write).
 
-use bytes::BytesMut;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::ResponseError;
@@ -105,9 +104,8 @@ fn append(
         tracing::info!(topic = %p.topic, partition = p.index, error = %e, "rejected produce batch");
         (e.code(), Some(e.to_string()))
     })?;
-    let mut buf = BytesMut::from(records);
     let now = super::now_ms();
-    let result = p.log().append(&mut buf, &headers, p.leader_epoch, now);
+    let result = p.log().append(records, &headers, p.leader_epoch, now);
     result.map_err(|e: LogError| {
         tracing::error!(topic = %p.topic, partition = p.index, error = %e, "append failed");
         (e.code(), Some(e.to_string()))

@@ -367,7 +367,7 @@ impl Log {
     /// fails nothing advances and the error is [`LogError::Io`].
     pub fn append(
         &mut self,
-        batches: &mut [u8],
+        batches: &[u8],
         headers: &[BatchHeader],
         leader_epoch: i32,
         now_ms: i64,
@@ -377,7 +377,7 @@ impl Log {
 
     fn append_inner(
         &mut self,
-        batches: &mut [u8],
+        batches: &[u8],
         headers: &[BatchHeader],
         leader_epoch: i32,
         now_ms: i64,
@@ -420,19 +420,34 @@ impl Log {
         let mut next = base_offset;
         let mut max_ts = -1i64;
         let mut pos = 0usize;
+        // The broker changes only batch headers: patched copies of those are written between
+        // the untouched batch bodies, so the request's bytes are never copied in user space.
+        let mut heads: Vec<[u8; BATCH_HEADER_LEN]> = Vec::with_capacity(headers.len());
         for h in headers {
             let len = h.total_len();
-            let b = &mut batches[pos..pos + len];
-            batch::set_base_offset(b, next);
-            batch::set_partition_leader_epoch(b, leader_epoch);
+            let mut head = [0u8; BATCH_HEADER_LEN];
+            head.copy_from_slice(&batches[pos..pos + BATCH_HEADER_LEN]);
+            batch::set_base_offset(&mut head, next);
+            batch::set_partition_leader_epoch(&mut head, leader_epoch);
             if log_append {
-                batch::set_log_append_time(b, now_ms);
+                let body = &batches[pos + BATCH_HEADER_LEN..pos + len];
+                batch::set_log_append_time_split(&mut head, body, now_ms);
             }
+            heads.push(head);
             max_ts = max_ts.max(if log_append { now_ms } else { h.max_timestamp });
             next = next.saturating_add(i64::from(h.last_offset_delta) + 1);
             pos += len;
         }
         let last_offset = next - 1;
+        let mut stored = Vec::with_capacity(headers.len());
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * headers.len());
+        let mut pos = 0usize;
+        for (h, head) in headers.iter().zip(&heads) {
+            stored.extend(BatchHeader::parse(head));
+            parts.push(head);
+            parts.push(&batches[pos + BATCH_HEADER_LEN..pos + h.total_len()]);
+            pos += h.total_len();
+        }
 
         if self.active().should_roll(
             total as u64,
@@ -445,7 +460,7 @@ impl Log {
             self.roll(now_ms)?;
         }
         let interval = self.config.index_interval_bytes;
-        if let Err(e) = self.active_mut().append(batches, interval) {
+        if let Err(e) = self.active_mut().append(&parts, &stored, interval) {
             return Err(LogError::io("append", &self.dir, e));
         }
         self.log_end_offset = next;

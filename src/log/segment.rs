@@ -379,24 +379,30 @@ impl LogSegment {
         }
     }
 
-    /// Appends `buf` (whole batches, offsets already assigned) with one positioned write at the
-    /// current size, then indexes its batches. On error nothing in memory changes and the
-    /// partial bytes are cut off (best effort; the next append overwrites them anyway).
-    pub fn append(&mut self, buf: &[u8], index_interval_bytes: u32) -> std::io::Result<()> {
-        if let Err(e) = self.fs.write_at(&self.log_path, &self.file, buf, self.size) {
+    /// Appends whole batches, offsets already assigned, given as `parts` whose concatenation
+    /// is the batches (patched headers between untouched bodies) and `headers`, the stored
+    /// batches' headers: one positioned (vectored) write at the current size, then the indexes.
+    /// On error nothing in memory changes and the partial bytes are cut off (best effort; the
+    /// next append overwrites them anyway).
+    pub fn append(
+        &mut self,
+        parts: &[&[u8]],
+        headers: &[BatchHeader],
+        index_interval_bytes: u32,
+    ) -> std::io::Result<()> {
+        if let Err(e) = self
+            .fs
+            .write_parts_at(&self.log_path, &self.file, parts, self.size)
+        {
             let _ = self.fs.set_len(&self.log_path, &self.file, self.size);
             return Err(io_at(e, "append to", &self.log_path));
         }
-        let mut pos = 0usize;
-        while let Some(h) = buf.get(pos..).and_then(BatchHeader::parse) {
-            let len = h.total_len();
-            if len < BATCH_HEADER_LEN {
-                break;
-            }
-            self.index_batch(&h, self.size + pos as u64, index_interval_bytes);
-            pos += len;
+        let mut pos = self.size;
+        for h in headers {
+            self.index_batch(h, pos, index_interval_bytes);
+            pos += h.total_len() as u64;
         }
-        self.size += buf.len() as u64;
+        self.size = pos;
         Ok(())
     }
 

@@ -61,9 +61,9 @@ fn encode_with_producer(
 
 /// Appends one batch of `n` records with timestamps from `ts`, at leader epoch `epoch`.
 fn append_batch(log: &mut Log, n: usize, ts: i64, value_len: usize, epoch: i32) -> AppendInfo {
-    let mut b = encode(n, ts, value_len, Compression::None);
+    let b = encode(n, ts, value_len, Compression::None);
     let headers = validate_batches(&b, usize::MAX).unwrap();
-    log.append(&mut b, &headers, epoch, NOW).unwrap()
+    log.append(&b, &headers, epoch, NOW).unwrap()
 }
 
 fn small_config() -> LogConfig {
@@ -125,12 +125,19 @@ fn append_assigns_contiguous_offsets_across_batches() {
     buf.extend(encode(2, NOW, 10, Compression::Gzip));
     buf.extend(encode(4, NOW, 10, Compression::Zstd));
     let headers = validate_batches(&buf, usize::MAX).unwrap();
-    let info = log.append(&mut buf, &headers, 0, NOW).unwrap();
+    let info = log.append(&buf, &headers, 0, NOW).unwrap();
     assert_eq!((info.base_offset, info.last_offset), (0, 8));
     assert_eq!(info.log_append_time, -1);
     assert_eq!(info.log_start_offset, 0);
-    // The caller's buffer now holds what was stored.
-    let stored: Vec<(i64, i64)> = headers_in(&buf)
+    // The caller's buffer is left as it was; the stored batches carry the assigned offsets.
+    assert_eq!(buf, {
+        let mut b = encode(3, NOW, 10, Compression::None);
+        b.extend(encode(2, NOW, 10, Compression::Gzip));
+        b.extend(encode(4, NOW, 10, Compression::Zstd));
+        b
+    });
+    let stored_bytes = log.read(0, 1 << 20).unwrap().read_bytes().unwrap();
+    let stored: Vec<(i64, i64)> = headers_in(&stored_bytes)
         .iter()
         .map(|h| (h.base_offset, h.last_offset()))
         .collect();
@@ -454,9 +461,9 @@ fn offset_for_timestamp_and_max_timestamp() {
     assert_eq!(log.max_timestamp(), Some((59, 19_002)));
 
     // Compressed batches are refined to the record too.
-    let mut b = encode(4, 50_000, 10, Compression::Snappy);
+    let b = encode(4, 50_000, 10, Compression::Snappy);
     let h = validate_batches(&b, usize::MAX).unwrap();
-    log.append(&mut b, &h, 0, NOW).unwrap();
+    log.append(&b, &h, 0, NOW).unwrap();
     assert_eq!(log.offset_for_timestamp(50_002), Some((62, 50_002)));
     assert_eq!(log.max_timestamp(), Some((63, 50_003)));
 
@@ -488,6 +495,15 @@ fn log_append_time_topics() {
     assert_eq!(h.max_timestamp, NOW);
     assert_eq!(log.offset_for_timestamp(NOW), Some((0, NOW)));
     assert_eq!(log.max_timestamp(), Some((0, NOW)));
+    // The stamped batch's CRC was recomputed: it validates, and a recovery scan keeps it.
+    crate::protocol::batch::check_batch(&bytes, 0).expect("valid CRC after stamping");
+    drop(log);
+    let config = LogConfig {
+        message_timestamp_log_append: true,
+        ..LogConfig::default()
+    };
+    let log = Log::open(dir.path(), config, true).unwrap();
+    assert_eq!(log.log_end_offset(), 3);
 }
 
 #[test]
@@ -620,17 +636,17 @@ fn segment_ms_rolls_by_batch_timestamps() {
 fn too_large_and_invalid_appends() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Log::open(dir.path(), small_config(), false).unwrap();
-    let mut b = encode(1, NOW, 2000, Compression::None);
+    let b = encode(1, NOW, 2000, Compression::None);
     let h = validate_batches(&b, usize::MAX).unwrap();
-    let e = log.append(&mut b, &h, 0, NOW).unwrap_err();
+    let e = log.append(&b, &h, 0, NOW).unwrap_err();
     assert_eq!(e.code(), ResponseError::RecordListTooLarge);
-    let mut b = encode(1, NOW, 10, Compression::None);
-    let e = log.append(&mut b, &[], 0, NOW).unwrap_err();
+    let b = encode(1, NOW, 10, Compression::None);
+    let e = log.append(&b, &[], 0, NOW).unwrap_err();
     assert_eq!(e.code(), ResponseError::CorruptMessage);
     let h = validate_batches(&b, usize::MAX).unwrap();
     let mut longer = b.clone();
     longer.push(0);
-    assert!(log.append(&mut longer, &h, 0, NOW).is_err());
+    assert!(log.append(&longer, &h, 0, NOW).is_err());
     assert_eq!(log.log_end_offset(), 0);
     assert_eq!(log.size_bytes(), 0);
 }
@@ -705,9 +721,9 @@ fn idempotent(pid: i64, epoch: i16, seq: i32, n: usize) -> Vec<u8> {
     encode_with_producer(n, NOW, 2, Compression::None, Some((pid, epoch, seq)))
 }
 
-fn append_raw(log: &mut Log, mut b: Vec<u8>) -> Result<AppendInfo, LogError> {
+fn append_raw(log: &mut Log, b: Vec<u8>) -> Result<AppendInfo, LogError> {
     let headers = validate_batches(&b, usize::MAX).unwrap();
-    log.append(&mut b, &headers, 0, NOW)
+    log.append(&b, &headers, 0, NOW)
 }
 
 #[test]
@@ -782,16 +798,16 @@ fn io_error_takes_the_log_dir_offline_and_nothing_advances() {
     let mut log = Log::open_in(&log_dir, &part, small_config(), false).unwrap();
     append_batch(&mut log, 2, NOW, 10, 0);
     fs.fail(FsOp::Write, "t-0/", fs::ENOSPC);
-    let mut batch = encode(1, NOW, 10, Compression::None);
+    let batch = encode(1, NOW, 10, Compression::None);
     let headers = headers_in(&batch);
-    let err = log.append(&mut batch, &headers, 0, NOW).unwrap_err();
+    let err = log.append(&batch, &headers, 0, NOW).unwrap_err();
     assert!(matches!(err, LogError::Io { .. }), "{err}");
     assert_eq!(err.code(), ResponseError::KafkaStorageError);
     assert_eq!(log.log_end_offset(), 2, "a failed write assigns no offsets");
     assert!(log_dir.is_offline());
     // Every later operation is refused, even with the fault gone.
     fs.heal();
-    let err = log.append(&mut batch, &headers, 0, NOW).unwrap_err();
+    let err = log.append(&batch, &headers, 0, NOW).unwrap_err();
     assert!(matches!(err, LogError::LogDirOffline { .. }), "{err}");
     assert!(matches!(
         log.read(0, 1000),
@@ -823,10 +839,10 @@ fn failed_fsync_of_a_rolled_segment_takes_the_log_dir_offline() {
     }
     assert!(log_dir.is_offline());
     assert_eq!(fs.injected(), 1);
-    let mut batch = encode(1, NOW, 10, Compression::None);
+    let batch = encode(1, NOW, 10, Compression::None);
     let headers = headers_in(&batch);
     assert_eq!(
-        log.append(&mut batch, &headers, 0, NOW).unwrap_err().code(),
+        log.append(&batch, &headers, 0, NOW).unwrap_err().code(),
         ResponseError::KafkaStorageError
     );
 }

@@ -600,11 +600,26 @@ pub fn set_log_append_time(batch: &mut [u8], ts: i64) {
     if total < BATCH_HEADER_LEN || batch.len() < total {
         return;
     }
+    let (head, body) = batch[..total].split_at_mut(BATCH_HEADER_LEN);
+    set_log_append_time_split(head, body, ts);
+}
+
+/// [`set_log_append_time`] for a batch held in two pieces: `head`, its first
+/// [`BATCH_HEADER_LEN`] bytes, and `body`, the rest. Only `head` changes, so the log can stamp a
+/// batch it writes from the request buffer without copying it. Left unchanged unless the
+/// pieces make one whole batch.
+pub fn set_log_append_time_split(head: &mut [u8], body: &[u8], ts: i64) {
+    let Some(h) = BatchHeader::parse(head) else {
+        return;
+    };
+    if head.len() != BATCH_HEADER_LEN || h.total_len() != BATCH_HEADER_LEN + body.len() {
+        return;
+    }
     let attributes = h.attributes | TIMESTAMP_TYPE_BIT;
-    batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-    batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&ts.to_be_bytes());
-    let crc = crc32c::crc32c(&batch[ATTRIBUTES_AT..total]);
-    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    head[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    head[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&ts.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&head[ATTRIBUTES_AT..]), body);
+    head[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 #[cfg(test)]
