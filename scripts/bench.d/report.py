@@ -92,6 +92,8 @@ if rs:
     fig("latency", "produce-to-consume p99 at 10k msgs/s (100 B)", "ms", [r["p99_ms"] for r in rs])
     fig("latency", "produce-to-consume max at 10k msgs/s (100 B)", "ms", [r["max_ms"] for r in rs])
     fig("latency", "records lost (sent - received)", "msgs", [r["sent"] - r["received"] for r in rs])
+    if all("steal_ms" in r for r in rs):
+        fig("latency", "CPU stolen by the hypervisor during the run", "ms", [r["steal_ms"] for r in rs])
 
 # 5. groups
 for tag, label in [("groups", "4 members, 3 partitions: stable after last subscribe"),
