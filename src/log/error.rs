@@ -26,6 +26,12 @@ pub enum LogError {
         /// The log directory.
         path: PathBuf,
     },
+    /// The partition was deleted (its topic was deleted) while a caller still held it.
+    #[error("partition log {} was deleted", path.display())]
+    Deleted {
+        /// The partition directory.
+        path: PathBuf,
+    },
     /// A read or DeleteRecords outside `[log start offset, log end offset]`.
     #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
     OffsetOutOfRange {
@@ -61,6 +67,7 @@ impl LogError {
             LogError::Io { .. } | LogError::LogDirOffline { .. } => {
                 ResponseError::KafkaStorageError
             }
+            LogError::Deleted { .. } => ResponseError::UnknownTopicOrPartition,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::RecordListTooLarge { .. } => ResponseError::RecordListTooLarge,
             LogError::InvalidAppend(_) => ResponseError::CorruptMessage,

@@ -121,7 +121,11 @@ impl FileSystem for StdFileSystem {
         let mut at = pos;
         while !rest.is_empty() {
             let n = rest.len().min(1024);
-            let written = rustix::io::pwritev(file, &rest[..n], at)?;
+            let written = match rustix::io::pwritev(file, &rest[..n], at) {
+                Ok(w) => w,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

@@ -161,6 +161,10 @@ pub struct Log {
     producer_replayed_batches: usize,
     /// Log end offset covered by the newest producer snapshot on disk (-1: none).
     producer_snapshot_offset: i64,
+    /// Set when the topic is deleted: later calls through a partition handle still held
+    /// elsewhere fail with [`LogError::Deleted`] instead of writing into a removed directory
+    /// (which would look like a disk failure and take the log directory offline).
+    deleted: bool,
 }
 
 fn wall_clock_ms() -> i64 {
@@ -332,6 +336,7 @@ impl Log {
             },
             epochs,
             last_flush_ms: now,
+            deleted: false,
         };
         if recover {
             log.flush_inner()?;
@@ -498,7 +503,7 @@ impl Log {
     /// `max_bytes` but always at least the first batch even if it is larger (KIP-74). Empty at
     /// the log end offset; [`LogError::OffsetOutOfRange`] outside `[log start, log end]`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, LogError> {
-        self.log_dir.check_online()?;
+        self.check_online()?;
         let r = self.read_inner(offset, max_bytes);
         if let Err(e @ LogError::Io { .. }) = &r {
             self.log_dir.mark_offline(e);
@@ -749,7 +754,7 @@ impl Log {
         &mut self,
         op: impl FnOnce(&mut Self) -> Result<T, LogError>,
     ) -> Result<T, LogError> {
-        self.log_dir.check_online()?;
+        self.check_online()?;
         let r = op(self);
         if let Err(e @ LogError::Io { .. }) = &r {
             self.log_dir.mark_offline(e);
@@ -759,8 +764,20 @@ impl Log {
 
     /// `Err(LogError::LogDirOffline)` if the log directory is offline (for ListOffsets and
     /// other reads of in-memory state that Kafka refuses on an offline replica).
+    /// Also [`LogError::Deleted`] once the topic was deleted.
     pub fn check_online(&self) -> Result<(), LogError> {
+        if self.deleted {
+            return Err(LogError::Deleted {
+                path: self.dir.clone(),
+            });
+        }
         self.log_dir.check_online()
+    }
+
+    /// Marks the log deleted (topic deletion, before its directory is removed): every later
+    /// call fails with [`LogError::Deleted`].
+    pub fn mark_deleted(&mut self) {
+        self.deleted = true;
     }
 
     /// The log directory this log lives in.

@@ -179,6 +179,13 @@ pub fn encode_fetch_response(
     if flexible {
         cur.put_u8(0);
     }
+    if frame.parts.is_empty() {
+        // All records inline: one buffer, its length set in place.
+        let body_len = i32::try_from(cur.len() - 4)?;
+        cur[..4].copy_from_slice(&body_len.to_be_bytes());
+        frame.push_bytes(cur.freeze());
+        return Ok(frame);
+    }
     frame.push_bytes(cur.freeze());
     let body_len = i32::try_from(frame.len - 4)?;
     let Some(FramePart::Bytes(first)) = frame.parts.first_mut() else {

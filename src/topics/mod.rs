@@ -496,6 +496,9 @@ impl TopicRegistry {
         std::fs::remove_file(self.meta_dir.join(format!("{name}.properties")))?;
         self.write_topics().shift_remove(name);
         for p in topic.partitions() {
+            // Requests that looked the topic up just before now get UNKNOWN_TOPIC_OR_PARTITION
+            // rather than an I/O error from the vanished directory.
+            p.log().mark_deleted();
             let dir = self
                 .config
                 .data_dir
@@ -654,6 +657,65 @@ fn remove_deleted_dirs(data_dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One uncompressed v2 batch of one record.
+    fn one_record_batch() -> Vec<u8> {
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let record = Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(bytes::Bytes::from_static(b"v")),
+            headers: Default::default(),
+        };
+        let mut buf = bytes::BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        };
+        RecordBatchEncoder::encode(&mut buf, &[record], &options).unwrap();
+        buf.to_vec()
+    }
+
+    #[test]
+    fn a_partition_held_across_a_topic_delete_answers_unknown_not_storage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        });
+        let reg = TopicRegistry::open(config, LogDir::std(dir.path()), false).unwrap();
+        // flush.messages=1: every append also writes files in the partition directory.
+        let mut overrides = BTreeMap::new();
+        overrides.insert("flush.messages".to_string(), "1".to_string());
+        let topic = reg.create("doomed", 1, 1, overrides).unwrap();
+        let held = topic.partition(0).unwrap();
+        reg.delete("doomed").unwrap();
+        // A produce that looked the partition up before the delete.
+        let batch = one_record_batch();
+        let headers = crate::protocol::batch::validate_batches(&batch, usize::MAX).unwrap();
+        let err = held.log().append(&batch, &headers, 0, 0).unwrap_err();
+        assert_eq!(err.code(), ResponseError::UnknownTopicOrPartition, "{err}");
+        assert!(held.log().read(0, 100).is_err());
+        assert!(
+            !reg.log_dir().is_offline(),
+            "a deleted topic is not a disk failure"
+        );
+        // Other topics keep working.
+        let other = reg.create("alive", 1, 1, BTreeMap::new()).unwrap();
+        let p = other.partition(0).unwrap();
+        assert!(p.log().append(&batch, &headers, 0, 0).is_ok());
+    }
 
     #[test]
     fn compacted_topics_get_no_time_or_size_retention() {
