@@ -780,11 +780,6 @@ impl Log {
         self.deleted = true;
     }
 
-    /// The log directory this log lives in.
-    pub fn log_dir(&self) -> &Arc<LogDir> {
-        &self.log_dir
-    }
-
     /// Judges `headers` against the producer state: `Some` with the original batch if the
     /// append is a retry of one already stored, an error if a producer is fenced or out of
     /// sequence. Several batches from one producer in one append are judged in order.

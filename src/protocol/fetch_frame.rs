@@ -48,15 +48,6 @@ impl ResponseFrame {
         self.len += s.len;
         self.parts.push(FramePart::File(s));
     }
-
-    /// The frame as one buffer, if it has no file parts (tests and small responses).
-    pub fn as_single_bytes(&self) -> Option<Bytes> {
-        match self.parts.as_slice() {
-            [] => Some(Bytes::new()),
-            [FramePart::Bytes(b)] => Some(b.clone()),
-            _ => None,
-        }
-    }
 }
 
 impl From<BytesMut> for ResponseFrame {
