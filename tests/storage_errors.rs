@@ -103,6 +103,42 @@ async fn metadata(c: &mut RawClient, topic: &str) -> (i16, i32, Vec<i32>) {
     }
 }
 
+/// FindCoordinator for a group at v3 and v4: (error, node) each.
+async fn find_coordinator(c: &mut RawClient, group: &str) -> [(i16, i32); 2] {
+    use kafka_protocol::messages::FindCoordinatorRequest;
+    let v3 = FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.into()));
+    let v4 = FindCoordinatorRequest::default()
+        .with_coordinator_keys(vec![StrBytes::from_string(group.into())]);
+    let ResponseKind::FindCoordinator(a) = c.call(RequestKind::FindCoordinator(v3), 3).await else {
+        panic!("not a FindCoordinator response");
+    };
+    let ResponseKind::FindCoordinator(b) = c.call(RequestKind::FindCoordinator(v4), 4).await else {
+        panic!("not a FindCoordinator response");
+    };
+    let k = &b.coordinators[0];
+    [(a.error_code, a.node_id.0), (k.error_code, k.node_id.0)]
+}
+
+/// A standalone (generation -1) OffsetCommit of one offset: the partition's error code.
+async fn commit(c: &mut RawClient, group: &str, topic: &str, offset: i64) -> i16 {
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::{GroupId, OffsetCommitRequest};
+    let req = OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.into())))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(offset)])]);
+    match c.call(RequestKind::OffsetCommit(req), 8).await {
+        ResponseKind::OffsetCommit(r) => r.topics[0].partitions[0].error_code,
+        other => panic!("{other:?}"),
+    }
+}
+
 async fn api_versions_ok(c: &mut RawClient) -> bool {
     match c
         .call(RequestKind::ApiVersions(ApiVersionsRequest::default()), 3)
@@ -146,6 +182,14 @@ async fn a_full_disk_answers_storage_error_and_takes_the_log_dir_offline() {
         (ResponseError::LeaderNotAvailable.code(), -1, vec![1])
     );
     assert_eq!(create(&mut c, "new", &[]).await, STORAGE);
+    // Consumer groups: __consumer_offsets lives in the same directory. As in Kafka, a commit
+    // that cannot be stored answers NOT_COORDINATOR and FindCoordinator finds none.
+    assert_eq!(
+        commit(&mut c, "g", "full", 1).await,
+        ResponseError::NotCoordinator.code()
+    );
+    let none = (ResponseError::CoordinatorNotAvailable.code(), -1);
+    assert_eq!(find_coordinator(&mut c, "g").await, [none, none]);
 
     // The connection and the broker stay up for everything that does not touch the logs.
     assert!(api_versions_ok(&mut c).await);
@@ -173,6 +217,8 @@ async fn a_full_disk_answers_storage_error_and_takes_the_log_dir_offline() {
         (0, 1, vec![]),
         "online again after the restart"
     );
+    assert_eq!(find_coordinator(&mut c, "g").await, [(0, 1), (0, 1)]);
+    assert_eq!(commit(&mut c, "g", "full", 1).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,4 +273,48 @@ async fn a_segment_that_cannot_be_created_fails_the_roll() {
         produce_raw(&mut c, "rolls", 0, record_batch(3, None)).await,
         (0, 3)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_cut_short_under_the_broker_closes_the_fetch_and_fails_the_dir() {
+    let b = TestBroker::start(&[]).await;
+    let mut c = RawClient::connect(b.addr).await;
+    assert_eq!(create(&mut c, "cut", &[]).await, 0);
+    // One batch large enough (> 32 KiB) to be sent from the file with sendfile.
+    let batch = record_batch(3000, None);
+    assert!(batch.len() > 32 * 1024);
+    assert_eq!(produce_raw(&mut c, "cut", 0, batch).await, (0, 0));
+    // Something outside the broker truncates the segment it already acknowledged.
+    let segment = b.data_dir().join("cut-0").join("00000000000000000000.log");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    // The response's length was promised before the file came up short: the connection closes
+    // mid-frame rather than sending bytes that are not there.
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(name("cut"))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    let frame = common::encode_request(
+        &RequestKind::Fetch(req),
+        kafka_protocol::messages::ApiKey::Fetch,
+        11,
+        7,
+    );
+    c.send_raw(&frame).await;
+    assert!(c.read_frame(1).await.is_none(), "no whole response");
+    // The lost bytes take the log directory offline, as an I/O error would.
+    let mut c = RawClient::connect(b.addr).await;
+    let (code, _) = produce_raw(&mut c, "cut", 0, record_batch(1, None)).await;
+    assert_eq!(code, STORAGE);
+    assert!(api_versions_ok(&mut c).await);
 }

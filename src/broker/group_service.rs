@@ -145,20 +145,18 @@ impl GroupService {
 
     /// Appends the records, then answers the parked requests.
     fn execute(&self, inner: &mut Inner, effects: Effects) {
-        let persisted = self.persist(&effects.records);
+        let failure = self.persist(&effects.records).err().map(|e| {
+            tracing::error!(error = %e, "cannot persist group metadata");
+            persist_error(&e)
+        });
         for (id, reply) in effects.replies {
             let Some(tx) = inner.waiters.remove(&id) else {
                 continue;
             };
-            let reply = match (persisted.is_ok(), reply) {
-                (true, r) => r,
-                (false, Reply::Join(r)) => Reply::Join(JoinResult::error(
-                    GroupError::CoordinatorNotAvailable,
-                    &r.member_id,
-                )),
-                (false, Reply::Sync(_)) => {
-                    Reply::Sync(SyncResult::error(GroupError::CoordinatorNotAvailable))
-                }
+            let reply = match (&failure, reply) {
+                (None, r) => r,
+                (Some(e), Reply::Join(r)) => Reply::Join(JoinResult::error(*e, &r.member_id)),
+                (Some(e), Reply::Sync(_)) => Reply::Sync(SyncResult::error(*e)),
             };
             // The client may have gone away meanwhile; nothing to do then.
             let _ = tx.send(reply);
@@ -258,8 +256,9 @@ impl GroupService {
         let mut results = outcome.results;
         if let Err(e) = persisted {
             tracing::error!(error = %e, "cannot persist committed offsets");
+            let code = persist_error(&e);
             for r in results.iter_mut().filter(|r| r.error.is_none()) {
-                r.error = Some(GroupError::CoordinatorNotAvailable);
+                r.error = Some(code);
             }
         }
         for (id, reply) in outcome.effects.replies {
@@ -290,6 +289,17 @@ impl GroupService {
                 _ = stopping.changed() => return,
             }
         }
+    }
+}
+
+/// Kafka's mapping of a failed append to `__consumer_offsets` (`GroupMetadataManager`): a
+/// storage error means this broker cannot coordinate the group now (NOT_COORDINATOR, and the
+/// client looks the coordinator up again); anything else is COORDINATOR_NOT_AVAILABLE.
+fn persist_error(e: &TopicError) -> GroupError {
+    match e.code() {
+        kafka_protocol::ResponseError::KafkaStorageError
+        | kafka_protocol::ResponseError::NotLeaderOrFollower => GroupError::NotCoordinator,
+        _ => GroupError::CoordinatorNotAvailable,
     }
 }
 

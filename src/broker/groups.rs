@@ -42,8 +42,15 @@ pub fn find_coordinator(
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let (host, port) = (sb(broker.advertised.0.clone()), broker.advertised.1);
-    let node = BrokerId(broker.node_id());
+    // With the log directory holding `__consumer_offsets` offline, its partitions have no
+    // leader, and Kafka answers COORDINATOR_NOT_AVAILABLE with no node.
+    let (node, host, port, error) = if broker.topics.log_dir().is_offline() {
+        let code = ResponseError::CoordinatorNotAvailable.code();
+        (BrokerId(-1), sb(""), -1, code)
+    } else {
+        let (host, port) = (sb(broker.advertised.0.clone()), broker.advertised.1);
+        (BrokerId(broker.node_id()), host, port, 0)
+    };
     if version >= 4 {
         let coordinators = req
             .coordinator_keys
@@ -54,6 +61,7 @@ pub fn find_coordinator(
                     .with_node_id(node)
                     .with_host(host.clone())
                     .with_port(port)
+                    .with_error_code(error)
             })
             .collect();
         FindCoordinatorResponse::default().with_coordinators(coordinators)
@@ -62,6 +70,7 @@ pub fn find_coordinator(
             .with_node_id(node)
             .with_host(host)
             .with_port(port)
+            .with_error_code(error)
     }
 }
 

@@ -42,6 +42,10 @@ pub enum GroupError {
     /// The group vanished while the request was handled; the client retries.
     #[error("the coordinator is not available")]
     CoordinatorNotAvailable,
+    /// This broker cannot coordinate now (its `__consumer_offsets` log directory failed); the
+    /// client looks the coordinator up again.
+    #[error("this broker is not the coordinator")]
+    NotCoordinator,
     /// `require_stable` OffsetFetch while a commit to the partition is not yet persisted.
     #[error("an offset commit for this partition is still pending")]
     UnstableOffsetCommit,
@@ -69,6 +73,7 @@ impl GroupError {
             GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
             GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
             GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+            GroupError::NotCoordinator => ResponseError::NotCoordinator,
             GroupError::UnstableOffsetCommit => ResponseError::UnstableOffsetCommit,
             GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
             GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,

@@ -113,17 +113,29 @@ pub struct FileSlice {
     pub position: u64,
     /// Bytes to read; 0 when the fetch offset is the log end offset.
     pub len: usize,
+    /// The log directory, told when reading the bytes fails.
+    pub log_dir: Arc<LogDir>,
 }
 
 impl FileSlice {
-    /// Reads the bytes (one pread).
+    /// Reads the bytes (one pread). A failure takes the log directory offline, as any other
+    /// I/O error of the log does.
     pub fn read_bytes(&self) -> std::io::Result<Bytes> {
         if self.len == 0 {
             return Ok(Bytes::new());
         }
         let mut buf = vec![0u8; self.len];
-        self.file.read_exact_at(&mut buf, self.position)?;
+        if let Err(e) = self.file.read_exact_at(&mut buf, self.position) {
+            self.read_failed(&e);
+            return Err(e);
+        }
         Ok(Bytes::from(buf))
+    }
+
+    /// Reports a failed read of these bytes (also by the connection's `sendfile`, when the
+    /// file turns out shorter than the slice): the log directory goes offline.
+    pub fn read_failed(&self, cause: &dyn std::fmt::Display) {
+        self.log_dir.mark_offline(cause);
     }
 
     /// Nothing to read.
@@ -476,9 +488,11 @@ impl Log {
             first += i64::from(h.last_offset_delta) + 1;
         }
         if self.epochs.assign(leader_epoch, base_offset) {
-            if let Err(e) = self.epochs.write_if_dirty(self.log_dir.fs(), &self.dir) {
-                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write leader epoch checkpoint; will retry on flush");
-            }
+            // As a failed flush: the data is written, but the produce is answered with the
+            // storage error and the directory goes offline (Kafka's LeaderEpochFileCache).
+            self.epochs
+                .write_if_dirty(self.log_dir.fs(), &self.dir)
+                .map_err(|e| LogError::io("write leader epoch checkpoint", &self.dir, e))?;
         }
         let unflushed = u64::try_from(self.log_end_offset - self.recovery_point).unwrap_or(0);
         let flush_due = unflushed >= self.config.flush_messages
@@ -529,6 +543,7 @@ impl Log {
                     file: Arc::clone(seg.file()),
                     position: pos,
                     len: usize::try_from(end - pos).unwrap_or(usize::MAX),
+                    log_dir: Arc::clone(&self.log_dir),
                 });
             }
             // `offset` is past this segment's batches (a gap): continue with the next one.
@@ -542,6 +557,7 @@ impl Log {
             file: Arc::clone(active.file()),
             position: active.size(),
             len: 0,
+            log_dir: Arc::clone(&self.log_dir),
         })
     }
 
@@ -965,21 +981,21 @@ impl Log {
             .map_err(|e| LogError::io("write log start offset", &self.dir, e))?;
         self.log_start_offset = offset;
         self.epochs.truncate_from_start(offset);
-        if let Err(e) = self.epochs.write_if_dirty(self.log_dir.fs(), &self.dir) {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write leader epoch checkpoint; will retry on flush");
-        }
-        Ok(())
+        self.epochs
+            .write_if_dirty(self.log_dir.fs(), &self.dir)
+            .map_err(|e| LogError::io("write leader epoch checkpoint", &self.dir, e))
     }
 
     /// Drops the `k` oldest segments (never the last one) and deletes their files. A file
-    /// that cannot be deleted is logged; it lies below the persisted log start offset, so the
-    /// next open deletes it.
+    /// that cannot be deleted takes the log directory offline, as any I/O error; it lies below
+    /// the persisted log start offset, so the next open deletes it.
     fn remove_oldest_segments(&mut self, k: usize) {
         let k = k.min(self.segments.len() - 1);
         for seg in self.segments.drain(..k) {
             tracing::info!(file = %seg.log_path().display(), "deleting segment");
             if let Err(e) = seg.delete_files() {
-                tracing::warn!(error = %e, "cannot delete segment files");
+                let e = LogError::io("delete segment", &self.dir, e);
+                self.log_dir.mark_offline(&e);
             }
         }
     }

@@ -846,3 +846,19 @@ fn failed_fsync_of_a_rolled_segment_takes_the_log_dir_offline() {
         ResponseError::KafkaStorageError
     );
 }
+
+#[test]
+fn a_failed_leader_epoch_checkpoint_fails_the_append_and_the_log_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = std::sync::Arc::new(FaultInjectingFileSystem::new());
+    let log_dir = LogDir::new(dir.path(), fs.clone());
+    let mut log = Log::open_in(&log_dir, &dir.path().join("t-0"), small_config(), false).unwrap();
+    append_batch(&mut log, 1, NOW, 10, 0);
+    fs.fail(FsOp::Create, "leader-epoch-checkpoint", fs::EIO);
+    // A new leader epoch must be checkpointed before the append is acknowledged.
+    let batch = encode(1, NOW, 10, Compression::None);
+    let headers = headers_in(&batch);
+    let err = log.append(&batch, &headers, 1, NOW).unwrap_err();
+    assert_eq!(err.code(), ResponseError::KafkaStorageError, "{err}");
+    assert!(log_dir.is_offline());
+}

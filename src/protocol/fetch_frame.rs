@@ -245,10 +245,12 @@ mod tests {
         let content: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
         file.write_all(&content).unwrap();
         let file = Arc::new(file);
+        let log_dir = crate::log::LogDir::std("unused");
         let slice = |position: u64, len: usize| FileSlice {
             file: file.clone(),
             position,
             len,
+            log_dir: log_dir.clone(),
         };
         let support = versions::support(ApiKey::Fetch).unwrap();
         for version in support.served_min..=support.max {
@@ -329,6 +331,7 @@ mod tests {
                 file,
                 position: 0,
                 len: 0,
+                log_dir: crate::log::LogDir::std("unused"),
             },
         }];
         assert!(encode_fetch_response(1, 12, &resp, files.clone()).is_err());

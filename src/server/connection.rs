@@ -177,7 +177,12 @@ async fn send_file(socket: &TcpStream, slice: &FileSlice) -> std::io::Result<()>
                 .map_err(std::io::Error::from)
         });
         match sent {
-            Ok(0) => return Err(short_file(slice, offset)),
+            Ok(0) => {
+                // The file ended inside the region: the log lost bytes it had acknowledged.
+                let e = short_file(slice, offset);
+                slice.read_failed(&e);
+                return Err(e);
+            }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
