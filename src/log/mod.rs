@@ -35,4 +35,4 @@ pub use log_dir::LogDir;
 pub use partition_log::{AppendInfo, FileSlice, Log, LogConfig};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -15,7 +15,14 @@ use crate::protocol::batch::{validate_batches, BatchHeader};
 
 const NOW: i64 = 1_700_000_000_000;
 
-fn encode(n: usize, first_ts: i64, value_len: usize, compression: Compression) -> Vec<u8> {
+/// One batch of `n` records of `value_len` bytes, timestamps from `first_ts` (also for other
+/// modules' tests).
+pub(crate) fn encode(
+    n: usize,
+    first_ts: i64,
+    value_len: usize,
+    compression: Compression,
+) -> Vec<u8> {
     encode_with_producer(n, first_ts, value_len, compression, None)
 }
 

@@ -658,35 +658,6 @@ fn remove_deleted_dirs(data_dir: &Path) {
 mod tests {
     use super::*;
 
-    /// One uncompressed v2 batch of one record.
-    fn one_record_batch() -> Vec<u8> {
-        use kafka_protocol::records::{
-            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-        };
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 1_700_000_000_000,
-            key: None,
-            value: Some(bytes::Bytes::from_static(b"v")),
-            headers: Default::default(),
-        };
-        let mut buf = bytes::BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, &[record], &options).unwrap();
-        buf.to_vec()
-    }
-
     #[test]
     fn a_partition_held_across_a_topic_delete_answers_unknown_not_storage_error() {
         let dir = tempfile::tempdir().unwrap();
@@ -702,7 +673,7 @@ mod tests {
         let held = topic.partition(0).unwrap();
         reg.delete("doomed").unwrap();
         // A produce that looked the partition up before the delete.
-        let batch = one_record_batch();
+        let batch = crate::log::tests::encode(1, 0, 1, kafka_protocol::records::Compression::None);
         let headers = crate::protocol::batch::validate_batches(&batch, usize::MAX).unwrap();
         let err = held.log().append(&batch, &headers, 0, 0).unwrap_err();
         assert_eq!(err.code(), ResponseError::UnknownTopicOrPartition, "{err}");
