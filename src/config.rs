@@ -65,6 +65,10 @@ pub struct Config {
     pub connections_max_idle_ms: u64,
     /// `queued.max.request.bytes`: budget of request bytes buffered across all connections.
     pub queued_max_request_bytes: usize,
+    /// `gregor.max.uncompressed.batch.bytes` (Gregor's own; Kafka has no such limit): the most
+    /// bytes one compressed batch may decompress to when it is validated. Validation streams the
+    /// records, so memory does not depend on it; it bounds the work a decompression bomb costs.
+    pub max_uncompressed_batch_bytes: u64,
     /// Broker-level keys that were set explicitly (properties file or overrides). Topic config
     /// defaults read their synonyms from here, and DescribeConfigs reports them as
     /// STATIC_BROKER_CONFIG.
@@ -84,6 +88,7 @@ impl Default for Config {
             max_connections: 10_000,
             connections_max_idle_ms: 600_000,
             queued_max_request_bytes: 512 * 1024 * 1024,
+            max_uncompressed_batch_bytes: crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES,
             static_props: Properties::new(),
         }
     }
@@ -207,6 +212,13 @@ impl Config {
                     // Kafka's -1 means unlimited.
                     let n: i64 = parse_num(k, v)?;
                     c.queued_max_request_bytes = if n < 0 { usize::MAX } else { n.max(1) as usize };
+                }
+                "gregor.max.uncompressed.batch.bytes" => {
+                    let n: i64 = parse_num(k, v)?;
+                    if n < 1 {
+                        return Err(invalid(k, v, "must be positive"));
+                    }
+                    c.max_uncompressed_batch_bytes = n as u64;
                 }
                 _ => {
                     if let Some(def) = TOPIC_CONFIGS.iter().find(|d| d.broker_key == k) {
@@ -388,8 +400,8 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("local.retention.ms", "log.local.retention.ms", "-2", ConfigType::Long(-2), false),
     def("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "9223372036854775807", ConfigType::Long(1), false),
     def("max.message.bytes", "message.max.bytes", "1048588", ConfigType::Int(0), true),
-    def("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "3600000", ConfigType::Long(0), false),
-    def("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "9223372036854775807", ConfigType::Long(0), false),
+    def("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "3600000", ConfigType::Long(0), true),
+    def("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "9223372036854775807", ConfigType::Long(0), true),
     def("message.timestamp.type", "log.message.timestamp.type", "CreateTime", ConfigType::Enum(&["CreateTime", "LogAppendTime"]), true),
     def("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", ConfigType::Ratio, false),
     def("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", ConfigType::Long(0), false),

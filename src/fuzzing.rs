@@ -9,7 +9,8 @@ use crate::group::OffsetsLogRecord;
 use crate::log::producer_state::ProducerStateManager;
 use crate::log::{Log, LogConfig};
 use crate::protocol;
-use crate::protocol::batch;
+use crate::record::validate::{validate_produce, ProduceRules};
+use crate::record::{batch, reader};
 use crate::server::connection::take_frame;
 
 /// Framing and request decoding: splits `data` into frames as a connection would (with a
@@ -23,26 +24,32 @@ pub fn frames_and_requests(data: &[u8]) {
     let _ = protocol::decode_request(Bytes::copy_from_slice(data));
 }
 
-/// Record-batch header parsing and produce validation, then the in-place rewrites the log
-/// applies to valid batches.
+/// Record-batch header parsing and produce validation (every codec, compacted or not), then
+/// the in-place rewrites the log applies to valid batches, and the record walks of the read
+/// paths.
 pub fn record_batches(data: &[u8]) {
-    if let Ok(headers) = batch::validate_batches(data, 1 << 20) {
-        let mut owned = data.to_vec();
-        let mut pos = 0;
-        for h in headers {
-            let b = &mut owned[pos..pos + h.total_len()];
-            batch::set_base_offset(b, 42);
-            batch::set_partition_leader_epoch(b, 7);
-            batch::set_log_append_time(b, 1_700_000_000_000);
-            assert!(
-                batch::check_batch(b, 0).is_ok(),
-                "rewrites keep a valid batch valid"
-            );
-            pos += h.total_len();
-        }
+    let rules = ProduceRules {
+        compacted: data.first().is_some_and(|b| b & 1 == 1),
+        max_uncompressed_bytes: 1 << 20,
+        ..ProduceRules::default()
+    };
+    if let Ok(h) = validate_produce(data, &rules, 1_700_000_000_000) {
+        let mut owned = data[..h.total_len()].to_vec();
+        batch::set_base_offset(&mut owned, 42);
+        batch::set_partition_leader_epoch(&mut owned, 7);
+        batch::set_log_append_time(&mut owned, 1_700_000_000_000);
+        assert!(
+            batch::check_batch(&owned, 0).is_ok(),
+            "rewrites keep a valid batch valid"
+        );
     }
     let _ = batch::check_batch(data, 0);
-    let _ = batch::find_record_by_timestamp(data, 0, 0);
+    let _ = reader::find_record_by_timestamp(data, 0, 0, 1 << 20);
+    if let Some(h) = batch::BatchHeader::parse(data) {
+        if let Ok(mut r) = reader::RecordReader::new(data, &h, 1 << 20) {
+            while let Ok(Some(_)) = r.next_record(reader::Want::Data) {}
+        }
+    }
 }
 
 /// Segment recovery over arbitrary bytes: `data` becomes the only segment of a partition

@@ -34,5 +34,6 @@ pub mod log;
 pub mod producer_ids;
 pub mod properties;
 pub mod protocol;
+pub mod record;
 pub mod server;
 pub mod topics;

@@ -10,10 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
 
 use crate::config::Config;
@@ -23,7 +20,10 @@ use crate::group::{
     OffsetCommitRequest, OffsetsLogRecord, PartitionResult, Reply, ReplyId, SyncRequest,
     SyncResult,
 };
-use crate::protocol::batch;
+use crate::record::batch;
+use crate::record::builder::{simple_batch, RecordFields};
+use crate::record::reader::{RecordReader, Want};
+use crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES;
 use crate::topics::{Topic, TopicError, TopicRegistry};
 
 /// Name of the internal offsets topic, as Kafka's.
@@ -202,7 +202,7 @@ impl GroupService {
                 .partition(index)
                 .ok_or_else(|| TopicError::Unknown(format!("{OFFSETS_TOPIC}-{index}")))?;
             let buf = encode_batch(&recs, now);
-            let headers = batch::validate_batches(&buf, usize::MAX).map_err(|e| {
+            let headers = batch::frame_batches(&buf).map_err(|e| {
                 TopicError::InvalidConfig(format!("internal batch failed validation: {e}"))
             })?;
             p.log().append(&buf, &headers, p.leader_epoch, now)?;
@@ -304,43 +304,20 @@ fn persist_error(e: &TopicError) -> GroupError {
 }
 
 /// One uncompressed batch holding the records, as Kafka's coordinator writes them.
-fn encode_batch(records: &[&OffsetsLogRecord], now_ms: i64) -> BytesMut {
-    let recs: Vec<Record> = records
+fn encode_batch(records: &[&OffsetsLogRecord], now_ms: i64) -> Vec<u8> {
+    let fields: Vec<RecordFields<'_>> = records
         .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder keeps records in one batch while offset - sequence is constant.
-            sequence: i as i32 - 1,
-            timestamp: now_ms,
-            key: Some(r.key.clone()),
-            value: r.value.clone(),
-            headers: Default::default(),
+        .map(|r| RecordFields {
+            key: Some(&r.key),
+            value: r.value.as_deref(),
+            ..RecordFields::default()
         })
         .collect();
-    let mut buf = BytesMut::new();
-    if let Err(e) = RecordBatchEncoder::encode(
-        &mut buf,
-        &recs,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    ) {
-        tracing::error!(error = %e, "cannot encode offsets batch");
-        buf.clear();
-    }
-    buf
+    simple_batch(now_ms, &fields)
 }
 
-/// Replays every record of the offsets topic into the coordinator; returns how many.
+/// Replays every record of the offsets topic into the coordinator; returns how many. Batches
+/// are read a megabyte at a time and their records walked with bounded memory.
 fn replay(topic: &Topic, coordinator: &mut Coordinator, now_ms: i64) -> Result<usize, TopicError> {
     let mut n = 0;
     for p in topic.partitions() {
@@ -353,32 +330,42 @@ fn replay(topic: &Topic, coordinator: &mut Coordinator, now_ms: i64) -> Result<u
             if slice.len == 0 {
                 break;
             }
-            let mut bytes: Bytes = slice.read_bytes()?;
-            let sets = RecordBatchDecoder::decode_all(&mut bytes).map_err(|e| {
+            let bytes = slice.read_bytes()?;
+            let undecodable = |e: &dyn std::fmt::Display| {
                 TopicError::InvalidConfig(format!(
                     "{OFFSETS_TOPIC}-{}: undecodable batch: {e}",
                     p.index
                 ))
-            })?;
+            };
             let mut next = offset;
-            for set in sets {
-                for r in set.records {
-                    next = next.max(r.offset + 1);
-                    if r.offset < offset {
+            let mut pos = 0;
+            while pos < bytes.len() {
+                let h = batch::check_batch(&bytes[pos..], pos).map_err(|e| undecodable(&e))?;
+                let mut records =
+                    RecordReader::new(&bytes[pos..], &h, DEFAULT_MAX_UNCOMPRESSED_BYTES)
+                        .map_err(|e| undecodable(&e))?;
+                while let Some(r) = records
+                    .next_record(Want::Data)
+                    .map_err(|e| undecodable(&e))?
+                {
+                    let record_offset = h.base_offset + i64::from(r.offset_delta);
+                    if record_offset < offset {
                         continue;
                     }
-                    let Some(key) = r.key else { continue };
+                    let Some(key) = records.key() else { continue };
                     let record = OffsetsLogRecord {
-                        key,
-                        value: r.value,
+                        key: Bytes::copy_from_slice(key),
+                        value: records.value().map(Bytes::copy_from_slice),
                     };
                     match coordinator.replay(now_ms, &record) {
                         Ok(()) => n += 1,
                         Err(e) => {
-                            tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping offsets record")
+                            tracing::warn!(partition = p.index, offset = record_offset, error = %e, "skipping offsets record")
                         }
                     }
                 }
+                next = next.max(h.next_offset());
+                pos += h.total_len();
             }
             if next <= offset {
                 break;

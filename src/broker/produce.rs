@@ -1,19 +1,40 @@
-//! Produce: validate each partition's record batches outside any lock (length, magic, CRC-32C,
-//! record count), then append under that partition's own lock, which assigns offsets by
-//! rewriting the batch headers in place. Errors are per partition; acks=0 gets no response.
+//! Produce: validate each partition's record batch outside any lock (framing, CRC, every record
+//! inside it: see [`crate::record::validate`]), then append under that partition's own lock,
+//! which assigns offsets by rewriting the batch header. Errors are per partition, with Kafka's
+//! `error_message` and `record_errors` from v8; acks=0 gets no response.
 //!
-//! Copies of batch bytes on this path: socket -> connection buffer (one read), frame ->
-//! mutable append buffer (one memcpy, because the frame is shared with the decoded request),
-//! buffer -> file (one write).
+//! Copies of batch bytes on this path: socket -> connection buffer (one read), then the log
+//! writes patched 61-byte headers and the untouched request bytes with one `pwritev`.
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::ResponseError;
 
 use super::{sb, Broker};
 use crate::log::LogError;
-use crate::protocol::batch;
+use crate::record::batch::{BatchError, RecordError};
+use crate::record::validate::{validate_produce, ProduceRules};
 use crate::topics::{Partition, TopicError};
+
+/// Why a partition's records were not stored: the code, Kafka's `error_message`, and the
+/// refused records.
+struct Refusal {
+    code: ResponseError,
+    message: Option<String>,
+    records: Vec<RecordError>,
+}
+
+impl Refusal {
+    fn code(code: ResponseError) -> Self {
+        Refusal {
+            code,
+            message: None,
+            records: Vec::new(),
+        }
+    }
+}
 
 /// Answers (or, for acks=0, just performs) a Produce request.
 pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
@@ -39,13 +60,15 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
                     .with_log_append_time_ms(-1)
                     .with_log_start_offset(-1);
                 let outcome = if !matches!(acks, -1..=1) {
-                    Err((ResponseError::InvalidRequiredAcks, None))
+                    Err(Refusal::code(ResponseError::InvalidRequiredAcks))
                 } else {
                     match &topic {
-                        Err(e) => Err((e.code(), None)),
-                        Ok(t) if t.internal => Err((ResponseError::InvalidTopicException, None)),
+                        Err(e) => Err(Refusal::code(e.code())),
+                        Ok(t) if t.internal => {
+                            Err(Refusal::code(ResponseError::InvalidTopicException))
+                        }
                         Ok(t) => match t.partition(pd.index) {
-                            None => Err((ResponseError::UnknownTopicOrPartition, None)),
+                            None => Err(Refusal::code(ResponseError::UnknownTopicOrPartition)),
                             Some(_)
                                 if let Some(e) = broker.faults.partition_error(
                                     ApiKey::Produce,
@@ -53,13 +76,14 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
                                     pd.index,
                                 ) =>
                             {
-                                Err((e, Some("injected fault".to_string())))
+                                Err(Refusal {
+                                    message: Some("injected fault".to_string()),
+                                    ..Refusal::code(e)
+                                })
                             }
-                            Some(p) => append(
-                                &p,
-                                t.max_message_bytes(),
-                                pd.records.as_deref().unwrap_or(&[]),
-                            ),
+                            Some(p) => {
+                                append(&p, &t.produce_rules(), pd.records.as_deref().unwrap_or(&[]))
+                            }
                         },
                     }
                 };
@@ -71,10 +95,22 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
                             .with_log_append_time_ms(info.log_append_time)
                             .with_log_start_offset(info.log_start_offset);
                     }
-                    Err((code, msg)) => {
-                        r = r.with_error_code(code.code());
+                    Err(refusal) => {
+                        r = r.with_error_code(refusal.code.code());
                         if version >= 8 {
-                            r = r.with_error_message(msg.map(sb));
+                            r = r
+                                .with_error_message(refusal.message.map(sb))
+                                .with_record_errors(
+                                    refusal
+                                        .records
+                                        .into_iter()
+                                        .map(|e| {
+                                            BatchIndexAndErrorMessage::default()
+                                                .with_batch_index(e.batch_index)
+                                                .with_batch_index_error_message(Some(sb(e.message)))
+                                        })
+                                        .collect(),
+                                );
                         }
                     }
                 }
@@ -97,17 +133,32 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
 
 fn append(
     p: &Partition,
-    max: usize,
+    rules: &ProduceRules,
     records: &[u8],
-) -> Result<crate::log::AppendInfo, (ResponseError, Option<String>)> {
-    let headers = batch::validate_batches(records, max).map_err(|e| {
-        tracing::info!(topic = %p.topic, partition = p.index, error = %e, "rejected produce batch");
-        (e.code(), Some(e.to_string()))
-    })?;
+) -> Result<crate::log::AppendInfo, Refusal> {
     let now = super::now_ms();
-    let result = p.log().append(records, &headers, p.leader_epoch, now);
+    let header = validate_produce(records, rules, now).map_err(|e| {
+        tracing::info!(topic = %p.topic, partition = p.index, error = %e, "rejected produce batch");
+        let code = e.code();
+        let message = Some(e.to_string());
+        match e {
+            BatchError::RecordErrors { errors, .. } => Refusal {
+                code,
+                message,
+                records: errors,
+            },
+            _ => Refusal {
+                message,
+                ..Refusal::code(code)
+            },
+        }
+    })?;
+    let result = p.log().append(records, &[header], p.leader_epoch, now);
     result.map_err(|e: LogError| {
         tracing::error!(topic = %p.topic, partition = p.index, error = %e, "append failed");
-        (e.code(), Some(e.to_string()))
+        Refusal {
+            message: Some(e.to_string()),
+            ..Refusal::code(e.code())
+        }
     })
 }

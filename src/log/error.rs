@@ -52,7 +52,7 @@ pub enum LogError {
         segment_bytes: u64,
     },
     /// The batch headers handed to `append` do not describe the buffer (a caller bug, or bytes
-    /// that were not validated with `validate_batches`).
+    /// that were not validated).
     #[error("append rejected: {0}")]
     InvalidAppend(&'static str),
     /// An idempotent producer's batch was refused (fenced epoch, sequence gap).

@@ -47,7 +47,7 @@ use super::fs::FileSystem;
 use super::log_dir::LogDir;
 use super::producer_state::{Check, ProducerStateManager};
 use super::segment::{self, LogSegment};
-use crate::protocol::batch::{self, BatchHeader, BATCH_HEADER_LEN};
+use crate::record::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 
 /// Per-topic log settings (Kafka's `LogConfig`), replaceable at runtime with
 /// [`Log::set_config`] because topic configs can be altered.
@@ -375,11 +375,12 @@ impl Log {
         Ok(log)
     }
 
-    /// Appends already-validated batches (from
-    /// [`validate_batches`](crate::protocol::batch::validate_batches), possibly several back to
-    /// back, with their headers). Assigns offsets from the log end offset by rewriting each
-    /// batch's base offset and partition leader epoch in place (and the append time for
-    /// LogAppendTime topics), rolls the active segment if `segment.bytes` or `segment.ms` say
+    /// Appends already-validated batches (one from
+    /// [`validate_produce`](crate::record::validate::validate_produce), or the broker's own from
+    /// [`frame_batches`](crate::record::batch::frame_batches), back to back) with `headers`, the
+    /// headers to store. Assigns offsets from the log end offset by rewriting each batch's base
+    /// offset and partition leader epoch in place, and its timestamp type and max timestamp
+    /// where they differ from `headers` or the topic is LogAppendTime; rolls the active segment if `segment.bytes` or `segment.ms` say
     /// so, writes everything with one positioned write, and updates the indexes. If the write
     /// fails nothing advances and the error is [`LogError::Io`].
     pub fn append(
@@ -444,11 +445,18 @@ impl Log {
             let len = h.total_len();
             let mut head = [0u8; BATCH_HEADER_LEN];
             head.copy_from_slice(&batches[pos..pos + BATCH_HEADER_LEN]);
+            let sent = BatchHeader::parse(&head);
             batch::set_base_offset(&mut head, next);
             batch::set_partition_leader_epoch(&mut head, leader_epoch);
+            let body = &batches[pos + BATCH_HEADER_LEN..pos + len];
             if log_append {
-                let body = &batches[pos + BATCH_HEADER_LEN..pos + len];
-                batch::set_log_append_time_split(&mut head, body, now_ms);
+                batch::set_max_timestamp_split(&mut head, body, true, now_ms);
+            } else if sent.is_some_and(|s| {
+                s.max_timestamp != h.max_timestamp
+                    || s.timestamp_type_log_append() != h.timestamp_type_log_append()
+            }) {
+                // Kafka keeps the largest record timestamp, not what the producer claimed.
+                batch::set_max_timestamp_split(&mut head, body, false, h.max_timestamp);
             }
             heads.push(head);
             max_ts = max_ts.max(if log_append { now_ms } else { h.max_timestamp });
@@ -623,7 +631,12 @@ impl Log {
         min_offset: i64,
     ) -> Option<(i64, i64)> {
         match seg.read_batch_at(pos, h) {
-            Ok(bytes) => batch::find_record_by_timestamp(&bytes, ts, min_offset),
+            Ok(bytes) => crate::record::reader::find_record_by_timestamp(
+                &bytes,
+                ts,
+                min_offset,
+                crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES,
+            ),
             Err(e) => {
                 tracing::warn!(file = %seg.log_path().display(), error = %e, "cannot read batch");
                 None

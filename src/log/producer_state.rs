@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use kafka_protocol::ResponseError;
 
 use super::fs::FileSystem;
-use crate::protocol::batch::BatchHeader;
+use crate::record::batch::BatchHeader;
 
 /// Batches remembered per producer: Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`, which
 /// is why `max.in.flight.requests.per.connection` may be at most 5 with idempotence.

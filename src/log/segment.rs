@@ -38,7 +38,7 @@ use std::time::UNIX_EPOCH;
 use super::epoch::LeaderEpochCache;
 use super::fs::FileSystem;
 use super::index::{self, OffsetIndex, TimeIndex};
-use crate::protocol::batch::{self, BatchHeader, BATCH_HEADER_LEN};
+use crate::record::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 
 /// File name of a segment file: the base offset zero-padded to 20 digits plus `ext`.
 pub fn file_name(base_offset: i64, ext: &str) -> String {
@@ -420,6 +420,14 @@ impl LogSegment {
 
     /// Reads the whole batch at `pos` with header `h`.
     pub fn read_batch_at(&self, pos: u64, h: &BatchHeader) -> std::io::Result<Vec<u8>> {
+        // The length comes off the disk: bound it by what the file holds before allocating.
+        if pos.saturating_add(h.total_len() as u64) > self.size {
+            return Err(invalid_data(format!(
+                "{}: batch at position {pos} claims {} bytes, past the end of the segment",
+                self.log_path.display(),
+                h.total_len()
+            )));
+        }
         let mut buf = vec![0u8; h.total_len()];
         self.file
             .read_exact_at(&mut buf, pos)

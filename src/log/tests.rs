@@ -11,7 +11,7 @@ use kafka_protocol::ResponseError;
 
 use super::segment::file_name;
 use super::*;
-use crate::protocol::batch::{validate_batches, BatchHeader};
+use crate::record::batch::{frame_batches, BatchHeader};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -69,7 +69,7 @@ fn encode_with_producer(
 /// Appends one batch of `n` records with timestamps from `ts`, at leader epoch `epoch`.
 fn append_batch(log: &mut Log, n: usize, ts: i64, value_len: usize, epoch: i32) -> AppendInfo {
     let b = encode(n, ts, value_len, Compression::None);
-    let headers = validate_batches(&b, usize::MAX).unwrap();
+    let headers = frame_batches(&b).unwrap();
     log.append(&b, &headers, epoch, NOW).unwrap()
 }
 
@@ -95,7 +95,7 @@ fn headers_in(bytes: &[u8]) -> Vec<BatchHeader> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
-        let h = crate::protocol::batch::check_batch(&bytes[pos..], pos).unwrap();
+        let h = crate::record::batch::check_batch(&bytes[pos..], pos).unwrap();
         pos += h.total_len();
         out.push(h);
     }
@@ -131,7 +131,7 @@ fn append_assigns_contiguous_offsets_across_batches() {
     let mut buf = encode(3, NOW, 10, Compression::None);
     buf.extend(encode(2, NOW, 10, Compression::Gzip));
     buf.extend(encode(4, NOW, 10, Compression::Zstd));
-    let headers = validate_batches(&buf, usize::MAX).unwrap();
+    let headers = frame_batches(&buf).unwrap();
     let info = log.append(&buf, &headers, 0, NOW).unwrap();
     assert_eq!((info.base_offset, info.last_offset), (0, 8));
     assert_eq!(info.log_append_time, -1);
@@ -469,7 +469,7 @@ fn offset_for_timestamp_and_max_timestamp() {
 
     // Compressed batches are refined to the record too.
     let b = encode(4, 50_000, 10, Compression::Snappy);
-    let h = validate_batches(&b, usize::MAX).unwrap();
+    let h = frame_batches(&b).unwrap();
     log.append(&b, &h, 0, NOW).unwrap();
     assert_eq!(log.offset_for_timestamp(50_002), Some((62, 50_002)));
     assert_eq!(log.max_timestamp(), Some((63, 50_003)));
@@ -503,7 +503,7 @@ fn log_append_time_topics() {
     assert_eq!(log.offset_for_timestamp(NOW), Some((0, NOW)));
     assert_eq!(log.max_timestamp(), Some((0, NOW)));
     // The stamped batch's CRC was recomputed: it validates, and a recovery scan keeps it.
-    crate::protocol::batch::check_batch(&bytes, 0).expect("valid CRC after stamping");
+    crate::record::batch::check_batch(&bytes, 0).expect("valid CRC after stamping");
     drop(log);
     let config = LogConfig {
         message_timestamp_log_append: true,
@@ -644,13 +644,13 @@ fn too_large_and_invalid_appends() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Log::open(dir.path(), small_config(), false).unwrap();
     let b = encode(1, NOW, 2000, Compression::None);
-    let h = validate_batches(&b, usize::MAX).unwrap();
+    let h = frame_batches(&b).unwrap();
     let e = log.append(&b, &h, 0, NOW).unwrap_err();
     assert_eq!(e.code(), ResponseError::RecordListTooLarge);
     let b = encode(1, NOW, 10, Compression::None);
     let e = log.append(&b, &[], 0, NOW).unwrap_err();
     assert_eq!(e.code(), ResponseError::CorruptMessage);
-    let h = validate_batches(&b, usize::MAX).unwrap();
+    let h = frame_batches(&b).unwrap();
     let mut longer = b.clone();
     longer.push(0);
     assert!(log.append(&longer, &h, 0, NOW).is_err());
@@ -729,7 +729,7 @@ fn idempotent(pid: i64, epoch: i16, seq: i32, n: usize) -> Vec<u8> {
 }
 
 fn append_raw(log: &mut Log, b: Vec<u8>) -> Result<AppendInfo, LogError> {
-    let headers = validate_batches(&b, usize::MAX).unwrap();
+    let headers = frame_batches(&b).unwrap();
     log.append(&b, &headers, 0, NOW)
 }
 

@@ -2,7 +2,6 @@
 //! supported versions ([`versions`]) and the record-batch header view ([`batch`]). No state, no
 //! I/O: callers hand in whole frames (without the 4-byte length prefix) and get bytes back.
 
-pub mod batch;
 pub mod fetch_frame;
 pub mod versions;
 

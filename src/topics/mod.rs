@@ -21,7 +21,6 @@ pub use naming::{validate_topic_name, TopicNameError};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use indexmap::IndexMap;
@@ -31,6 +30,7 @@ use uuid::Uuid;
 use crate::config::{topic_config_def, Config, ConfigSource, TOPIC_CONFIGS};
 use crate::log::{Log, LogConfig, LogDir, LogError};
 use crate::properties::{self, Properties};
+use crate::record::validate::ProduceRules;
 
 /// Errors of topic-level operations, each with the Kafka error code a client gets.
 #[derive(Debug, thiserror::Error)]
@@ -133,8 +133,9 @@ pub struct Topic {
     configs: RwLock<BTreeMap<String, String>>,
     /// Partitions, index = partition id; grows with CreatePartitions.
     partitions: RwLock<Vec<Arc<Partition>>>,
-    /// Effective `max.message.bytes`, kept resolved because every produce checks it.
-    max_message_bytes: AtomicUsize,
+    /// What every produce to this topic is validated against (resolved from the effective
+    /// configs, replaced on AlterConfigs).
+    produce_rules: RwLock<ProduceRules>,
 }
 
 impl Topic {
@@ -162,9 +163,9 @@ impl Topic {
             .len() as i32
     }
 
-    /// Largest record batch accepted (`max.message.bytes`).
-    pub fn max_message_bytes(&self) -> usize {
-        self.max_message_bytes.load(Ordering::Relaxed)
+    /// The rules a client batch for this topic must pass.
+    pub fn produce_rules(&self) -> ProduceRules {
+        *self.produce_rules.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The topic-level overrides.
@@ -215,11 +216,29 @@ fn effective(config: &Config, overrides: &BTreeMap<String, String>, name: &str) 
         })
 }
 
-fn max_message_bytes(config: &Config, overrides: &BTreeMap<String, String>) -> usize {
-    effective(config, overrides, "max.message.bytes")
-        .trim()
-        .parse()
-        .unwrap_or(1_048_588)
+/// Resolves the produce validation rules from a topic's overrides and the broker defaults.
+pub fn produce_rules(config: &Config, overrides: &BTreeMap<String, String>) -> ProduceRules {
+    let get = |name: &str| effective(config, overrides, name);
+    let d = ProduceRules::default();
+    ProduceRules {
+        max_batch_bytes: get("max.message.bytes")
+            .trim()
+            .parse()
+            .unwrap_or(d.max_batch_bytes),
+        compacted: get("cleanup.policy")
+            .split(',')
+            .any(|p| p.trim() == "compact"),
+        log_append_time: get("message.timestamp.type") == "LogAppendTime",
+        timestamp_before_max_ms: get("message.timestamp.before.max.ms")
+            .trim()
+            .parse()
+            .unwrap_or(d.timestamp_before_max_ms),
+        timestamp_after_max_ms: get("message.timestamp.after.max.ms")
+            .trim()
+            .parse()
+            .unwrap_or(d.timestamp_after_max_ms),
+        max_uncompressed_bytes: config.max_uncompressed_batch_bytes,
+    }
 }
 
 /// Resolves a topic's effective log config from its overrides and the broker defaults.
@@ -320,7 +339,7 @@ impl TopicRegistry {
             name,
             id,
             internal,
-            max_message_bytes: AtomicUsize::new(max_message_bytes(&self.config, &overrides)),
+            produce_rules: RwLock::new(produce_rules(&self.config, &overrides)),
             configs: RwLock::new(overrides),
             partitions: RwLock::new(parts),
         }))
@@ -574,9 +593,10 @@ impl TopicRegistry {
         }
         *topic.configs.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
         self.persist(&topic)?;
-        topic
-            .max_message_bytes
-            .store(max_message_bytes(&self.config, &next), Ordering::Relaxed);
+        *topic
+            .produce_rules
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = produce_rules(&self.config, &next);
         let lc = log_config(&self.config, &next);
         for p in topic.partitions() {
             p.log().set_config(lc.clone());
@@ -674,7 +694,7 @@ mod tests {
         reg.delete("doomed").unwrap();
         // A produce that looked the partition up before the delete.
         let batch = crate::log::tests::encode(1, 0, 1, kafka_protocol::records::Compression::None);
-        let headers = crate::protocol::batch::validate_batches(&batch, usize::MAX).unwrap();
+        let headers = crate::record::batch::frame_batches(&batch).unwrap();
         let err = held.log().append(&batch, &headers, 0, 0).unwrap_err();
         assert_eq!(err.code(), ResponseError::UnknownTopicOrPartition, "{err}");
         assert!(held.log().read(0, 100).is_err());
