@@ -69,6 +69,9 @@ pub struct Config {
     /// bytes one compressed batch may decompress to when it is validated. Validation streams the
     /// records, so memory does not depend on it; it bounds the work a decompression bomb costs.
     pub max_uncompressed_batch_bytes: u64,
+    /// `gregor.log.max.open.files` (Gregor's own): segment files kept open at once. `None`:
+    /// half the open-file limit, at most 4,096 (see [`crate::log::file_cache`]).
+    pub max_open_files: Option<usize>,
     /// Broker-level keys that were set explicitly (properties file or overrides). Topic config
     /// defaults read their synonyms from here, and DescribeConfigs reports them as
     /// STATIC_BROKER_CONFIG.
@@ -89,6 +92,7 @@ impl Default for Config {
             connections_max_idle_ms: 600_000,
             queued_max_request_bytes: 512 * 1024 * 1024,
             max_uncompressed_batch_bytes: crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES,
+            max_open_files: None,
             static_props: Properties::new(),
         }
     }
@@ -212,6 +216,13 @@ impl Config {
                     // Kafka's -1 means unlimited.
                     let n: i64 = parse_num(k, v)?;
                     c.queued_max_request_bytes = if n < 0 { usize::MAX } else { n.max(1) as usize };
+                }
+                "gregor.log.max.open.files" => {
+                    let n: usize = parse_num(k, v)?;
+                    if n < 1 {
+                        return Err(invalid(k, v, "must be at least 1"));
+                    }
+                    c.max_open_files = Some(n);
                 }
                 "gregor.max.uncompressed.batch.bytes" => {
                     let n: i64 = parse_num(k, v)?;

@@ -12,6 +12,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("segment_recovery", gregor::fuzzing::segment_recovery),
     ("offsets_records", gregor::fuzzing::offsets_records),
     ("producer_snapshot", gregor::fuzzing::producer_snapshot),
+    ("produce_log", gregor::fuzzing::produce_log),
 ];
 
 fn files(dir: &Path) -> Vec<Vec<u8>> {
@@ -38,8 +39,12 @@ fn seeds_findings_and_their_mutations_never_panic() {
             run(&input);
             tried += 1;
         }
-        // Segment recovery touches the disk per input: fewer mutations there.
-        let step = if *name == "segment_recovery" { 7 } else { 1 };
+        // Segment recovery and the produce log touch the disk per input: fewer mutations there.
+        let step = match *name {
+            "segment_recovery" => 7,
+            "produce_log" => 5,
+            _ => 1,
+        };
         for seed in &seeds {
             run(seed);
             for cut in (0..seed.len()).step_by(step) {

@@ -19,6 +19,23 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+    /// The process is out of file descriptors (EMFILE, ENFILE). A resource limit, not a
+    /// failing disk: the request fails, the log directory stays online, and the next request
+    /// may succeed once descriptors are free.
+    #[error(
+        "{op} in {}: {source}: out of file descriptors; raise the limit (`ulimit -n`) or lower \
+         gregor.log.max.open.files",
+        path.display()
+    )]
+    OutOfDescriptors {
+        /// What was being done.
+        op: &'static str,
+        /// The partition directory or file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The partition's log directory went offline after an I/O error (Kafka's
     /// `KafkaStorageException` for a partition in an offline log dir).
     #[error("log directory {} is offline", path.display())]
@@ -64,9 +81,10 @@ impl LogError {
     /// The Kafka error code for a response partition.
     pub fn code(&self) -> ResponseError {
         match self {
-            LogError::Io { .. } | LogError::LogDirOffline { .. } => {
-                ResponseError::KafkaStorageError
-            }
+            // KAFKA_STORAGE_ERROR is retriable: clients try again, which is right for both.
+            LogError::Io { .. }
+            | LogError::OutOfDescriptors { .. }
+            | LogError::LogDirOffline { .. } => ResponseError::KafkaStorageError,
             LogError::Deleted { .. } => ResponseError::UnknownTopicOrPartition,
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::RecordListTooLarge { .. } => ResponseError::RecordListTooLarge,
@@ -75,12 +93,36 @@ impl LogError {
         }
     }
 
-    /// Wraps an I/O error with what was being done and to which file.
+    /// Wraps an I/O error with what was being done and to which file. Running out of file
+    /// descriptors is told apart from every other I/O error: only the latter take the log
+    /// directory offline.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        LogError::Io {
-            op,
-            path: path.into(),
-            source,
+        let path = path.into();
+        if out_of_descriptors(&source) {
+            tracing::warn!(op, path = %path.display(), error = %source, "out of file descriptors: raise `ulimit -n` or lower gregor.log.max.open.files");
+            return LogError::OutOfDescriptors { op, path, source };
         }
+        LogError::Io { op, path, source }
     }
+}
+
+/// EMFILE (this process) or ENFILE (the whole system), here or anywhere down the error's
+/// sources.
+pub fn out_of_descriptors(e: &std::io::Error) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    let is = |e: &std::io::Error| matches!(e.raw_os_error(), Some(ENFILE | EMFILE));
+    if is(e) {
+        return true;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = e
+        .get_ref()
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    while let Some(err) = cur {
+        if err.downcast_ref::<std::io::Error>().is_some_and(is) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }

@@ -14,7 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::error::LogError;
+use super::file_cache::FileCache;
 use super::fs::{FileSystem, StdFileSystem};
+
+/// Segment files kept open per log directory unless told otherwise (see [`FileCache`]).
+pub const DEFAULT_MAX_OPEN_FILES: usize = 1024;
 
 /// One log directory. Shared (`Arc`) by every partition log in it.
 #[derive(Debug)]
@@ -25,16 +29,33 @@ pub struct LogDir {
     fs: Arc<dyn FileSystem>,
     /// Set by the first I/O error; never cleared while the broker runs.
     offline: AtomicBool,
+    /// The segment files open now, bounded.
+    files: Arc<FileCache>,
 }
 
 impl LogDir {
     /// A log directory written through `fs`.
     pub fn new(path: impl Into<PathBuf>, fs: Arc<dyn FileSystem>) -> Arc<LogDir> {
+        Self::with_max_open_files(path, fs, DEFAULT_MAX_OPEN_FILES)
+    }
+
+    /// A log directory keeping at most `max_open_files` segment files open.
+    pub fn with_max_open_files(
+        path: impl Into<PathBuf>,
+        fs: Arc<dyn FileSystem>,
+        max_open_files: usize,
+    ) -> Arc<LogDir> {
         Arc::new(LogDir {
             path: path.into(),
             fs,
             offline: AtomicBool::new(false),
+            files: FileCache::new(max_open_files),
         })
+    }
+
+    /// The cache of open segment files.
+    pub fn files(&self) -> &Arc<FileCache> {
+        &self.files
     }
 
     /// A log directory on the real file system.

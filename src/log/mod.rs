@@ -18,10 +18,14 @@
 //! - [`error`]: [`LogError`] and its Kafka error codes.
 //! - [`fs`]: the [`FileSystem`] seam every write goes through, and a fault-injecting one.
 //! - [`log_dir`]: [`LogDir`], a directory of logs that goes offline on an I/O error.
+//! - [`dir_lock`]: [`dir_lock::DirLock`], the data directory's `.lock`, one broker at a time.
+//! - [`file_cache`]: [`file_cache::FileCache`], the bounded set of open segment files.
 
 pub mod checkpoint;
+pub mod dir_lock;
 pub mod epoch;
 pub mod error;
+pub mod file_cache;
 pub mod fs;
 pub mod index;
 pub mod log_dir;

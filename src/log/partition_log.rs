@@ -107,8 +107,9 @@ pub struct AppendInfo {
 /// after releasing the partition lock.
 #[derive(Debug, Clone)]
 pub struct FileSlice {
-    /// The segment's `.log` file (kept alive even if retention deletes the segment meanwhile).
-    pub file: Arc<File>,
+    /// The segment's `.log` file (kept alive even if retention deletes the segment or the file
+    /// cache closes it meanwhile); `None` for an empty slice, which needs no file.
+    pub file: Option<Arc<File>>,
     /// Byte position of the first batch.
     pub position: u64,
     /// Bytes to read; 0 when the fetch offset is the log end offset.
@@ -124,8 +125,13 @@ impl FileSlice {
         if self.len == 0 {
             return Ok(Bytes::new());
         }
+        let Some(file) = &self.file else {
+            return Err(std::io::Error::other(
+                "a non-empty file slice without its file",
+            ));
+        };
         let mut buf = vec![0u8; self.len];
-        if let Err(e) = self.file.read_exact_at(&mut buf, self.position) {
+        if let Err(e) = file.read_exact_at(&mut buf, self.position) {
             self.read_failed(&e);
             return Err(e);
         }
@@ -162,6 +168,9 @@ pub struct Log {
     log_end_offset: i64,
     /// Everything below this offset is fsynced; recovery starts from its segment.
     recovery_point: i64,
+    /// What the recovery-point checkpoint file says, so a flush with nothing new does not
+    /// rewrite (and fsync) it: a clean stop of 10,000 idle partitions is then no disk work.
+    checkpointed_recovery_point: Option<i64>,
     /// Where each leader epoch started, for OffsetForLeaderEpoch.
     epochs: LeaderEpochCache,
     /// Wall-clock time of the last flush, for `flush.ms`.
@@ -234,7 +243,7 @@ impl Log {
         let mut recovered_segments = 0usize;
         for (i, &base) in bases.iter().enumerate() {
             let next_base = bases.get(i + 1).copied();
-            let mut seg = LogSegment::open(fs.clone(), dir, base, now)
+            let mut seg = LogSegment::open(fs.clone(), log_dir.files(), dir, base, now)
                 .map_err(|e| LogError::io("open segment", dir, e))?;
             let unflushed = recover && next_base.is_none_or(|n| n > recover_from);
             if unflushed {
@@ -281,7 +290,7 @@ impl Log {
         if segments.is_empty() {
             let base = start_file.unwrap_or(0).max(0);
             segments.push(
-                LogSegment::create(fs.clone(), dir, base, now)
+                LogSegment::create(fs.clone(), log_dir.files(), dir, base, now)
                     .map_err(|e| LogError::io("create segment", dir, e))?,
             );
         }
@@ -302,7 +311,7 @@ impl Log {
                 }
             }
             segments.push(
-                LogSegment::create(fs.clone(), dir, log_start_offset, now)
+                LogSegment::create(fs.clone(), log_dir.files(), dir, log_start_offset, now)
                     .map_err(|e| LogError::io("create segment", dir, e))?,
             );
             log_end_offset = log_start_offset;
@@ -346,13 +355,14 @@ impl Log {
             } else {
                 log_end_offset
             },
+            checkpointed_recovery_point: rp_file,
             epochs,
             last_flush_ms: now,
             deleted: false,
         };
-        if recover {
+        if recover && !bases.is_empty() {
             log.flush_inner()?;
-        } else {
+        } else if !recover {
             for seg in &mut log.segments {
                 seg.write_indexes()
                     .map_err(|e| LogError::io("write indexes", dir, e))?;
@@ -548,7 +558,7 @@ impl Log {
                     .read_end(pos, h.total_len() as u64, max_bytes)
                     .map_err(|e| LogError::io("read", &self.dir, e))?;
                 return Ok(FileSlice {
-                    file: Arc::clone(seg.file()),
+                    file: Some(seg.file().map_err(|e| LogError::io("read", &self.dir, e))?),
                     position: pos,
                     len: usize::try_from(end - pos).unwrap_or(usize::MAX),
                     log_dir: Arc::clone(&self.log_dir),
@@ -562,7 +572,7 @@ impl Log {
         }
         let active = self.active();
         Ok(FileSlice {
-            file: Arc::clone(active.file()),
+            file: None,
             position: active.size(),
             len: 0,
             log_dir: Arc::clone(&self.log_dir),
@@ -742,13 +752,16 @@ impl Log {
         self.epochs
             .write_if_dirty(self.log_dir.fs(), &self.dir)
             .map_err(|e| LogError::io("write leader epoch checkpoint", &self.dir, e))?;
-        checkpoint::write_offset(
-            self.log_dir.fs(),
-            &self.dir,
-            RECOVERY_POINT_FILE,
-            self.log_end_offset,
-        )
-        .map_err(|e| LogError::io("write recovery point", &self.dir, e))?;
+        if self.checkpointed_recovery_point != Some(self.log_end_offset) {
+            checkpoint::write_offset(
+                self.log_dir.fs(),
+                &self.dir,
+                RECOVERY_POINT_FILE,
+                self.log_end_offset,
+            )
+            .map_err(|e| LogError::io("write recovery point", &self.dir, e))?;
+            self.checkpointed_recovery_point = Some(self.log_end_offset);
+        }
         self.recovery_point = self.log_end_offset;
         self.last_flush_ms = wall_clock_ms();
         Ok(())
@@ -839,9 +852,12 @@ impl Log {
 
     /// Writes a producer-state snapshot at the log end offset unless the newest one already
     /// covers it (also when there are no producers: the snapshot then says "nothing to replay
-    /// before here").
+    /// before here"). An empty log needs none: there is nothing to replay.
     fn snapshot_producers(&mut self) -> Result<(), LogError> {
-        if self.producers.is_dirty() || self.producer_snapshot_offset != self.log_end_offset {
+        let empty = self.log_end_offset == self.log_start_offset && self.producers.is_empty();
+        if !empty
+            && (self.producers.is_dirty() || self.producer_snapshot_offset != self.log_end_offset)
+        {
             self.producers
                 .write_snapshot(self.log_dir.fs(), &self.dir, self.log_end_offset)
                 .map_err(|e| LogError::io("write producer snapshot", &self.dir, e))?;
@@ -967,7 +983,9 @@ impl Log {
         // synchronous fsync of up to segment.bytes of dirty pages would stall this partition's
         // produces. The recovery point is not moved, so a crash still rescans it; a failure
         // takes the log directory offline like any other I/O error.
-        let (rolled, fs, rolled_path) = old.sync_handle();
+        let (rolled, fs, rolled_path) = old
+            .sync_handle()
+            .map_err(|e| LogError::io("roll segment", &dir, e))?;
         let log_dir = Arc::clone(&self.log_dir);
         std::thread::spawn(move || {
             if let Err(e) = fs.sync(&rolled_path, &rolled) {
@@ -975,8 +993,14 @@ impl Log {
                 log_dir.mark_offline(&e);
             }
         });
-        let seg = LogSegment::create(self.log_dir.fs_arc(), &dir, leo, now_ms)
-            .map_err(|e| LogError::io("roll segment", &dir, e))?;
+        let seg = LogSegment::create(
+            self.log_dir.fs_arc(),
+            self.log_dir.files(),
+            &dir,
+            leo,
+            now_ms,
+        )
+        .map_err(|e| LogError::io("roll segment", &dir, e))?;
         tracing::debug!(dir = %dir.display(), base_offset = leo, "rolled new segment");
         self.segments.push(seg);
         self.snapshot_producers()

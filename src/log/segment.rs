@@ -16,8 +16,10 @@
 //!
 //! # Writes and reads
 //!
-//! Every write goes through the [`FileSystem`] seam. The `.log` file is opened once,
-//! read-write, and shared as an `Arc<File>`. Appends use
+//! Every write goes through the [`FileSystem`] seam. The `.log` file is not held open: the
+//! segment asks its log directory's [`FileCache`] for it on every read and write, which opens
+//! it (read-write) on a miss and keeps a bounded number open, so descriptors do not grow with
+//! partitions. Handles are shared as `Arc<File>`. Appends use
 //! positioned writes at the segment's logical size, so a failed or partial write is simply
 //! overwritten by the next one (and cut off on a best-effort basis right away). Readers receive
 //! `(Arc<File>, position, len)` and pread whole batches below the size they were given; bytes
@@ -36,6 +38,7 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use super::epoch::LeaderEpochCache;
+use super::file_cache::FileCache;
 use super::fs::FileSystem;
 use super::index::{self, OffsetIndex, TimeIndex};
 use crate::record::batch::{self, BatchHeader, BATCH_HEADER_LEN};
@@ -75,8 +78,10 @@ pub struct LogSegment {
     index_path: PathBuf,
     /// The `.timeindex` file path.
     time_index_path: PathBuf,
-    /// The open `.log` file: appended to under the lock, read by fetches outside it.
-    file: Arc<File>,
+    /// Where the `.log` file is opened and kept open (bounded, shared by the log directory).
+    cache: Arc<FileCache>,
+    /// This segment's key in `cache`.
+    cache_id: u64,
     /// Every write goes through this (see [`super::fs`]).
     fs: Arc<dyn FileSystem>,
     /// Bytes of whole batches in the file; appends go here and reads stop here.
@@ -108,7 +113,33 @@ pub struct LogSegment {
 /// Names the file (not the whole path: the log adds the directory) and the operation.
 fn io_at(e: std::io::Error, what: &str, path: &Path) -> std::io::Error {
     let name = path.file_name().unwrap_or(path.as_os_str());
-    std::io::Error::new(e.kind(), format!("{what} {}: {e}", name.to_string_lossy()))
+    std::io::Error::new(
+        e.kind(),
+        AtFile {
+            what: format!("{what} {}", name.to_string_lossy()),
+            source: e,
+        },
+    )
+}
+
+/// An I/O error with the operation and file it happened on, keeping the original as its
+/// source (so callers can still tell running out of descriptors from a failing disk).
+#[derive(Debug)]
+struct AtFile {
+    what: String,
+    source: std::io::Error,
+}
+
+impl std::fmt::Display for AtFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for AtFile {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 fn invalid_data(msg: String) -> std::io::Error {
@@ -126,19 +157,25 @@ impl LogSegment {
 
     fn with_file(
         fs: Arc<dyn FileSystem>,
+        cache: &Arc<FileCache>,
         dir: &Path,
         base_offset: i64,
-        file: File,
+        file: Option<File>,
         size: u64,
         now_ms: i64,
     ) -> Self {
         let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
+        let cache_id = cache.register();
+        if let Some(f) = file {
+            cache.put(cache_id, f);
+        }
         LogSegment {
             base_offset,
             log_path,
             index_path,
             time_index_path,
-            file: Arc::new(file),
+            cache: Arc::clone(cache),
+            cache_id,
             fs,
             size,
             synced_size: 0,
@@ -157,6 +194,7 @@ impl LogSegment {
     /// always starts at the log end offset, so nothing valid can be there).
     pub fn create(
         fs: Arc<dyn FileSystem>,
+        cache: &Arc<FileCache>,
         dir: &Path,
         base_offset: i64,
         now_ms: i64,
@@ -168,26 +206,49 @@ impl LogSegment {
         for p in [&index_path, &time_index_path] {
             fs.remove_file(p).map_err(|e| io_at(e, "remove stale", p))?;
         }
-        Ok(Self::with_file(fs, dir, base_offset, file, 0, now_ms))
+        Ok(Self::with_file(
+            fs,
+            cache,
+            dir,
+            base_offset,
+            Some(file),
+            0,
+            now_ms,
+        ))
     }
 
-    /// Opens an existing segment's `.log` file. The indexes are not loaded yet: call
-    /// [`Self::load_indexes`] or [`Self::recover`].
+    /// An existing segment, by its `.log` file's size; the file is opened when first read. The
+    /// indexes are not loaded yet: call [`Self::load_indexes`] or [`Self::recover`].
     pub fn open(
         fs: Arc<dyn FileSystem>,
+        cache: &Arc<FileCache>,
         dir: &Path,
         base_offset: i64,
         now_ms: i64,
     ) -> std::io::Result<Self> {
         let (log_path, _, _) = Self::paths(dir, base_offset);
-        let file = fs
-            .open(&log_path)
-            .map_err(|e| io_at(e, "open", &log_path))?;
-        let size = file
-            .metadata()
+        let size = std::fs::metadata(&log_path)
             .map_err(|e| io_at(e, "stat", &log_path))?
             .len();
-        Ok(Self::with_file(fs, dir, base_offset, file, size, now_ms))
+        Ok(Self::with_file(
+            fs,
+            cache,
+            dir,
+            base_offset,
+            None,
+            size,
+            now_ms,
+        ))
+    }
+
+    /// The `.log` file, opened (through the seam) if the cache does not hold it now. Shared with
+    /// readers, which may keep it past an eviction or a delete.
+    pub fn file(&self) -> std::io::Result<Arc<File>> {
+        self.cache.get(self.cache_id, || {
+            self.fs
+                .open(&self.log_path)
+                .map_err(|e| io_at(e, "open", &self.log_path))
+        })
     }
 
     /// Loads the index files and checks them against the log (Kafka's `sanityCheck`, plus a
@@ -299,7 +360,7 @@ impl LogSegment {
                 "truncating invalid bytes at the end of the log segment"
             );
             self.fs
-                .set_len(&self.log_path, &self.file, pos)
+                .set_len(&self.log_path, &*self.file()?, pos)
                 .map_err(|e| io_at(e, "truncate", &self.log_path))?;
         }
         Ok(outcome)
@@ -331,7 +392,7 @@ impl LogSegment {
         }
         buf.clear();
         buf.resize(total as usize, 0);
-        self.file.read_exact_at(buf, pos)?;
+        self.file()?.read_exact_at(buf, pos)?;
         let h = match batch::check_batch(buf, pos as usize) {
             Ok(h) => h,
             Err(e) => return Ok(Err(e.to_string())),
@@ -390,11 +451,12 @@ impl LogSegment {
         headers: &[BatchHeader],
         index_interval_bytes: u32,
     ) -> std::io::Result<()> {
+        let file = self.file()?;
         if let Err(e) = self
             .fs
-            .write_parts_at(&self.log_path, &self.file, parts, self.size)
+            .write_parts_at(&self.log_path, &file, parts, self.size)
         {
-            let _ = self.fs.set_len(&self.log_path, &self.file, self.size);
+            let _ = self.fs.set_len(&self.log_path, &file, self.size);
             return Err(io_at(e, "append to", &self.log_path));
         }
         let mut pos = self.size;
@@ -412,7 +474,7 @@ impl LogSegment {
             return Ok(None);
         }
         let mut h = [0u8; BATCH_HEADER_LEN];
-        self.file
+        self.file()?
             .read_exact_at(&mut h, pos)
             .map_err(|e| io_at(e, "read", &self.log_path))?;
         Ok(BatchHeader::parse(&h))
@@ -429,7 +491,7 @@ impl LogSegment {
             )));
         }
         let mut buf = vec![0u8; h.total_len()];
-        self.file
+        self.file()?
             .read_exact_at(&mut buf, pos)
             .map_err(|e| io_at(e, "read", &self.log_path))?;
         Ok(buf)
@@ -553,7 +615,7 @@ impl LogSegment {
     pub fn flush(&mut self) -> std::io::Result<()> {
         if self.synced_size != self.size {
             self.fs
-                .sync(&self.log_path, &self.file)
+                .sync(&self.log_path, &*self.file()?)
                 .map_err(|e| io_at(e, "fsync", &self.log_path))?;
             self.synced_size = self.size;
         }
@@ -605,8 +667,7 @@ impl LogSegment {
         if self.max_timestamp >= 0 {
             return self.max_timestamp;
         }
-        self.file
-            .metadata()
+        std::fs::metadata(&self.log_path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -638,19 +699,10 @@ impl LogSegment {
         self.size == 0
     }
 
-    /// The `.log` file shared with readers.
-    pub fn file(&self) -> &Arc<File> {
-        &self.file
-    }
-
     /// Fsyncs the `.log` data away from the partition lock (a rolled segment): the file and the
     /// seam to do it with. Does not change `synced_size`: the recovery point is what counts.
-    pub fn sync_handle(&self) -> (Arc<File>, Arc<dyn FileSystem>, PathBuf) {
-        (
-            Arc::clone(&self.file),
-            Arc::clone(&self.fs),
-            self.log_path.clone(),
-        )
+    pub fn sync_handle(&self) -> std::io::Result<(Arc<File>, Arc<dyn FileSystem>, PathBuf)> {
+        Ok((self.file()?, Arc::clone(&self.fs), self.log_path.clone()))
     }
 
     /// The `.log` file path.
@@ -667,6 +719,14 @@ impl LogSegment {
     /// The offset index (for tests and diagnostics).
     pub fn offset_index(&self) -> &OffsetIndex {
         &self.offset_index
+    }
+}
+
+impl Drop for LogSegment {
+    /// The segment is gone from its log (deleted, truncated away, or the log closed): its file
+    /// leaves the cache; readers holding it keep their handle.
+    fn drop(&mut self) {
+        self.cache.forget(self.cache_id);
     }
 }
 

@@ -247,7 +247,7 @@ mod tests {
         let file = Arc::new(file);
         let log_dir = crate::log::LogDir::std("unused");
         let slice = |position: u64, len: usize| FileSlice {
-            file: file.clone(),
+            file: Some(file.clone()),
             position,
             len,
             log_dir: log_dir.clone(),
@@ -328,7 +328,7 @@ mod tests {
             topic: 0,
             partition: 0,
             slice: FileSlice {
-                file,
+                file: Some(file),
                 position: 0,
                 len: 0,
                 log_dir: crate::log::LogDir::std("unused"),

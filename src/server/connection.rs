@@ -165,6 +165,9 @@ async fn write_frame(
 #[cfg(target_os = "linux")]
 async fn send_file(socket: &TcpStream, slice: &FileSlice) -> std::io::Result<()> {
     use tokio::io::Interest;
+    let Some(file) = &slice.file else {
+        return Err(std::io::Error::other("a file region without its file"));
+    };
     let mut offset = slice.position;
     let end = slice.position + slice.len as u64;
     while offset < end {
@@ -173,7 +176,7 @@ async fn send_file(socket: &TcpStream, slice: &FileSlice) -> std::io::Result<()>
             .min(1 << 30);
         socket.writable().await?;
         let sent = socket.try_io(Interest::WRITABLE, || {
-            rustix::fs::sendfile(socket, &*slice.file, Some(&mut offset), want)
+            rustix::fs::sendfile(socket, &**file, Some(&mut offset), want)
                 .map_err(std::io::Error::from)
         });
         match sent {

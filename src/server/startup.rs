@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::log::dir_lock::DirLock;
 use crate::log::{FileSystem, LogDir, StdFileSystem};
 use crate::properties::{self, Properties};
 use crate::topics::TopicRegistry;
@@ -117,12 +118,20 @@ pub async fn start_with_fs(
     let t0 = Instant::now();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    // Before any other file is touched: one broker per data directory.
+    let dir_lock = DirLock::acquire(&config.data_dir)?;
+    let open_files = config.max_open_files.unwrap_or_else(|| {
+        let soft = open_file_limit();
+        usize::try_from(soft / 2)
+            .unwrap_or(usize::MAX)
+            .clamp(16, 4096)
+    });
     let cluster_id = load_or_create_meta(&config)?;
     let marker = config.data_dir.join(CLEAN_SHUTDOWN_MARKER);
     // No marker: the last stop was not clean (or this is the first start, with nothing to scan).
     let recover = !marker.exists();
     let config = Arc::new(config);
-    let log_dir = LogDir::new(config.data_dir.clone(), fs);
+    let log_dir = LogDir::with_max_open_files(config.data_dir.clone(), fs, open_files);
     let registry =
         Arc::new(TopicRegistry::open(config.clone(), log_dir, recover).context("opening topics")?);
     if !recover {
@@ -184,6 +193,8 @@ pub async fn start_with_fs(
             }
             other => tracing::error!(?other, "shutdown flush failed; next start will recover"),
         }
+        // Only now may another broker use the directory.
+        drop(dir_lock);
     });
     Ok(RunningBroker {
         addr,
@@ -192,6 +203,42 @@ pub async fn start_with_fs(
         recovered: recover && !registry.all().is_empty(),
         stop: Some(stop_tx),
         task,
+    })
+}
+
+/// Raises this process's soft open-file limit to the hard limit, once, logging both, and returns
+/// the soft limit in force. Segment files are kept in a bounded cache sized from it, so the
+/// broker works under a low `ulimit -n`; raising it leaves more room for connections.
+pub fn open_file_limit() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let before = getrlimit(Resource::Nofile);
+        let soft = before.current.unwrap_or(u64::MAX);
+        let hard = before.maximum.unwrap_or(u64::MAX);
+        if soft >= hard {
+            tracing::info!(soft, hard, "open-file limit");
+            return soft;
+        }
+        let raised = rustix::process::Rlimit {
+            current: before.maximum,
+            maximum: before.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::info!(
+                    from = soft,
+                    to = hard,
+                    hard,
+                    "raised the open-file limit to the hard limit"
+                );
+                hard
+            }
+            Err(e) => {
+                tracing::warn!(soft, hard, error = %e, "cannot raise the open-file limit");
+                soft
+            }
+        }
     })
 }
 

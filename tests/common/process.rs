@@ -23,10 +23,28 @@ impl BrokerProcess {
     /// Starts `gregor` listening on `listen` (e.g. the port of a previous run, so clients
     /// reconnect to the restarted broker).
     pub fn spawn_at(listen: &str, data_dir: &Path, extra: &[&str]) -> BrokerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gregor"))
-            .args(["--listen", listen, "--data-dir"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gregor"));
+        cmd.args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
-            .args(extra)
+            .args(extra);
+        Self::spawn_command(cmd)
+    }
+
+    /// Starts `gregor` under `ulimit -n max_files` (soft and hard, so it cannot raise it).
+    pub fn spawn_with_file_limit(max_files: u32, data_dir: &Path, extra: &[&str]) -> BrokerProcess {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {max_files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_gregor"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra);
+        Self::spawn_command(cmd)
+    }
+
+    /// Runs `cmd` (a `gregor` command line) and waits for its "listening" line.
+    pub fn spawn_command(mut cmd: Command) -> BrokerProcess {
+        let mut child = cmd
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
@@ -69,6 +87,24 @@ impl BrokerProcess {
 
     pub fn log_contains(&self, needle: &str) -> bool {
         self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    /// Open file descriptors of the process now.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// A line of `/proc/<pid>/status` as a number (e.g. `VmHWM` in kB).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
     }
 }
 

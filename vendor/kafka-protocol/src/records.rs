@@ -514,7 +514,12 @@ impl RecordBatchDecoder {
         version: i8,
         records: &mut Vec<Record>,
     ) -> Result<()> {
-        records.reserve(batch_decode_info.record_count as usize);
+        // Gregor patch: the count comes off the wire; every v2 record takes at least seven bytes
+        // (length, attributes, timestamp and offset deltas, key and value lengths, header count),
+        // so the bytes left bound how many can follow.
+        records.reserve(
+            (batch_decode_info.record_count.max(0) as usize).min(bytes::Buf::remaining(buf) / 7),
+        );
         for _ in 0..batch_decode_info.record_count {
             records.push(Record::decode_new(buf, batch_decode_info, version)?);
         }
