@@ -75,8 +75,24 @@ enum Cmd {
         acks: String,
         #[arg(long)]
         idempotent: bool,
+        /// librdkafka compression.type: none, gzip, snappy, lz4, zstd. With a codec the
+        /// records are text-like (compress about 3:1) rather than one repeated byte.
+        #[arg(long, default_value = "none")]
+        compression: String,
         #[arg(long)]
         broker_pid: Option<u32>,
+    },
+    /// Create TOPICS topics of PARTITIONS partitions, write one record to each partition,
+    /// then report the broker's memory and open descriptors.
+    Partitions {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long, default_value_t = 100)]
+        topics: usize,
+        #[arg(long, default_value_t = 100)]
+        partitions: i32,
+        #[arg(long)]
+        broker_pid: u32,
     },
     /// Read a topic from the start to its high watermark (assign, no group).
     Fetch {
@@ -146,8 +162,24 @@ fn main() -> Result<()> {
             count,
             acks,
             idempotent,
+            compression,
             broker_pid,
-        } => produce(&brokers, &topic, size, count, &acks, idempotent, broker_pid),
+        } => produce(
+            &brokers,
+            &topic,
+            size,
+            count,
+            &acks,
+            idempotent,
+            &compression,
+            broker_pid,
+        ),
+        Cmd::Partitions {
+            brokers,
+            topics,
+            partitions,
+            broker_pid,
+        } => many_partitions(&brokers, topics, partitions, broker_pid),
         Cmd::Fetch {
             brokers,
             topic,
@@ -321,6 +353,7 @@ fn ready(
     let mut ready_ms = Vec::new();
     let mut reported_ms = Vec::new();
     let mut rss = Vec::new();
+    let mut stop_ms = Vec::new();
     for run in 0..runs {
         let fresh = scratch.join(format!("gregor-bench-ready-{}-{run}", std::process::id()));
         let dir = data_dir
@@ -360,6 +393,7 @@ fn ready(
         // Idle RSS: once it answers, give it a moment to settle (lazy allocations, threads).
         std::thread::sleep(Duration::from_millis(300));
         let (r, _, _) = rss_kb(pid).unwrap_or((0, 0, 0));
+        let stopping = Instant::now();
         if kill9 {
             child.kill()?;
         } else {
@@ -369,6 +403,7 @@ fn ready(
                 .status()?;
         }
         child.wait()?;
+        stop_ms.push(format!("{:.3}", stopping.elapsed().as_secs_f64() * 1e3));
         if data_dir.is_none() {
             let _ = std::fs::remove_dir_all(&fresh);
         }
@@ -378,10 +413,11 @@ fn ready(
         rss.push(r);
     }
     println!(
-        "{{\"ready_ms\":{},\"reported_ms\":{},\"rss_kb\":{}}}",
+        "{{\"ready_ms\":{},\"reported_ms\":{},\"rss_kb\":{},\"stop_ms\":{}}}",
         json_list(&ready_ms),
         json_list(&reported_ms),
-        json_list(&rss)
+        json_list(&rss),
+        json_list(&stop_ms)
     );
     Ok(())
 }
@@ -427,6 +463,58 @@ fn producer_config(brokers: &str) -> ClientConfig {
     c
 }
 
+/// `n` payloads of `size` bytes of text-like data: words from a small vocabulary in a
+/// pseudo-random order, which lz4 and zstd compress about 3:1 (a run of one byte would
+/// compress ~100:1 and make decompression look free).
+fn text_payloads(n: usize, size: usize) -> Vec<Vec<u8>> {
+    const WORDS: &[&str] = &[
+        "order",
+        "customer",
+        "shipped",
+        "pending",
+        "amount",
+        "currency",
+        "EUR",
+        "USD",
+        "warehouse",
+        "item",
+        "quantity",
+        "status",
+        "created",
+        "updated",
+        "id",
+        "true",
+        "false",
+        "null",
+        "region",
+        "eu-west",
+        "us-east",
+        "price",
+        "discount",
+        "total",
+    ];
+    let mut seed = 0x2545f4914f6cdd1du64;
+    (0..n)
+        .map(|_| {
+            let mut p = Vec::with_capacity(size + 16);
+            while p.len() < size {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                p.extend_from_slice(WORDS[(seed % WORDS.len() as u64) as usize].as_bytes());
+                p.push(if seed & 0x100 == 0 {
+                    b' '
+                } else {
+                    b'0' + (seed % 10) as u8
+                });
+            }
+            p.truncate(size);
+            p
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn produce(
     brokers: &str,
     topic: &str,
@@ -434,15 +522,22 @@ fn produce(
     count: u64,
     acks: &str,
     idempotent: bool,
+    compression: &str,
     broker_pid: Option<u32>,
 ) -> Result<()> {
     let mut cfg = producer_config(brokers);
     cfg.set("acks", acks);
+    cfg.set("compression.type", compression);
     if idempotent {
         cfg.set("enable.idempotence", "true");
     }
     let producer: BaseProducer<AckCounter> = cfg.create_with_context(AckCounter::default())?;
-    let payload = vec![b'x'; size];
+    let payloads = if compression == "none" {
+        vec![vec![b'x'; size]]
+    } else {
+        text_payloads(256, size)
+    };
+    let payload = &payloads[0];
 
     // Warm-up outside the timed section: metadata, topic auto-creation, producer id.
     producer
@@ -455,6 +550,7 @@ fn produce(
     let u0 = broker_pid.and_then(user_secs);
     let t0 = Instant::now();
     for i in 0..count {
+        let payload = &payloads[i as usize % payloads.len()];
         loop {
             match producer.send(BaseRecord::<(), [u8]>::to(topic).payload(&payload[..])) {
                 Ok(()) => break,
@@ -490,6 +586,72 @@ fn produce(
     if failed > 0 {
         bail!("{failed} records failed: {err}");
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// many partitions
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+fn many_partitions(brokers: &str, topics: usize, partitions: i32, broker_pid: u32) -> Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let names: Vec<String> = (0..topics).map(|t| format!("many-{t}")).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let t0 = Instant::now();
+    for chunk in names.chunks(10) {
+        let new: Vec<NewTopic<'_>> = chunk
+            .iter()
+            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+            .collect();
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(120)));
+        for r in rt.block_on(admin.create_topics(&new, &opts))? {
+            r.map_err(|(t, e)| anyhow!("creating {t}: {e}"))?;
+        }
+    }
+    let create_secs = t0.elapsed().as_secs_f64();
+    let producer: BaseProducer<AckCounter> = producer_config(brokers)
+        .set("acks", "1")
+        .create_with_context(AckCounter::default())?;
+    let t1 = Instant::now();
+    for n in &names {
+        for p in 0..partitions {
+            let mut r = BaseRecord::<(), [u8]>::to(n)
+                .partition(p)
+                .payload(b"one record");
+            loop {
+                match producer.send(r) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        r = back;
+                        producer.poll(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(300))?;
+    let produce_secs = t1.elapsed().as_secs_f64();
+    let acked = producer.context().acked.load(Ordering::Relaxed);
+    // Idle: let the broker settle before reading its memory.
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss, hwm, anon) = rss_kb(broker_pid)?;
+    println!(
+        "{{\"partitions\":{},\"acked\":{acked},\"create_secs\":{create_secs:.3},\
+         \"produce_secs\":{produce_secs:.3},\"rss_kb\":{rss},\"hwm_kb\":{hwm},\
+         \"anon_kb\":{anon},\"fds\":{}}}",
+        topics as i64 * i64::from(partitions),
+        open_fds(broker_pid)
+    );
     Ok(())
 }
 

@@ -72,6 +72,17 @@ for tag, label in [("produce_1k", "1 KiB acks=1"), ("produce_100", "100 B acks=1
     fig("produce", f"{label}: client CPU / broker CPU", "x",
         [r["client_cpu"] / r["broker_cpu"] for r in rs if r.get("broker_cpu")])
 
+# 9. compressed produce (after the uncompressed rows, same columns)
+for tag, label in [("produce_lz4", "1 KiB lz4 acks=1"), ("produce_zstd", "1 KiB zstd acks=1")]:
+    rs = runs.get(tag, [])
+    if not rs:
+        continue
+    fig("produce", f"{label}: throughput", "MB/s", [r["bytes"] / r["secs"] / MB for r in rs])
+    fig("produce", f"{label}: broker CPU per GB (uncompressed)", "s/GB", [cpu_per_gb(r, "broker_cpu") for r in rs],
+        "well below client's", med([cpu_per_gb(r, "broker_cpu") for r in rs]) <= 0.5 * med([cpu_per_gb(r, "client_cpu") for r in rs]))
+    fig("produce", f"{label}: broker CPU per GB, user part", "s/GB", [cpu_per_gb(r, "broker_user") for r in rs])
+    fig("produce", f"{label}: client CPU per GB", "s/GB", [cpu_per_gb(r, "client_cpu") for r in rs])
+
 # 3. fetch
 rs = runs.get("fetch_1k", [])
 if rs:
@@ -119,6 +130,22 @@ fig("restart", f"after SIGKILL with {size:.2f} GB of log: first ApiVersions answ
 fig("restart", "after SIGKILL: broker's own 'ready in' figure", "ms", restart_vals("restart", "reported_ms"))
 fig("restart", "SIGKILL again once recovered, restart: first ApiVersions answer", "ms",
     restart_vals("restart_again", "ready_ms"))
+
+# 10. many partitions
+many = runs.get("many", [{}])[0]
+if many:
+    n = many["partitions"]
+    fig("partitions", f"{n:,} partitions: create (CreateTopics)", "s", [many["create_secs"]])
+    fig("partitions", f"{n:,} partitions: broker VmRSS with one record in each", "MiB", [many["rss_kb"] / 1024])
+    fig("partitions", f"{n:,} partitions: broker open descriptors", "fds", [many["fds"]])
+    fig("partitions", f"{n:,} partitions: clean stop (SIGTERM to exit)", "ms",
+        [r["stop_ms"] for r in runs.get("many_stop", [])])
+    fig("partitions", f"{n:,} partitions: start after a clean stop, first answer", "ms",
+        restart_vals("many_clean", "ready_ms"))
+    fig("partitions", f"{n:,} partitions: idle RSS after that start", "MiB",
+        [x / 1024 for r in runs.get("many_clean", []) for x in r.get("rss_kb", [])])
+    fig("partitions", f"{n:,} partitions: start after SIGKILL, first answer", "ms",
+        restart_vals("many_unclean", "ready_ms"))
 
 # 7. memory
 idle_main = runs.get("main_idle", [{}])[0]

@@ -780,11 +780,17 @@ impl Log {
     }
 
     /// Flushes everything before shutdown, and snapshots the producer state so the next open
-    /// replays nothing. The caller writes the clean-shutdown marker after every log closed
+    /// replays nothing. A log that has never seen a producer id takes no snapshot here: the one
+    /// written at the last roll bounds the next open's replay to the active segment's batch
+    /// headers, and a clean stop of thousands of partitions saves a file, an fsync and a
+    /// directory fsync each. The caller writes the clean-shutdown marker after every log closed
     /// successfully. The log stays usable.
     pub fn close(&mut self) -> Result<(), LogError> {
         self.guarded(|log| {
             log.flush_inner()?;
+            if log.producers.is_empty() && !log.producers.is_dirty() {
+                return Ok(());
+            }
             log.snapshot_producers()
         })
     }

@@ -98,123 +98,148 @@ const STREAM_BUFFER: usize = 16 * 1024;
 /// Where a field's bytes lie in the reader's buffer: `start..end`.
 type Span = (usize, usize);
 
-/// Where the records section comes from.
-enum Input<'a> {
-    /// The uncompressed section itself.
-    Slice { data: &'a [u8], pos: usize },
-    /// A decompressor, read through a buffer.
-    Stream {
-        reader: Box<dyn Read + 'a>,
-        codec: &'static str,
-        buf: Box<[u8]>,
-        pos: usize,
-        len: usize,
-        /// Decompressed bytes pulled from `reader` so far.
-        total: u64,
-        limit: u64,
-        /// The decoder said it had no more bytes.
-        eof: bool,
-    },
+/// Where the records section comes from: read byte by byte (varints) and in runs (keys,
+/// values). Two implementations, so the per-byte path of each is monomorphised.
+trait Source {
+    /// The next byte; `None` at the end of the input.
+    fn byte(&mut self) -> Result<Option<u8>, ReadError>;
+    /// Moves `n` bytes past, appending them to `out` if given; false if the input ended first.
+    fn take(&mut self, n: usize, out: Option<&mut Vec<u8>>) -> Result<bool, ReadError>;
+    /// Whether any byte is left.
+    fn has_more(&mut self) -> Result<bool, ReadError>;
 }
 
-impl Input<'_> {
-    /// Makes at least one byte available; false at the end of the input.
-    fn fill(&mut self) -> Result<bool, ReadError> {
-        match self {
-            Input::Slice { data, pos } => Ok(*pos < data.len()),
-            Input::Stream {
-                reader,
-                codec,
-                buf,
-                pos,
-                len,
-                total,
-                limit,
-                eof,
-            } => {
-                if *pos < *len {
-                    return Ok(true);
-                }
-                if *eof {
-                    return Ok(false);
-                }
-                let n = loop {
-                    match reader.read(buf) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
-                            return Err(ReadError::TooLarge {
-                                codec,
-                                limit: *limit,
-                            })
-                        }
-                        Err(e) => {
-                            return Err(ReadError::Decompression {
-                                codec,
-                                reason: e.to_string(),
-                            })
-                        }
-                    }
-                };
-                if n == 0 {
-                    *eof = true;
-                    return Ok(false);
-                }
-                *total += n as u64;
-                if *total > *limit {
-                    return Err(ReadError::TooLarge {
-                        codec,
-                        limit: *limit,
-                    });
-                }
-                *pos = 0;
-                *len = n;
-                Ok(true)
-            }
-        }
+/// The uncompressed section itself.
+struct SliceInput<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Source for SliceInput<'_> {
+    #[inline]
+    fn byte(&mut self) -> Result<Option<u8>, ReadError> {
+        let b = self.data.get(self.pos).copied();
+        self.pos += usize::from(b.is_some());
+        Ok(b)
     }
 
+    fn take(&mut self, n: usize, out: Option<&mut Vec<u8>>) -> Result<bool, ReadError> {
+        let Some(chunk) = self.data.get(self.pos..self.pos.saturating_add(n)) else {
+            self.pos = self.data.len();
+            return Ok(false);
+        };
+        self.pos += n;
+        if let Some(o) = out {
+            o.extend_from_slice(chunk);
+        }
+        Ok(true)
+    }
+
+    fn has_more(&mut self) -> Result<bool, ReadError> {
+        Ok(self.pos < self.data.len())
+    }
+}
+
+/// A decompressor, read through a buffer.
+struct StreamInput<'a> {
+    reader: Box<dyn Read + 'a>,
+    codec: &'static str,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    /// Decompressed bytes pulled from `reader` so far.
+    total: u64,
+    limit: u64,
+    /// The decoder said it had no more bytes.
+    eof: bool,
+}
+
+impl StreamInput<'_> {
+    /// Makes at least one byte available; false at the end of the input.
+    fn fill(&mut self) -> Result<bool, ReadError> {
+        if self.pos < self.len {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        let n = loop {
+            match self.reader.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+                    return Err(ReadError::TooLarge {
+                        codec: self.codec,
+                        limit: self.limit,
+                    })
+                }
+                Err(e) => {
+                    return Err(ReadError::Decompression {
+                        codec: self.codec,
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        };
+        if n == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        self.total += n as u64;
+        if self.total > self.limit {
+            return Err(ReadError::TooLarge {
+                codec: self.codec,
+                limit: self.limit,
+            });
+        }
+        self.pos = 0;
+        self.len = n;
+        Ok(true)
+    }
+}
+
+impl Source for StreamInput<'_> {
     fn byte(&mut self) -> Result<Option<u8>, ReadError> {
         if !self.fill()? {
             return Ok(None);
         }
-        Ok(Some(match self {
-            Input::Slice { data, pos } => {
-                *pos += 1;
-                data[*pos - 1]
-            }
-            Input::Stream { buf, pos, .. } => {
-                *pos += 1;
-                buf[*pos - 1]
-            }
-        }))
+        self.pos += 1;
+        Ok(Some(self.buf[self.pos - 1]))
     }
 
-    /// Moves `n` bytes past, appending them to `out` if given; false if the input ended first.
     fn take(&mut self, mut n: usize, mut out: Option<&mut Vec<u8>>) -> Result<bool, ReadError> {
         while n > 0 {
             if !self.fill()? {
                 return Ok(false);
             }
-            let chunk: &[u8] = match self {
-                Input::Slice { data, pos } => {
-                    let c = n.min(data.len() - *pos);
-                    *pos += c;
-                    &data[*pos - c..*pos]
-                }
-                Input::Stream { buf, pos, len, .. } => {
-                    let c = n.min(*len - *pos);
-                    *pos += c;
-                    &buf[*pos - c..*pos]
-                }
-            };
-            n -= chunk.len();
+            let c = n.min(self.len - self.pos);
             if let Some(o) = out.as_deref_mut() {
-                o.extend_from_slice(chunk);
+                o.extend_from_slice(&self.buf[self.pos..self.pos + c]);
             }
+            self.pos += c;
+            n -= c;
         }
         Ok(true)
     }
+
+    fn has_more(&mut self) -> Result<bool, ReadError> {
+        self.fill()
+    }
+}
+
+enum Input<'a> {
+    Slice(SliceInput<'a>),
+    Stream(StreamInput<'a>),
+}
+
+/// Key, value and header bytes of the last record read with [`Want::Data`], and where each
+/// lies in `data`.
+#[derive(Default)]
+struct Captured {
+    data: Vec<u8>,
+    key: Option<Span>,
+    value: Option<Span>,
+    headers: Vec<(Span, Option<Span>)>,
 }
 
 /// Reads the records of one batch in order. See the module documentation.
@@ -224,13 +249,8 @@ pub struct RecordReader<'a> {
     declared: i32,
     /// Records read so far.
     read: i32,
-    /// Key, value and header bytes of the last record read with [`Want::Data`].
-    data: Vec<u8>,
-    /// Where the key and value lie in `data` (`None` = null).
-    key: Option<Span>,
-    value: Option<Span>,
-    /// Header key and value ranges in `data`.
-    headers: Vec<(Span, Option<Span>)>,
+    /// The last record's bytes, for [`Want::Data`].
+    captured: Captured,
 }
 
 impl<'a> RecordReader<'a> {
@@ -239,10 +259,10 @@ impl<'a> RecordReader<'a> {
     pub fn new(batch: &'a [u8], h: &BatchHeader, limit: u64) -> Result<Self, ReadError> {
         let section = batch.get(BATCH_HEADER_LEN..h.total_len()).unwrap_or(&[]);
         let input = match h.compression() {
-            codec::NONE => Input::Slice {
+            codec::NONE => Input::Slice(SliceInput {
                 data: section,
                 pos: 0,
-            },
+            }),
             c => {
                 let name = codec::name(c);
                 let block_limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -252,7 +272,7 @@ impl<'a> RecordReader<'a> {
                         reason: e.to_string(),
                     }
                 })?;
-                Input::Stream {
+                Input::Stream(StreamInput {
                     reader,
                     codec: name,
                     buf: vec![0u8; STREAM_BUFFER].into_boxed_slice(),
@@ -261,17 +281,14 @@ impl<'a> RecordReader<'a> {
                     total: 0,
                     limit,
                     eof: false,
-                }
+                })
             }
         };
         Ok(RecordReader {
             input,
             declared: h.records_count.max(0),
             read: 0,
-            data: Vec::new(),
-            key: None,
-            value: None,
-            headers: Vec::new(),
+            captured: Captured::default(),
         })
     }
 
@@ -283,123 +300,148 @@ impl<'a> RecordReader<'a> {
     /// The next record, or `None` after the declared count. After the last one, checks that
     /// the payload holds nothing more (Kafka: "records still remaining").
     pub fn next_record(&mut self, want: Want) -> Result<Option<RecordMeta>, ReadError> {
-        if self.read >= self.declared {
-            if self.input.fill()? {
-                return Err(invalid(format!(
-                    "Incorrect declared batch size, records still remaining after {} records",
-                    self.declared
-                )));
-            }
-            return Ok(None);
-        }
-        let index = self.read;
-        let size = match self.varint()? {
-            Some(s) if s >= 0 => s as usize,
-            Some(s) => {
-                return Err(invalid(format!(
-                    "Invalid record size {s} of record {index}"
-                )))
-            }
-            None => {
-                return Err(invalid(format!(
-                    "Incorrect declared batch size, premature EOF reached at record {index} of {}",
-                    self.declared
-                )))
-            }
+        let (index, declared) = (self.read, self.declared);
+        let capture = (want == Want::Data).then_some(&mut self.captured);
+        let meta = match &mut self.input {
+            Input::Slice(s) => read_record(s, index, declared, capture)?,
+            Input::Stream(s) => read_record(s, index, declared, capture)?,
         };
-        self.data.clear();
-        self.headers.clear();
-        let mut r = Body {
-            input: &mut self.input,
-            left: size,
-            index,
-            capture: (want == Want::Data).then_some(&mut self.data),
-        };
-        let attributes = r.byte()? as i8;
-        let timestamp_delta = r.varlong()?;
-        let offset_delta = r.varint()?;
-        let (key_len, key) = r.bytes_field("key")?;
-        let (value_len, value) = r.bytes_field("value")?;
-        let header_count = r.varint()?;
-        if header_count < 0 {
-            return Err(invalid(format!(
-                "Found invalid number of record headers {header_count} in record {index}"
-            )));
+        if meta.is_some() {
+            self.read += 1;
         }
-        for _ in 0..header_count {
-            let (klen, k) = r.bytes_field("header key")?;
-            if klen < 0 {
-                return Err(invalid(format!(
-                    "Invalid negative header key size {klen} in record {index}"
-                )));
-            }
-            let (_, v) = r.bytes_field("header value")?;
-            if want == Want::Data {
-                self.headers.push((k.unwrap_or((0, 0)), v));
-            }
-        }
-        if r.left != 0 {
-            return Err(invalid(format!(
-                "Invalid record size: expected to read {size} bytes in record payload, but \
-                 {} bytes are left over in record {index}",
-                r.left
-            )));
-        }
-        self.key = key;
-        self.value = value;
-        self.read += 1;
-        Ok(Some(RecordMeta {
-            size,
-            attributes,
-            timestamp_delta,
-            offset_delta,
-            key_len,
-            value_len,
-            header_count,
-        }))
+        Ok(meta)
     }
 
     /// The key of the last record read with [`Want::Data`].
     pub fn key(&self) -> Option<&[u8]> {
-        self.key.map(|(a, b)| &self.data[a..b])
+        self.captured.key.map(|(a, b)| &self.captured.data[a..b])
     }
 
     /// The value of the last record read with [`Want::Data`].
     pub fn value(&self) -> Option<&[u8]> {
-        self.value.map(|(a, b)| &self.data[a..b])
+        self.captured.value.map(|(a, b)| &self.captured.data[a..b])
     }
 
     /// The headers of the last record read with [`Want::Data`].
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
-        self.headers
+        let data = &self.captured.data;
+        self.captured
+            .headers
             .iter()
-            .map(|&((ka, kb), v)| (&self.data[ka..kb], v.map(|(a, b)| &self.data[a..b])))
-    }
-
-    fn varint(&mut self) -> Result<Option<i32>, ReadError> {
-        let mut raw: u32 = 0;
-        for i in 0..5 {
-            let Some(b) = self.input.byte()? else {
-                return if i == 0 {
-                    Ok(None)
-                } else {
-                    Err(invalid(
-                        "Incorrect declared batch size, premature EOF reached",
-                    ))
-                };
-            };
-            raw |= u32::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(Some(((raw >> 1) as i32) ^ -((raw & 1) as i32)));
-            }
-        }
-        Err(invalid("Varint is too long"))
+            .map(move |&((ka, kb), v)| (&data[ka..kb], v.map(|(a, b)| &data[a..b])))
     }
 }
 
+/// Reads record `index` of `declared` from `src`, or checks that nothing follows the last one.
+fn read_record<S: Source>(
+    src: &mut S,
+    index: i32,
+    declared: i32,
+    mut capture: Option<&mut Captured>,
+) -> Result<Option<RecordMeta>, ReadError> {
+    if index >= declared {
+        if src.has_more()? {
+            return Err(invalid(format!(
+                "Incorrect declared batch size, records still remaining after {declared} records"
+            )));
+        }
+        return Ok(None);
+    }
+    let size = match length_varint(src)? {
+        Some(s) if s >= 0 => s as usize,
+        Some(s) => {
+            return Err(invalid(format!(
+                "Invalid record size {s} of record {index}"
+            )))
+        }
+        None => {
+            return Err(invalid(format!(
+                "Incorrect declared batch size, premature EOF reached at record {index} of \
+                 {declared}"
+            )))
+        }
+    };
+    if let Some(c) = capture.as_deref_mut() {
+        c.data.clear();
+        c.headers.clear();
+    }
+    let mut r = Body {
+        input: src,
+        left: size,
+        index,
+        capture: capture.as_deref_mut().map(|c| &mut c.data),
+    };
+    let attributes = r.byte()? as i8;
+    let timestamp_delta = r.varlong()?;
+    let offset_delta = r.varint()?;
+    let (key_len, key) = r.bytes_field("key")?;
+    let (value_len, value) = r.bytes_field("value")?;
+    let header_count = r.varint()?;
+    if header_count < 0 {
+        return Err(invalid(format!(
+            "Found invalid number of record headers {header_count} in record {index}"
+        )));
+    }
+    let mut headers = Vec::new();
+    for _ in 0..header_count {
+        let (klen, k) = r.bytes_field("header key")?;
+        if klen < 0 {
+            return Err(invalid(format!(
+                "Invalid negative header key size {klen} in record {index}"
+            )));
+        }
+        let (_, v) = r.bytes_field("header value")?;
+        if r.capture.is_some() {
+            headers.push((k.unwrap_or((0, 0)), v));
+        }
+    }
+    if r.left != 0 {
+        return Err(invalid(format!(
+            "Invalid record size: expected to read {size} bytes in record payload, but {} \
+             bytes are left over in record {index}",
+            r.left
+        )));
+    }
+    if let Some(c) = capture {
+        c.key = key;
+        c.value = value;
+        c.headers = headers;
+    }
+    Ok(Some(RecordMeta {
+        size,
+        attributes,
+        timestamp_delta,
+        offset_delta,
+        key_len,
+        value_len,
+        header_count,
+    }))
+}
+
+/// A record's length prefix: `None` at a clean end of input.
+fn length_varint<S: Source>(src: &mut S) -> Result<Option<i32>, ReadError> {
+    let mut raw: u32 = 0;
+    for i in 0..5 {
+        let Some(b) = src.byte()? else {
+            return if i == 0 {
+                Ok(None)
+            } else {
+                Err(invalid(
+                    "Incorrect declared batch size, premature EOF reached",
+                ))
+            };
+        };
+        raw |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(Some(((raw >> 1) as i32) ^ -((raw & 1) as i32)));
+        }
+    }
+    Err(invalid("Varint is too long"))
+}
+
 /// The bytes of one record, counted down so no field can run past the record.
-struct Body<'r, 'a> {
-    input: &'r mut Input<'a>,
+struct Body<'r, S> {
+    input: &'r mut S,
     /// Bytes of the record not read yet.
     left: usize,
     /// The record's index in the batch, for messages.
@@ -408,7 +450,8 @@ struct Body<'r, 'a> {
     capture: Option<&'r mut Vec<u8>>,
 }
 
-impl Body<'_, '_> {
+impl<S: Source> Body<'_, S> {
+    #[inline]
     fn byte(&mut self) -> Result<u8, ReadError> {
         if self.left == 0 {
             return Err(self.short());
@@ -431,6 +474,7 @@ impl Body<'_, '_> {
         ))
     }
 
+    #[inline]
     fn unsigned(&mut self, max_bytes: u32) -> Result<u64, ReadError> {
         let mut raw: u64 = 0;
         for i in 0..max_bytes {

@@ -285,18 +285,110 @@ impl TopicRegistry {
             .filter(|p| p.extension().is_some_and(|x| x == "properties"))
             .collect();
         entries.sort();
-        for path in entries {
-            match reg.load_topic(&path) {
-                Ok(t) => {
+        let specs: Vec<TopicSpec> = entries
+            .iter()
+            .filter_map(|path| match read_spec(path) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "skipping topic");
+                    None
+                }
+            })
+            .collect();
+        // Every partition of every topic, opened (and after a crash recovered) in parallel:
+        // with thousands of partitions the start is fsync-bound, not CPU-bound.
+        let jobs: Vec<(usize, i32)> = specs
+            .iter()
+            .enumerate()
+            .flat_map(|(t, s)| (0..s.count).map(move |p| (t, p)))
+            .collect();
+        let configs: Vec<LogConfig> = specs
+            .iter()
+            .map(|s| log_config(&reg.config, &s.overrides))
+            .collect();
+        let mut opened = parallel_map(&jobs, reg.io_threads(), |&(t, p)| {
+            reg.open_partition(&specs[t].name, p, configs[t].clone())
+        })
+        .into_iter();
+        for spec in specs {
+            let parts: Result<Vec<Arc<Partition>>, TopicError> = opened
+                .by_ref()
+                .take(spec.count as usize)
+                .map(|r| r.map(Arc::new))
+                .collect();
+            match parts {
+                Ok(parts) => {
+                    let t = reg.assemble(spec, parts);
                     reg.write_topics().insert(t.name.clone(), t);
                 }
-                Err(e) => tracing::error!(file = %path.display(), error = %e, "skipping topic"),
+                Err(e) => tracing::error!(topic = %spec.name, error = %e, "skipping topic"),
             }
         }
         Ok(reg)
     }
 
-    fn load_topic(&self, path: &Path) -> Result<Arc<Topic>, TopicError> {
+    /// `num.recovery.threads.per.data.dir`: threads opening logs at start and flushing them at
+    /// shutdown.
+    fn io_threads(&self) -> usize {
+        self.config.recovery_threads
+    }
+
+    /// Opens partitions `range` of `topic` in parallel.
+    fn open_partitions(
+        &self,
+        topic: &str,
+        range: std::ops::Range<i32>,
+        lc: &LogConfig,
+    ) -> Result<Vec<Arc<Partition>>, TopicError> {
+        let indexes: Vec<i32> = range.collect();
+        parallel_map(&indexes, self.io_threads(), |&i| {
+            self.open_partition(topic, i, lc.clone()).map(Arc::new)
+        })
+        .into_iter()
+        .collect()
+    }
+}
+
+/// A topic as its metadata file describes it.
+struct TopicSpec {
+    name: String,
+    id: Uuid,
+    internal: bool,
+    count: i32,
+    overrides: BTreeMap<String, String>,
+}
+
+/// Runs `f` over `items` on up to `threads` threads; the results keep the items' order.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(items.len());
+    if threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect()
+}
+
+/// Reads a topic's metadata file.
+fn read_spec(path: &Path) -> Result<TopicSpec, TopicError> {
+    {
         let props = properties::read(path).map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
         let name = path
             .file_stem()
@@ -319,9 +411,17 @@ impl TopicRegistry {
                     .map(|k| (k.to_string(), v.clone()))
             })
             .collect();
-        self.build_topic(name, id, internal, count, overrides)
+        Ok(TopicSpec {
+            name,
+            id,
+            internal,
+            count,
+            overrides,
+        })
     }
+}
 
+impl TopicRegistry {
     fn build_topic(
         &self,
         name: String,
@@ -331,18 +431,35 @@ impl TopicRegistry {
         overrides: BTreeMap<String, String>,
     ) -> Result<Arc<Topic>, TopicError> {
         let lc = log_config(&self.config, &overrides);
-        let mut parts = Vec::with_capacity(count as usize);
-        for i in 0..count {
-            parts.push(Arc::new(self.open_partition(&name, i, lc.clone())?));
-        }
-        Ok(Arc::new(Topic {
+        let parts = self.open_partitions(&name, 0..count, &lc)?;
+        Ok(self.assemble(
+            TopicSpec {
+                name,
+                id,
+                internal,
+                count,
+                overrides,
+            },
+            parts,
+        ))
+    }
+
+    fn assemble(&self, spec: TopicSpec, parts: Vec<Arc<Partition>>) -> Arc<Topic> {
+        let TopicSpec {
+            name,
+            id,
+            internal,
+            overrides,
+            ..
+        } = spec;
+        Arc::new(Topic {
             name,
             id,
             internal,
             produce_rules: RwLock::new(produce_rules(&self.config, &overrides)),
             configs: RwLock::new(overrides),
             partitions: RwLock::new(parts),
-        }))
+        })
     }
 
     fn open_partition(
@@ -557,10 +674,7 @@ impl TopicRegistry {
             return Ok(());
         }
         let lc = log_config(&self.config, &topic.overrides());
-        let mut new = Vec::new();
-        for i in current..count {
-            new.push(Arc::new(self.open_partition(name, i, lc.clone())?));
-        }
+        let new = self.open_partitions(name, current..count, &lc)?;
         topic
             .partitions
             .write()
@@ -640,13 +754,15 @@ impl TopicRegistry {
             tracing::error!(dir = %self.log_dir.path().display(), "log directory is offline: not flushing; the next start recovers the logs");
             return false;
         }
-        for t in self.all() {
-            for p in t.partitions() {
-                if let Err(e) = p.log().close() {
-                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed");
-                }
+        // In parallel: a clean stop of thousands of written-to partitions is thousands of
+        // fsyncs, bound by the disk's latency rather than its bandwidth.
+        let partitions: Vec<Arc<Partition>> =
+            self.all().iter().flat_map(|t| t.partitions()).collect();
+        parallel_map(&partitions, self.io_threads(), |p| {
+            if let Err(e) = p.log().close() {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
             }
-        }
+        });
         !self.log_dir.is_offline()
     }
 }
