@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{end_offset, produce_raw, record_batch, RawClient, TestBroker};
-use gregor::log::fs::{EIO, ENOENT, ENOSPC};
+use gregor::log::fs::{EIO, EMFILE, ENOENT, ENOSPC};
 use gregor::log::{FaultInjectingFileSystem, FsOp};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -317,4 +317,41 @@ async fn a_segment_cut_short_under_the_broker_closes_the_fetch_and_fails_the_dir
     let (code, _) = produce_raw(&mut c, "cut", 0, record_batch(1, None)).await;
     assert_eq!(code, STORAGE);
     assert!(api_versions_ok(&mut c).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_descriptors_fails_the_request_but_not_the_log_dir() {
+    let fs = Arc::new(FaultInjectingFileSystem::new());
+    let b = TestBroker::start_with_fs(&[], fs.clone()).await;
+    let mut c = RawClient::connect(b.addr).await;
+    // Tiny segments: the second batch rolls, which creates a file.
+    assert_eq!(create(&mut c, "fds", &[("segment.bytes", "120")]).await, 0);
+    assert_eq!(create(&mut c, "calm", &[]).await, 0);
+    assert_eq!(
+        produce_raw(&mut c, "fds", 0, record_batch(2, None)).await,
+        (0, 0)
+    );
+    fs.fail(FsOp::Create, "fds-0/", EMFILE);
+    let (code, _) = produce_raw(&mut c, "fds", 0, record_batch(2, None)).await;
+    assert_eq!(code, STORAGE);
+    assert!(fs.injected() >= 1);
+    // Not a disk failure: the directory stays online, other partitions and reads work.
+    assert_eq!(metadata(&mut c, "fds").await, (0, 1, vec![]));
+    assert_eq!(
+        produce_raw(&mut c, "calm", 0, record_batch(1, None)).await,
+        (0, 0)
+    );
+    assert_eq!(fetch(&mut c, "fds").await.0, 0);
+    assert_eq!(
+        end_offset(&mut c, "fds", 0).await,
+        2,
+        "nothing of the refused batch stored"
+    );
+    // Descriptors free again: the same partition takes writes without a restart.
+    fs.heal();
+    assert_eq!(
+        produce_raw(&mut c, "fds", 0, record_batch(2, None)).await,
+        (0, 2)
+    );
+    assert_eq!(end_offset(&mut c, "fds", 0).await, 4);
 }

@@ -194,6 +194,8 @@ pub const ENOSPC: i32 = 28;
 pub const ENOENT: i32 = 2;
 /// Linux `EIO`: a failing device.
 pub const EIO: i32 = 5;
+/// Linux `EMFILE`: this process has no file descriptor left.
+pub const EMFILE: i32 = 24;
 
 #[derive(Debug, Clone)]
 struct Fault {

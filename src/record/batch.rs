@@ -48,6 +48,8 @@ const MAGIC_AT: usize = 16;
 const CRC_AT: usize = 17;
 /// First byte covered by the CRC.
 const ATTRIBUTES_AT: usize = 21;
+/// First byte covered by the CRC (the attributes), for callers that check it in pieces.
+pub const CRC_COVERED_FROM: usize = ATTRIBUTES_AT;
 const MAX_TIMESTAMP_AT: usize = 35;
 
 const COMPRESSION_MASK: i16 = 0x07;
