@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use crate::group::records::RecordKey;
 use crate::group::OffsetsLogRecord;
 use crate::log::producer_state::ProducerStateManager;
-use crate::log::{Log, LogConfig};
+use crate::log::{LogConfig, PartitionLog};
 use crate::protocol;
 use crate::record::validate::{validate_produce, ProduceRules};
 use crate::record::{batch, reader};
@@ -60,7 +60,7 @@ pub fn segment_recovery(data: &[u8]) {
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    if let Ok(log) = Log::open(&dir, LogConfig::default(), true) {
+    if let Ok(log) = PartitionLog::open(&dir, LogConfig::default(), true) {
         let end = log.log_end_offset();
         for offset in log.log_start_offset()..end.min(log.log_start_offset() + 64) {
             if let Ok(slice) = log.read(offset, 1 << 16) {
@@ -222,7 +222,7 @@ pub fn produce_log(data: &[u8]) {
         index_interval_bytes: 128,
         ..LogConfig::default()
     };
-    let Ok(mut log) = Log::open(&dir, config.clone(), false) else {
+    let Ok(mut log) = PartitionLog::open(&dir, config.clone(), false) else {
         let _ = std::fs::remove_dir_all(&dir);
         return;
     };
@@ -262,7 +262,7 @@ pub fn produce_log(data: &[u8]) {
                     let _ = log.close();
                 }
                 drop(log);
-                match Log::open(&dir, config.clone(), recover) {
+                match PartitionLog::open(&dir, config.clone(), recover) {
                     Ok(l) => log = l,
                     Err(e) => panic!("reopening the log failed: {e}"),
                 }
@@ -279,7 +279,7 @@ pub fn produce_log(data: &[u8]) {
     }
     check_reads(&log, &accepted);
     drop(log);
-    if let Ok(recovered) = Log::open(&dir, config, true) {
+    if let Ok(recovered) = PartitionLog::open(&dir, config, true) {
         check_reads(&recovered, &accepted);
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -288,7 +288,7 @@ pub fn produce_log(data: &[u8]) {
 /// Every read path over the log: each accepted batch still above the log start reads back
 /// byte-identical but for the header fields the broker assigns; ListOffsets answers stay in
 /// range.
-fn check_reads(log: &Log, accepted: &[(i64, Vec<u8>)]) {
+fn check_reads(log: &PartitionLog, accepted: &[(i64, Vec<u8>)]) {
     let (start, end) = (log.log_start_offset(), log.log_end_offset());
     for (base, sent) in accepted {
         let Ok(h) = batch::check_batch(sent, 0) else {

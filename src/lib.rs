@@ -26,6 +26,7 @@
 //!   files Gregor writes.
 
 pub mod broker;
+pub mod clock;
 pub mod config;
 pub mod faults;
 pub mod fuzzing;

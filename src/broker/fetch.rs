@@ -15,8 +15,9 @@ use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use super::Broker;
-use crate::log::{FileSlice, LogError};
+use crate::log::LogError;
 use crate::protocol::fetch_frame::FileRecords;
+use crate::record::FileSlice;
 use crate::topics::{Partition, Topic};
 
 /// Records of at least this many bytes are sent from their file by the kernel; smaller ones

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use super::error::LogError;
 use super::file_cache::FileCache;
 use super::fs::{FileSystem, StdFileSystem};
+use crate::clock::Clock;
 
 /// Segment files kept open per log directory unless told otherwise (see [`FileCache`]).
 pub const DEFAULT_MAX_OPEN_FILES: usize = 1024;
@@ -31,26 +32,35 @@ pub struct LogDir {
     offline: AtomicBool,
     /// The segment files open now, bounded.
     files: Arc<FileCache>,
+    /// The time its logs stamp flushes with (the cluster's clock).
+    clock: Clock,
 }
 
 impl LogDir {
     /// A log directory written through `fs`.
     pub fn new(path: impl Into<PathBuf>, fs: Arc<dyn FileSystem>) -> Arc<LogDir> {
-        Self::with_max_open_files(path, fs, DEFAULT_MAX_OPEN_FILES)
+        Self::with_options(path, fs, DEFAULT_MAX_OPEN_FILES, Clock::system())
     }
 
-    /// A log directory keeping at most `max_open_files` segment files open.
-    pub fn with_max_open_files(
+    /// A log directory keeping at most `max_open_files` segment files open, on `clock`.
+    pub fn with_options(
         path: impl Into<PathBuf>,
         fs: Arc<dyn FileSystem>,
         max_open_files: usize,
+        clock: Clock,
     ) -> Arc<LogDir> {
         Arc::new(LogDir {
             path: path.into(),
             fs,
             offline: AtomicBool::new(false),
             files: FileCache::new(max_open_files),
+            clock,
         })
+    }
+
+    /// The clock its logs use.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The cache of open segment files.
@@ -94,6 +104,7 @@ impl LogDir {
     }
 
     /// Takes the directory offline because of `cause`; logs once.
+    /// (Also what a failed read of a [`crate::record::FileSlice`] of it does.)
     pub fn mark_offline(&self, cause: &dyn std::fmt::Display) {
         if !self.offline.swap(true, Ordering::AcqRel) {
             tracing::error!(
@@ -103,5 +114,11 @@ impl LogDir {
                  KAFKA_STORAGE_ERROR until the broker is restarted"
             );
         }
+    }
+}
+
+impl crate::record::ReadFailure for LogDir {
+    fn read_failed(&self, cause: &dyn std::fmt::Display) {
+        self.mark_offline(cause);
     }
 }

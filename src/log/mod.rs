@@ -6,9 +6,10 @@
 //!
 //! The module knows nothing about topics, replication or the network: the caller gives it a
 //! directory and a [`LogConfig`], serialises calls with the partition's lock, and reads the
-//! [`FileSlice`]s returned by [`Log::read`] outside that lock.
+//! [`FileSlice`]s returned by [`PartitionLog::read`] outside that lock.
 //!
-//! - [`partition_log`]: [`Log`], [`LogConfig`], [`AppendInfo`], [`FileSlice`].
+//! - [`partition_log`]: [`PartitionLog`], [`LogConfig`], [`AppendInfo`].
+//! - `loader`: opening a log from its directory, with recovery after a crash.
 //! - [`segment`]: one `.log` file and its indexes; the on-disk format.
 //! - [`index`]: the offset and time indexes.
 //! - [`epoch`]: the leader epoch cache behind OffsetForLeaderEpoch.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod file_cache;
 pub mod fs;
 pub mod index;
+mod loader;
 pub mod log_dir;
 pub mod partition_log;
 pub mod producer_state;
@@ -36,7 +38,7 @@ pub mod segment;
 pub use error::LogError;
 pub use fs::{FaultInjectingFileSystem, FileSystem, FsOp, StdFileSystem};
 pub use log_dir::LogDir;
-pub use partition_log::{AppendInfo, FileSlice, Log, LogConfig};
+pub use partition_log::{AppendInfo, LogConfig, PartitionLog};
 
 #[cfg(test)]
 pub(crate) mod tests;

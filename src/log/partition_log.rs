@@ -1,4 +1,4 @@
-//! [`Log`]: one partition's log, a list of segments with a log start offset, a log end offset and
+//! [`PartitionLog`]: one partition's log, a list of segments with a log start offset, a log end offset and
 //! a leader epoch cache (Kafka's `UnifiedLog` + `LocalLog` + `LogLoader`, for a single replica).
 //!
 //! # Directory
@@ -29,28 +29,24 @@
 //!
 //! # Thread safety
 //!
-//! `Log` is not thread-safe: the caller wraps it in the partition's lock and holds it for every
-//! method. [`Log::read`] only locates bytes; the returned [`FileSlice`] is read after the lock is
+//! `PartitionLog` is not thread-safe: the caller wraps it in the partition's lock and holds it for every
+//! method. [`PartitionLog::read`] only locates bytes; the returned [`FileSlice`] is read after the lock is
 //! released.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use bytes::Bytes;
 
 use super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
 use super::epoch::LeaderEpochCache;
 use super::error::LogError;
-use super::fs::FileSystem;
 use super::log_dir::LogDir;
 use super::producer_state::{Check, ProducerStateManager};
-use super::segment::{self, LogSegment};
+use super::segment::LogSegment;
 use crate::record::batch::{self, BatchHeader, BATCH_HEADER_LEN};
+use crate::record::FileSlice;
 
 /// Per-topic log settings (Kafka's `LogConfig`), replaceable at runtime with
-/// [`Log::set_config`] because topic configs can be altered.
+/// [`PartitionLog::set_config`] because topic configs can be altered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would exceed this size.
@@ -67,7 +63,7 @@ pub struct LogConfig {
     /// `i64::MAX`) = leave it to the OS.
     pub flush_messages: u64,
     /// `flush.ms`: fsync when the last flush is this old (checked on append and by
-    /// [`Log::maybe_flush`]); `i64::MAX` = never.
+    /// [`PartitionLog::maybe_flush`]); `i64::MAX` = never.
     pub flush_ms: i64,
     /// `message.timestamp.type=LogAppendTime`: stamp batches with the broker's clock.
     pub message_timestamp_log_append: bool,
@@ -103,288 +99,45 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
 }
 
-/// Whole batches of one segment to be sent to a fetcher: read with [`FileSlice::read_bytes`]
-/// after releasing the partition lock.
-#[derive(Debug, Clone)]
-pub struct FileSlice {
-    /// The segment's `.log` file (kept alive even if retention deletes the segment or the file
-    /// cache closes it meanwhile); `None` for an empty slice, which needs no file.
-    pub file: Option<Arc<File>>,
-    /// Byte position of the first batch.
-    pub position: u64,
-    /// Bytes to read; 0 when the fetch offset is the log end offset.
-    pub len: usize,
-    /// The log directory, told when reading the bytes fails.
-    pub log_dir: Arc<LogDir>,
-}
-
-impl FileSlice {
-    /// Reads the bytes (one pread). A failure takes the log directory offline, as any other
-    /// I/O error of the log does.
-    pub fn read_bytes(&self) -> std::io::Result<Bytes> {
-        if self.len == 0 {
-            return Ok(Bytes::new());
-        }
-        let Some(file) = &self.file else {
-            return Err(std::io::Error::other(
-                "a non-empty file slice without its file",
-            ));
-        };
-        let mut buf = vec![0u8; self.len];
-        if let Err(e) = file.read_exact_at(&mut buf, self.position) {
-            self.read_failed(&e);
-            return Err(e);
-        }
-        Ok(Bytes::from(buf))
-    }
-
-    /// Reports a failed read of these bytes (also by the connection's `sendfile`, when the
-    /// file turns out shorter than the slice): the log directory goes offline.
-    pub fn read_failed(&self, cause: &dyn std::fmt::Display) {
-        self.log_dir.mark_offline(cause);
-    }
-
-    /// Nothing to read.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
 /// One partition's log. See the module documentation.
 #[derive(Debug)]
-pub struct Log {
+pub struct PartitionLog {
     /// The partition directory.
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     /// The log directory it lives in: the file system writes go through, and whether an I/O
     /// error took it offline.
-    log_dir: Arc<LogDir>,
+    pub(super) log_dir: Arc<LogDir>,
     /// Current settings.
-    config: LogConfig,
+    pub(super) config: LogConfig,
     /// Segments by increasing base offset; never empty, the last one is active.
-    segments: Vec<LogSegment>,
+    pub(super) segments: Vec<LogSegment>,
     /// First readable offset (DeleteRecords and retention move it forward).
-    log_start_offset: i64,
+    pub(super) log_start_offset: i64,
     /// Next offset to assign; also the high watermark.
-    log_end_offset: i64,
+    pub(super) log_end_offset: i64,
     /// Everything below this offset is fsynced; recovery starts from its segment.
-    recovery_point: i64,
+    pub(super) recovery_point: i64,
     /// What the recovery-point checkpoint file says, so a flush with nothing new does not
     /// rewrite (and fsync) it: a clean stop of 10,000 idle partitions is then no disk work.
-    checkpointed_recovery_point: Option<i64>,
+    pub(super) checkpointed_recovery_point: Option<i64>,
     /// Where each leader epoch started, for OffsetForLeaderEpoch.
-    epochs: LeaderEpochCache,
+    pub(super) epochs: LeaderEpochCache,
     /// Wall-clock time of the last flush, for `flush.ms`.
-    last_flush_ms: i64,
+    pub(super) last_flush_ms: i64,
     /// Idempotent-producer state: epochs and the last batches of each producer id.
-    producers: ProducerStateManager,
+    pub(super) producers: ProducerStateManager,
     /// Batch headers scanned to rebuild the producer state at open (those after the snapshot);
     /// for tests and logs.
-    producer_replayed_batches: usize,
+    pub(super) producer_replayed_batches: usize,
     /// Log end offset covered by the newest producer snapshot on disk (-1: none).
-    producer_snapshot_offset: i64,
+    pub(super) producer_snapshot_offset: i64,
     /// Set when the topic is deleted: later calls through a partition handle still held
     /// elsewhere fail with [`LogError::Deleted`] instead of writing into a removed directory
     /// (which would look like a disk failure and take the log directory offline).
-    deleted: bool,
+    pub(super) deleted: bool,
 }
 
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-impl Log {
-    /// Opens (creating if needed) the log in `dir`.
-    ///
-    /// After a clean stop (`recover == false`) segments are loaded from their index files
-    /// without reading the log data, except the batches after the active segment's last index
-    /// entry (to find the log end offset). Segments with missing or inconsistent index files
-    /// are always rebuilt by scanning.
-    ///
-    /// After an unclean stop (`recover == true`) every segment from the one containing the
-    /// recovery point onward is scanned: each batch's framing and CRC is checked, the first
-    /// invalid batch and everything after it is cut (and, as in Kafka, any later segment is
-    /// deleted), indexes are rebuilt, and the result is fsynced and checkpointed.
-    pub fn open(dir: &Path, config: LogConfig, recover: bool) -> Result<Log, LogError> {
-        let parent = dir.parent().unwrap_or(dir);
-        Self::open_in(&LogDir::std(parent), dir, config, recover)
-    }
-
-    /// [`Self::open`] for a partition directory `dir` inside `log_dir`, writing through its
-    /// file system.
-    pub fn open_in(
-        log_dir: &Arc<LogDir>,
-        dir: &Path,
-        config: LogConfig,
-        recover: bool,
-    ) -> Result<Log, LogError> {
-        log_dir.check_online()?;
-        let fs = log_dir.fs_arc();
-        let now = wall_clock_ms();
-        fs.create_dir_all(dir)
-            .map_err(|e| LogError::io("create log directory", dir, e))?;
-        let bases = list_segments(dir)?;
-        let start_file = checkpoint::read_offset(dir, LOG_START_OFFSET_FILE)
-            .map_err(|e| LogError::io("read log start offset", dir, e))?;
-        let rp_file = checkpoint::read_offset(dir, RECOVERY_POINT_FILE)
-            .map_err(|e| LogError::io("read recovery point", dir, e))?;
-        let loaded_epochs = LeaderEpochCache::load(dir).unwrap_or_else(|e| {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot read leader epoch checkpoint");
-            None
-        });
-        let epochs_loaded = loaded_epochs.is_some();
-        let mut epochs = loaded_epochs.unwrap_or_default();
-        let recover_from = rp_file.unwrap_or(0);
-        let interval = config.index_interval_bytes;
-
-        let mut segments: Vec<LogSegment> = Vec::with_capacity(bases.len().max(1));
-        let mut scanned: Vec<bool> = Vec::with_capacity(bases.len());
-        let mut recovered_segments = 0usize;
-        for (i, &base) in bases.iter().enumerate() {
-            let next_base = bases.get(i + 1).copied();
-            let mut seg = LogSegment::open(fs.clone(), log_dir.files(), dir, base, now)
-                .map_err(|e| LogError::io("open segment", dir, e))?;
-            let unflushed = recover && next_base.is_none_or(|n| n > recover_from);
-            if unflushed {
-                let out = seg
-                    .recover(interval, Some(&mut epochs))
-                    .map_err(|e| LogError::io("recover segment", dir, e))?;
-                recovered_segments += 1;
-                segments.push(seg);
-                scanned.push(true);
-                if out.truncated_bytes > 0 && next_base.is_some() {
-                    for &later in &bases[i + 1..] {
-                        tracing::warn!(
-                            dir = %dir.display(),
-                            segment = %segment::file_name(later, "log"),
-                            "deleting segment after a truncated one"
-                        );
-                        delete_segment_files(fs.as_ref(), dir, later);
-                    }
-                    break;
-                }
-                continue;
-            }
-            let is_last = next_base.is_none();
-            let loaded = seg
-                .load_indexes(is_last)
-                .map_err(|e| LogError::io("load indexes", dir, e))?;
-            if !loaded {
-                tracing::warn!(
-                    file = %seg.log_path().display(),
-                    "missing or inconsistent index files, rebuilding"
-                );
-                seg.recover(interval, Some(&mut epochs))
-                    .map_err(|e| LogError::io("rebuild indexes", dir, e))?;
-            }
-            segments.push(seg);
-            scanned.push(!loaded);
-        }
-        for i in 0..segments.len().saturating_sub(1) {
-            if !scanned[i] {
-                let next = segments[i + 1].base_offset();
-                segments[i].set_next_offset(next);
-            }
-        }
-        if segments.is_empty() {
-            let base = start_file.unwrap_or(0).max(0);
-            segments.push(
-                LogSegment::create(fs.clone(), log_dir.files(), dir, base, now)
-                    .map_err(|e| LogError::io("create segment", dir, e))?,
-            );
-        }
-
-        let first_base = segments[0].base_offset();
-        let mut log_end_offset = segments.last().map_or(first_base, |s| s.next_offset());
-        let mut log_start_offset = start_file.unwrap_or(first_base).max(first_base);
-        if log_start_offset > log_end_offset {
-            tracing::warn!(
-                dir = %dir.display(),
-                log_start_offset,
-                log_end_offset,
-                "log start offset beyond the recovered log end; starting an empty log there"
-            );
-            for seg in segments.drain(..) {
-                if let Err(e) = seg.delete_files() {
-                    tracing::warn!(error = %e, "cannot delete segment");
-                }
-            }
-            segments.push(
-                LogSegment::create(fs.clone(), log_dir.files(), dir, log_start_offset, now)
-                    .map_err(|e| LogError::io("create segment", dir, e))?,
-            );
-            log_end_offset = log_start_offset;
-        }
-        // Segments wholly below the log start (a crash between checkpoint and deletion).
-        while segments.len() > 1 && segments[1].base_offset() <= log_start_offset {
-            let seg = segments.remove(0);
-            if let Err(e) = seg.delete_files() {
-                tracing::warn!(error = %e, "cannot delete segment below the log start offset");
-            }
-        }
-        log_start_offset = log_start_offset.max(segments[0].base_offset());
-
-        if !epochs_loaded && log_end_offset > log_start_offset {
-            tracing::info!(dir = %dir.display(), "rebuilding leader epoch cache from batch headers");
-            epochs = LeaderEpochCache::new();
-            for seg in &segments {
-                seg.for_each_header(|h| {
-                    epochs.assign(h.partition_leader_epoch, h.base_offset);
-                })
-                .map_err(|e| LogError::io("scan segment", dir, e))?;
-            }
-        }
-        epochs.truncate_from_end(log_end_offset);
-        epochs.truncate_from_start(log_start_offset);
-
-        let (producers, snapshot_offset, replayed) =
-            load_producer_state(dir, &segments, log_start_offset, log_end_offset)?;
-        let mut log = Log {
-            producers,
-            producer_replayed_batches: replayed,
-            producer_snapshot_offset: snapshot_offset,
-            dir: dir.to_path_buf(),
-            log_dir: Arc::clone(log_dir),
-            config,
-            segments,
-            log_start_offset,
-            log_end_offset,
-            recovery_point: if recover {
-                recover_from.clamp(0, log_end_offset)
-            } else {
-                log_end_offset
-            },
-            checkpointed_recovery_point: rp_file,
-            epochs,
-            last_flush_ms: now,
-            deleted: false,
-        };
-        if recover && !bases.is_empty() {
-            log.flush_inner()?;
-        } else if !recover {
-            for seg in &mut log.segments {
-                seg.write_indexes()
-                    .map_err(|e| LogError::io("write indexes", dir, e))?;
-            }
-            log.epochs
-                .write_if_dirty(fs.as_ref(), &log.dir)
-                .map_err(|e| LogError::io("write leader epoch checkpoint", &log.dir, e))?;
-        }
-        tracing::info!(
-            dir = %log.dir.display(),
-            segments = log.segments.len(),
-            recovered_segments,
-            log_start_offset = log.log_start_offset,
-            log_end_offset = log.log_end_offset,
-            producers = log.producers.len(),
-            producer_snapshot = snapshot_offset,
-            producer_replayed_batches = replayed,
-            "loaded log"
-        );
-        Ok(log)
-    }
-
+impl PartitionLog {
     /// Appends already-validated batches (one from
     /// [`validate_produce`](crate::record::validate::validate_produce), or the broker's own from
     /// [`frame_batches`](crate::record::batch::frame_batches), back to back) with `headers`, the
@@ -561,7 +314,7 @@ impl Log {
                     file: Some(seg.file().map_err(|e| LogError::io("read", &self.dir, e))?),
                     position: pos,
                     len: usize::try_from(end - pos).unwrap_or(usize::MAX),
-                    log_dir: Arc::clone(&self.log_dir),
+                    failure: self.log_dir.clone(),
                 });
             }
             // `offset` is past this segment's batches (a gap): continue with the next one.
@@ -575,7 +328,7 @@ impl Log {
             file: None,
             position: active.size(),
             len: 0,
-            log_dir: Arc::clone(&self.log_dir),
+            failure: self.log_dir.clone(),
         })
     }
 
@@ -744,7 +497,7 @@ impl Log {
         self.guarded(Self::flush_inner)
     }
 
-    fn flush_inner(&mut self) -> Result<(), LogError> {
+    pub(super) fn flush_inner(&mut self) -> Result<(), LogError> {
         for seg in &mut self.segments {
             seg.flush()
                 .map_err(|e| LogError::io("flush", &self.dir, e))?;
@@ -763,7 +516,7 @@ impl Log {
             self.checkpointed_recovery_point = Some(self.log_end_offset);
         }
         self.recovery_point = self.log_end_offset;
-        self.last_flush_ms = wall_clock_ms();
+        self.last_flush_ms = self.log_dir.clock().now_ms();
         Ok(())
     }
 
@@ -1040,73 +793,6 @@ impl Log {
                 let e = LogError::io("delete segment", &self.dir, e);
                 self.log_dir.mark_offline(&e);
             }
-        }
-    }
-}
-
-/// Loads the newest producer snapshot at or below the log end and replays the batch headers
-/// after it. Returns the state, the snapshot offset (-1 if none) and the batches replayed.
-fn load_producer_state(
-    dir: &Path,
-    segments: &[LogSegment],
-    log_start_offset: i64,
-    log_end_offset: i64,
-) -> Result<(ProducerStateManager, i64, usize), LogError> {
-    let (mut state, from, snapshot) = match ProducerStateManager::load_latest(dir, log_end_offset) {
-        Some((s, at)) => (s, at, at),
-        None => (ProducerStateManager::new(), log_start_offset, -1),
-    };
-    let mut replayed = 0usize;
-    if from < log_end_offset {
-        for seg in segments.iter().filter(|s| s.next_offset() > from) {
-            seg.for_each_header_from(from.max(seg.base_offset()), |h| {
-                if h.base_offset >= from {
-                    state.update(h, h.base_offset);
-                    replayed += 1;
-                }
-            })
-            .map_err(|e| LogError::io("replay producer state", dir, e))?;
-        }
-    }
-    Ok((state, snapshot, replayed))
-}
-
-/// Base offsets of the `.log` files in `dir`, sorted. Index files without a `.log` are deleted.
-fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
-    let mut bases = Vec::new();
-    let mut index_files = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| LogError::io("list log directory", dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| LogError::io("list log directory", dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(base) = segment::parse_log_file_name(name) {
-            bases.push(base);
-        } else if let Some((stem, _)) = name
-            .strip_suffix(".index")
-            .map(|s| (s, ()))
-            .or_else(|| name.strip_suffix(".timeindex").map(|s| (s, ())))
-        {
-            if let Some(base) = segment::parse_log_file_name(&format!("{stem}.log")) {
-                index_files.push((base, entry.path()));
-            }
-        }
-    }
-    bases.sort_unstable();
-    for (base, path) in index_files {
-        if bases.binary_search(&base).is_err() {
-            tracing::warn!(file = %path.display(), "deleting index file without a log file");
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    Ok(bases)
-}
-
-fn delete_segment_files(fs: &dyn FileSystem, dir: &Path, base: i64) {
-    for ext in ["log", "index", "timeindex"] {
-        let path = dir.join(segment::file_name(base, ext));
-        if let Err(e) = fs.remove_file(&path) {
-            tracing::warn!(file = %path.display(), error = %e, "cannot delete segment file");
         }
     }
 }

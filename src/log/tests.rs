@@ -67,7 +67,13 @@ fn encode_with_producer(
 }
 
 /// Appends one batch of `n` records with timestamps from `ts`, at leader epoch `epoch`.
-fn append_batch(log: &mut Log, n: usize, ts: i64, value_len: usize, epoch: i32) -> AppendInfo {
+fn append_batch(
+    log: &mut PartitionLog,
+    n: usize,
+    ts: i64,
+    value_len: usize,
+    epoch: i32,
+) -> AppendInfo {
     let b = encode(n, ts, value_len, Compression::None);
     let headers = frame_batches(&b).unwrap();
     log.append(&b, &headers, epoch, NOW).unwrap()
@@ -103,7 +109,7 @@ fn headers_in(bytes: &[u8]) -> Vec<BatchHeader> {
 }
 
 /// Reads the whole log from `from` by following fetches, returning all record offsets.
-fn read_all(log: &Log, from: i64) -> Vec<i64> {
+fn read_all(log: &PartitionLog, from: i64) -> Vec<i64> {
     let mut out = Vec::new();
     let mut next = from;
     while next < log.log_end_offset() {
@@ -125,7 +131,7 @@ fn seg_path(dir: &Path, base: i64, ext: &str) -> std::path::PathBuf {
 #[test]
 fn append_assigns_contiguous_offsets_across_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
 
     let mut buf = encode(3, NOW, 10, Compression::None);
@@ -170,7 +176,7 @@ fn append_assigns_contiguous_offsets_across_batches() {
 #[test]
 fn append_and_read_back_across_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     for i in 0..40 {
         append_batch(&mut log, 1 + i % 3, NOW + i as i64, 40, 0);
     }
@@ -205,7 +211,7 @@ fn append_and_read_back_across_segments() {
 #[test]
 fn read_inside_batch_and_max_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
     for _ in 0..10 {
         append_batch(&mut log, 5, NOW, 20, 0);
     }
@@ -232,7 +238,7 @@ fn read_inside_batch_and_max_bytes() {
 #[test]
 fn kip74_oversize_batch_is_returned_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
     append_batch(&mut log, 1, NOW, 10, 0);
     append_batch(&mut log, 3, NOW, 5000, 0);
     append_batch(&mut log, 1, NOW, 10, 0);
@@ -250,7 +256,7 @@ fn index_entries_follow_the_interval() {
         index_interval_bytes: 250,
         ..LogConfig::default()
     };
-    let mut log = Log::open(dir.path(), config, false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), config, false).unwrap();
     for _ in 0..50 {
         append_batch(&mut log, 2, NOW, 30, 0);
     }
@@ -275,7 +281,7 @@ fn index_entries_follow_the_interval() {
 #[test]
 fn reopen_after_clean_close_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     for i in 0..30 {
         append_batch(&mut log, 2, NOW + i * 10, 40, (i / 10) as i32);
     }
@@ -288,7 +294,7 @@ fn reopen_after_clean_close_keeps_everything() {
     let max_ts = log.max_timestamp();
     drop(log);
 
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!(log.log_end_offset(), leo);
     assert_eq!(log.segment_base_offsets(), bases);
     assert_eq!(log.size_bytes(), size);
@@ -303,7 +309,7 @@ fn reopen_after_clean_close_keeps_everything() {
 #[test]
 fn recovery_cuts_a_torn_tail_at_any_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
     let mut ends = vec![0u64];
     for _ in 0..6 {
         append_batch(&mut log, 3, NOW, 25, 0);
@@ -326,7 +332,7 @@ fn recovery_cuts_a_torn_tail_at_any_byte() {
     ];
     for cut in cuts {
         std::fs::write(&path, &full[..cut as usize]).unwrap();
-        let log = Log::open(dir.path(), LogConfig::default(), true).unwrap();
+        let log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
         let whole = ends.iter().filter(|&&e| e <= cut).count() as i64 - 1;
         assert_eq!(log.log_end_offset(), whole * 3, "cut at {cut}");
         assert_eq!(
@@ -348,7 +354,7 @@ fn recovery_cuts_from_a_corrupt_batch_and_drops_later_segments() {
         segment_bytes: 600,
         ..LogConfig::default()
     };
-    let mut log = Log::open(dir.path(), config.clone(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), config.clone(), false).unwrap();
     for _ in 0..12 {
         append_batch(&mut log, 2, NOW, 60, 0);
     }
@@ -373,7 +379,7 @@ fn recovery_cuts_from_a_corrupt_batch_and_drops_later_segments() {
     bytes[first_len + 70] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
 
-    let log = Log::open(dir.path(), config, true).unwrap();
+    let log = PartitionLog::open(dir.path(), config, true).unwrap();
     assert_eq!(log.log_end_offset(), bases[1] + 2);
     assert_eq!(log.segment_base_offsets(), &bases[..2]);
     assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, first_len);
@@ -388,7 +394,7 @@ fn recovery_skips_segments_below_the_recovery_point() {
     // As in Kafka, only segments from the one holding the recovery point are scanned: a flipped
     // byte in an older, flushed segment is not looked for (its CRC is checked by consumers).
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     for _ in 0..20 {
         append_batch(&mut log, 1, NOW, 40, 0);
     }
@@ -401,7 +407,7 @@ fn recovery_skips_segments_below_the_recovery_point() {
     bytes[70] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
 
-    let log = Log::open(dir.path(), small_config(), true).unwrap();
+    let log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
     assert_eq!(log.log_end_offset(), leo);
     assert_eq!(log.segment_base_offsets(), bases);
 
@@ -409,7 +415,7 @@ fn recovery_skips_segments_below_the_recovery_point() {
     // later segment.
     drop(log);
     std::fs::remove_file(dir.path().join(checkpoint::RECOVERY_POINT_FILE)).unwrap();
-    let log = Log::open(dir.path(), small_config(), true).unwrap();
+    let log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
     assert_eq!(log.log_end_offset(), 0);
     assert_eq!(log.segment_base_offsets(), [0]);
 }
@@ -417,7 +423,7 @@ fn recovery_skips_segments_below_the_recovery_point() {
 #[test]
 fn missing_or_corrupt_index_files_are_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     for i in 0..30 {
         append_batch(&mut log, 2, NOW + i, 40, 0);
     }
@@ -436,7 +442,7 @@ fn missing_or_corrupt_index_files_are_rebuilt() {
     // An orphan index is removed.
     std::fs::write(seg_path(dir.path(), 999_999, "index"), []).unwrap();
 
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!(log.log_end_offset(), leo);
     assert_eq!(read_all(&log, 0), (0..leo).collect::<Vec<_>>());
     assert_eq!(
@@ -451,7 +457,7 @@ fn missing_or_corrupt_index_files_are_rebuilt() {
 #[test]
 fn offset_for_timestamp_and_max_timestamp() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!(log.offset_for_timestamp(0), None);
     assert_eq!(log.max_timestamp(), None);
     // Batch i holds offsets 3i..3i+2 with timestamps 1000*i + 0..2.
@@ -481,7 +487,7 @@ fn offset_for_timestamp_and_max_timestamp() {
     // Survives a reopen (time index loaded from disk).
     log.close().unwrap();
     drop(log);
-    let log = Log::open(dir.path(), small_config(), false).unwrap();
+    let log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!(log.offset_for_timestamp(5003), Some((18, 6000)));
     assert_eq!(log.max_timestamp(), Some((63, 50_003)));
 }
@@ -493,7 +499,7 @@ fn log_append_time_topics() {
         message_timestamp_log_append: true,
         ..LogConfig::default()
     };
-    let mut log = Log::open(dir.path(), config, false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), config, false).unwrap();
     let info = append_batch(&mut log, 3, 5, 10, 0);
     assert_eq!(info.log_append_time, NOW);
     let bytes = log.read(0, 1000).unwrap().read_bytes().unwrap();
@@ -509,14 +515,14 @@ fn log_append_time_topics() {
         message_timestamp_log_append: true,
         ..LogConfig::default()
     };
-    let log = Log::open(dir.path(), config, true).unwrap();
+    let log = PartitionLog::open(dir.path(), config, true).unwrap();
     assert_eq!(log.log_end_offset(), 3);
 }
 
 #[test]
 fn delete_records_deletes_segments_and_persists_log_start() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     for _ in 0..30 {
         append_batch(&mut log, 2, NOW, 40, 0);
     }
@@ -545,7 +551,7 @@ fn delete_records_deletes_segments_and_persists_log_start() {
     assert_eq!(log.delete_records_before(5).unwrap(), target);
     drop(log);
 
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!(log.log_start_offset(), target);
     assert_eq!(log.log_end_offset(), leo);
 
@@ -556,7 +562,7 @@ fn delete_records_deletes_segments_and_persists_log_start() {
     let info = append_batch(&mut log, 1, NOW, 1, 0);
     assert_eq!((info.base_offset, info.log_start_offset), (leo, leo));
     drop(log);
-    let log = Log::open(dir.path(), small_config(), true).unwrap();
+    let log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
     assert_eq!(
         (log.log_start_offset(), log.log_end_offset()),
         (leo, leo + 1)
@@ -570,7 +576,7 @@ fn retention_by_time() {
         retention_ms: 1000,
         ..small_config()
     };
-    let mut log = Log::open(dir.path(), config, false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), config, false).unwrap();
     // Old data, then new data.
     for i in 0..12 {
         append_batch(&mut log, 2, NOW - 10_000 + i, 40, 0);
@@ -596,14 +602,14 @@ fn retention_by_time() {
     // An empty active segment is never deleted.
     assert_eq!(log.apply_retention(NOW + 10_000).unwrap(), 0);
     drop(log);
-    let log = Log::open(dir.path(), small_config(), false).unwrap();
+    let log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (leo, leo));
 }
 
 #[test]
 fn retention_by_size() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     for _ in 0..40 {
         append_batch(&mut log, 1, NOW, 40, 0);
     }
@@ -631,7 +637,7 @@ fn segment_ms_rolls_by_batch_timestamps() {
         segment_ms: 1000,
         ..LogConfig::default()
     };
-    let mut log = Log::open(dir.path(), config, false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), config, false).unwrap();
     append_batch(&mut log, 1, 10_000, 10, 0);
     append_batch(&mut log, 1, 10_900, 10, 0);
     assert_eq!(log.segment_count(), 1);
@@ -642,7 +648,7 @@ fn segment_ms_rolls_by_batch_timestamps() {
 #[test]
 fn too_large_and_invalid_appends() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     let b = encode(1, NOW, 2000, Compression::None);
     let h = frame_batches(&b).unwrap();
     let e = log.append(&b, &h, 0, NOW).unwrap_err();
@@ -661,7 +667,7 @@ fn too_large_and_invalid_appends() {
 #[test]
 fn leader_epochs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
     assert_eq!(log.end_offset_for_epoch(0), (-1, -1));
     append_batch(&mut log, 5, NOW, 1, 0);
     assert_eq!(log.end_offset_for_epoch(0), (0, 5));
@@ -684,7 +690,7 @@ fn leader_epochs() {
 
     // A lost checkpoint is rebuilt from the batch headers.
     std::fs::remove_file(dir.path().join(epoch::LEADER_EPOCH_FILE)).unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), true).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
     assert_eq!(log.end_offset_for_epoch(2), (2, 15));
     assert_eq!(log.end_offset_for_epoch(5), (5, 20));
     // DeleteRecords moves the first epoch's start.
@@ -700,7 +706,7 @@ fn flush_messages_moves_the_recovery_point() {
         flush_messages: 4,
         ..LogConfig::default()
     };
-    let mut log = Log::open(dir.path(), config, false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), config, false).unwrap();
     append_batch(&mut log, 3, NOW, 1, 0);
     assert_eq!(log.recovery_point(), 0);
     append_batch(&mut log, 3, NOW, 1, 0);
@@ -714,7 +720,7 @@ fn flush_messages_moves_the_recovery_point() {
 fn delete_dir_removes_everything() {
     let dir = tempfile::tempdir().unwrap();
     let part = dir.path().join("t-0");
-    let mut log = Log::open(&part, LogConfig::default(), false).unwrap();
+    let mut log = PartitionLog::open(&part, LogConfig::default(), false).unwrap();
     append_batch(&mut log, 2, NOW, 1, 0);
     let slice = log.read(0, 100).unwrap();
     log.delete_dir().unwrap();
@@ -728,7 +734,7 @@ fn idempotent(pid: i64, epoch: i16, seq: i32, n: usize) -> Vec<u8> {
     encode_with_producer(n, NOW, 2, Compression::None, Some((pid, epoch, seq)))
 }
 
-fn append_raw(log: &mut Log, b: Vec<u8>) -> Result<AppendInfo, LogError> {
+fn append_raw(log: &mut PartitionLog, b: Vec<u8>) -> Result<AppendInfo, LogError> {
     let headers = frame_batches(&b).unwrap();
     log.append(&b, &headers, 0, NOW)
 }
@@ -736,7 +742,7 @@ fn append_raw(log: &mut Log, b: Vec<u8>) -> Result<AppendInfo, LogError> {
 #[test]
 fn idempotent_retry_is_stored_once_and_answered_with_its_offsets() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(dir.path(), LogConfig::default(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
     append_batch(&mut log, 2, NOW, 10, 0);
     let first = append_raw(&mut log, idempotent(5, 0, 0, 3)).unwrap();
     assert_eq!((first.base_offset, first.last_offset), (2, 4));
@@ -760,14 +766,14 @@ fn idempotent_retry_is_stored_once_and_answered_with_its_offsets() {
 fn producer_state_survives_restart_from_snapshot_without_rescanning() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+        let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
         for seq in 0..20 {
             append_raw(&mut log, idempotent(8, 0, seq * 2, 2)).unwrap();
         }
         log.close().unwrap();
     }
     // Clean stop: the snapshot covers everything; nothing is replayed.
-    let mut log = Log::open(dir.path(), small_config(), false).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!(log.producer_replayed_batches(), 0);
     let retry = append_raw(&mut log, idempotent(8, 0, 38, 2)).unwrap();
     assert_eq!(
@@ -781,7 +787,7 @@ fn producer_state_survives_restart_from_snapshot_without_rescanning() {
     }
     let total_batches = 30;
     drop(log);
-    let mut log = Log::open(dir.path(), small_config(), true).unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_config(), true).unwrap();
     let replayed = log.producer_replayed_batches();
     assert!(
         replayed > 0 && replayed < total_batches,
@@ -802,7 +808,7 @@ fn io_error_takes_the_log_dir_offline_and_nothing_advances() {
     let fs = std::sync::Arc::new(FaultInjectingFileSystem::new());
     let log_dir = LogDir::new(dir.path(), fs.clone());
     let part = dir.path().join("t-0");
-    let mut log = Log::open_in(&log_dir, &part, small_config(), false).unwrap();
+    let mut log = PartitionLog::open_in(&log_dir, &part, small_config(), false).unwrap();
     append_batch(&mut log, 2, NOW, 10, 0);
     fs.fail(FsOp::Write, "t-0/", fs::ENOSPC);
     let batch = encode(1, NOW, 10, Compression::None);
@@ -823,7 +829,8 @@ fn io_error_takes_the_log_dir_offline_and_nothing_advances() {
     assert!(log.flush().is_err());
     drop(log);
     // A new start (a fresh LogDir) recovers what was written.
-    let mut log = Log::open_in(&LogDir::std(dir.path()), &part, small_config(), true).unwrap();
+    let mut log =
+        PartitionLog::open_in(&LogDir::std(dir.path()), &part, small_config(), true).unwrap();
     assert_eq!(log.log_end_offset(), 2);
     assert_eq!(read_all(&log, 0), vec![0, 1]);
     append_batch(&mut log, 1, NOW, 10, 0);
@@ -835,7 +842,8 @@ fn failed_fsync_of_a_rolled_segment_takes_the_log_dir_offline() {
     let dir = tempfile::tempdir().unwrap();
     let fs = std::sync::Arc::new(FaultInjectingFileSystem::new());
     let log_dir = LogDir::new(dir.path(), fs.clone());
-    let mut log = Log::open_in(&log_dir, &dir.path().join("t-0"), small_config(), false).unwrap();
+    let mut log =
+        PartitionLog::open_in(&log_dir, &dir.path().join("t-0"), small_config(), false).unwrap();
     append_batch(&mut log, 2, NOW, 10, 0);
     fs.fail(FsOp::Sync, "00000000000000000000.log", fs::EIO);
     log.roll_for_test(NOW);
@@ -859,7 +867,8 @@ fn a_failed_leader_epoch_checkpoint_fails_the_append_and_the_log_dir() {
     let dir = tempfile::tempdir().unwrap();
     let fs = std::sync::Arc::new(FaultInjectingFileSystem::new());
     let log_dir = LogDir::new(dir.path(), fs.clone());
-    let mut log = Log::open_in(&log_dir, &dir.path().join("t-0"), small_config(), false).unwrap();
+    let mut log =
+        PartitionLog::open_in(&log_dir, &dir.path().join("t-0"), small_config(), false).unwrap();
     append_batch(&mut log, 1, NOW, 10, 0);
     fs.fail(FsOp::Create, "leader-epoch-checkpoint", fs::EIO);
     // A new leader epoch must be checkpointed before the append is acknowledged.

@@ -16,7 +16,7 @@ use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{ApiKey, FetchResponse, ResponseHeader};
 use kafka_protocol::protocol::Encodable;
 
-use crate::log::FileSlice;
+use crate::record::FileSlice;
 
 /// One piece of a response frame.
 #[derive(Debug, Clone)]
@@ -250,7 +250,7 @@ mod tests {
             file: Some(file.clone()),
             position,
             len,
-            log_dir: log_dir.clone(),
+            failure: log_dir.clone(),
         };
         let support = versions::support(ApiKey::Fetch).unwrap();
         for version in support.served_min..=support.max {
@@ -331,7 +331,7 @@ mod tests {
                 file: Some(file),
                 position: 0,
                 len: 0,
-                log_dir: crate::log::LogDir::std("unused"),
+                failure: crate::log::LogDir::std("unused"),
             },
         }];
         assert!(encode_fetch_response(1, 12, &resp, files.clone()).is_err());

@@ -15,8 +15,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{broadcast, OwnedSemaphorePermit, Semaphore};
 
 use crate::broker::{Broker, ClientInfo, Outcome};
-use crate::log::FileSlice;
 use crate::protocol::fetch_frame::{FramePart, ResponseFrame};
+use crate::record::FileSlice;
 
 /// Why a connection was closed by the broker.
 #[derive(Debug, thiserror::Error)]

@@ -131,7 +131,12 @@ pub async fn start_with_fs(
     // No marker: the last stop was not clean (or this is the first start, with nothing to scan).
     let recover = !marker.exists();
     let config = Arc::new(config);
-    let log_dir = LogDir::with_max_open_files(config.data_dir.clone(), fs, open_files);
+    let log_dir = LogDir::with_options(
+        config.data_dir.clone(),
+        fs,
+        open_files,
+        crate::clock::Clock::system(),
+    );
     let registry =
         Arc::new(TopicRegistry::open(config.clone(), log_dir, recover).context("opening topics")?);
     if !recover {

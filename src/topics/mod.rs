@@ -28,7 +28,7 @@ use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use crate::config::{topic_config_def, Config, ConfigSource, TOPIC_CONFIGS};
-use crate::log::{Log, LogConfig, LogDir, LogError};
+use crate::log::{LogConfig, LogDir, LogError, PartitionLog};
 use crate::properties::{self, Properties};
 use crate::record::validate::ProduceRules;
 
@@ -102,7 +102,7 @@ pub struct Partition {
     /// Leader epoch, stamped on appended batches and reported in metadata.
     pub leader_epoch: i32,
     /// The log, behind this partition's own lock.
-    log: Mutex<Log>,
+    log: Mutex<PartitionLog>,
     /// The log directory the log lives in (readable without the lock).
     log_dir: Arc<LogDir>,
 }
@@ -110,7 +110,7 @@ pub struct Partition {
 impl Partition {
     /// Locks this partition's log. A poisoned lock (a panic while appending) is recovered: the
     /// log's own state is only advanced after a successful write.
-    pub fn log(&self) -> MutexGuard<'_, Log> {
+    pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -469,7 +469,7 @@ impl TopicRegistry {
         lc: LogConfig,
     ) -> Result<Partition, TopicError> {
         let dir = self.log_dir.path().join(format!("{topic}-{index}"));
-        let log = Log::open_in(&self.log_dir, &dir, lc, self.recover)?;
+        let log = PartitionLog::open_in(&self.log_dir, &dir, lc, self.recover)?;
         Ok(Partition {
             topic: topic.to_string(),
             index,
