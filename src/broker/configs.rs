@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::{sb, Broker};
-use crate::config::{ConfigSource, ConfigType, TOPIC_CONFIGS};
+use crate::config::{ConfigSource, ConfigType, BROKER_CONFIGS, TOPIC_CONFIGS};
 use crate::topics::TopicError;
 
 /// Kafka's `ConfigResource.Type` codes.
@@ -151,63 +151,38 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseEr
         ));
     }
     let cfg = broker.topics.broker_config();
-    let entry = |key: &str, value: String, kind: ConfigType| {
-        let source = if cfg.static_props.contains_key(key) {
-            ConfigSource::StaticBroker
-        } else {
-            ConfigSource::Default
-        };
-        Entry {
-            name: key.to_string(),
-            synonyms: vec![(key.to_string(), value.clone(), source)],
-            value,
-            source,
-            read_only: true,
-            kind,
-        }
+    let entry = |key: &str, value: String, source: ConfigSource, kind: ConfigType| Entry {
+        name: key.to_string(),
+        synonyms: vec![(key.to_string(), value.clone(), source)],
+        value,
+        source,
+        read_only: true,
+        kind,
     };
-    let mut out = vec![
-        entry("node.id", broker.node_id().to_string(), ConfigType::Int(0)),
-        entry(
-            "listeners",
-            format!("PLAINTEXT://{}", cfg.listen),
-            ConfigType::List,
-        ),
-        entry(
-            "advertised.listeners",
-            format!(
-                "PLAINTEXT://{}:{}",
-                broker.advertised.0, broker.advertised.1
-            ),
-            ConfigType::List,
-        ),
-        entry(
-            "log.dirs",
-            cfg.data_dir.display().to_string(),
-            ConfigType::List,
-        ),
-        entry(
-            "num.partitions",
-            cfg.num_partitions.to_string(),
-            ConfigType::Int(1),
-        ),
-        entry(
-            "auto.create.topics.enable",
-            cfg.auto_create_topics.to_string(),
-            ConfigType::Boolean,
-        ),
-        entry(
-            "socket.request.max.bytes",
-            cfg.socket_request_max_bytes.to_string(),
-            ConfigType::Int(1),
-        ),
-    ];
+    let mut out: Vec<Entry> = BROKER_CONFIGS
+        .iter()
+        .map(|d| {
+            let (configured, source) = cfg.broker_value(d);
+            // What is in force where the broker resolved it at start.
+            let value = match d.name {
+                "node.id" => broker.node_id().to_string(),
+                "listeners" => format!("PLAINTEXT://{}", cfg.listen),
+                "advertised.listeners" => format!(
+                    "PLAINTEXT://{}:{}",
+                    broker.advertised.0, broker.advertised.1
+                ),
+                "log.dirs" => cfg.data_dir.display().to_string(),
+                _ => configured,
+            };
+            entry(d.name, value, source, d.kind)
+        })
+        .collect();
     for d in TOPIC_CONFIGS {
         if out.iter().any(|e| e.name == d.broker_key) {
             continue;
         }
-        let (value, _) = cfg.topic_default(d);
-        out.push(entry(d.broker_key, value, d.kind));
+        let (value, source) = cfg.topic_default(d);
+        out.push(entry(d.broker_key, value, source, d.kind));
     }
     Ok(out)
 }

@@ -13,12 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
 
-use crate::config::Config;
 use crate::group::records::RecordKey;
 use crate::group::{
-    partition_for, Coordinator, Effects, GroupConfig, GroupError, JoinRequest, JoinResult,
-    OffsetCommitRequest, OffsetsLogRecord, PartitionResult, Reply, ReplyId, SyncRequest,
-    SyncResult,
+    partition_for, Coordinator, Effects, GroupError, JoinRequest, JoinResult, OffsetCommitRequest,
+    OffsetsLogRecord, PartitionResult, Reply, ReplyId, SyncRequest, SyncResult,
 };
 use crate::record::batch;
 use crate::record::builder::{simple_batch, RecordFields};
@@ -59,55 +57,12 @@ impl std::fmt::Debug for GroupService {
     }
 }
 
-/// The broker's default `group.initial.rebalance.delay.ms`. Kafka's 3 s makes every test
-/// suite wait; 0 makes consumers that start together form the group one by one, each round
-/// waiting for the others' next heartbeat (3 s in librdkafka), so four consumers took ~3.2 s to
-/// settle. 100 ms lets consumers started together join one generation (~0.3 s) and costs a lone
-/// consumer 100 ms on its first join.
-pub const DEFAULT_INITIAL_REBALANCE_DELAY_MS: i64 = 100;
-
-/// Kafka's group settings from the broker properties.
-pub fn group_config(config: &Config) -> GroupConfig {
-    let d = GroupConfig::default();
-    GroupConfig {
-        initial_rebalance_delay_ms: config.broker_i64(
-            "group.initial.rebalance.delay.ms",
-            DEFAULT_INITIAL_REBALANCE_DELAY_MS,
-        ),
-        min_session_timeout_ms: config.broker_i64(
-            "group.min.session.timeout.ms",
-            d.min_session_timeout_ms.into(),
-        ) as i32,
-        max_session_timeout_ms: config.broker_i64(
-            "group.max.session.timeout.ms",
-            d.max_session_timeout_ms.into(),
-        ) as i32,
-        max_size: config
-            .broker_i64("group.max.size", d.max_size as i64)
-            .max(1) as usize,
-        offsets_retention_ms: config
-            .static_props
-            .get("offsets.retention.minutes")
-            .and_then(|m| m.parse::<i64>().ok())
-            .map_or(d.offsets_retention_ms, |m| m * 60_000),
-        offsets_retention_check_interval_ms: config.broker_i64(
-            "offsets.retention.check.interval.ms",
-            d.offsets_retention_check_interval_ms,
-        ),
-        max_metadata_size: config
-            .broker_i64("offset.metadata.max.bytes", d.max_metadata_size as i64)
-            .max(0) as usize,
-    }
-}
-
 impl GroupService {
     /// Builds the service and replays `__consumer_offsets` if it exists.
     pub fn open(topics: Arc<TopicRegistry>, now_ms: i64) -> Result<GroupService, TopicError> {
         let cfg = topics.broker_config();
-        let partitions = cfg
-            .broker_i64("offsets.topic.num.partitions", 50)
-            .clamp(1, 1000) as i32;
-        let mut coordinator = Coordinator::new(group_config(cfg));
+        let partitions = cfg.offsets_topic_partitions;
+        let mut coordinator = Coordinator::new(cfg.group.clone());
         if let Some(topic) = topics.get(OFFSETS_TOPIC) {
             let n = replay(&topic, &mut coordinator, now_ms)?;
             tracing::info!(records = n, "replayed {OFFSETS_TOPIC}");

@@ -21,41 +21,7 @@ use super::records::{DecodedRecord, GroupMetadataValue, OffsetsLogRecord, Record
 use super::state::{Group, GroupState, Member};
 use super::types::*;
 use super::GroupError;
-
-/// Coordinator settings, named after Kafka's broker configs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupConfig {
-    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an Empty group waits
-    /// for more members. Kafka's default is 3000; this type defaults to 0 (tests of the state
-    /// machine), the broker to 100 ms (see `broker::group_service`).
-    pub initial_rebalance_delay_ms: i64,
-    /// `group.min.session.timeout.ms`.
-    pub min_session_timeout_ms: i32,
-    /// `group.max.session.timeout.ms`.
-    pub max_session_timeout_ms: i32,
-    /// `group.max.size`.
-    pub max_size: usize,
-    /// `offsets.retention.ms`: how long offsets of an Empty group are kept.
-    pub offsets_retention_ms: i64,
-    /// `offsets.retention.check.interval.ms`: how often expired offsets and groups are swept.
-    pub offsets_retention_check_interval_ms: i64,
-    /// `offset.metadata.max.bytes`: longest metadata string an OffsetCommit may carry.
-    pub max_metadata_size: usize,
-}
-
-impl Default for GroupConfig {
-    fn default() -> Self {
-        GroupConfig {
-            initial_rebalance_delay_ms: 0,
-            min_session_timeout_ms: 6_000,
-            max_session_timeout_ms: 1_800_000,
-            max_size: i32::MAX as usize,
-            offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
-            offsets_retention_check_interval_ms: 600_000,
-            max_metadata_size: 4096,
-        }
-    }
-}
+use crate::config::GroupConfig;
 
 /// All classic groups of the broker, as a pure state machine: no I/O, no clock (every call
 /// takes `now_ms`), no threads. The owner serialises calls (one task), executes the returned

@@ -33,7 +33,8 @@ mod types;
 #[cfg(test)]
 mod test_util;
 
-pub use coordinator::{Coordinator, GroupConfig};
+pub use crate::config::GroupConfig;
+pub use coordinator::Coordinator;
 pub use error::GroupError;
 pub use offsets::{
     CommitOutcome, CommitPartition, CommitToken, CommittedOffset, FetchedOffset,

@@ -4,11 +4,11 @@
 
 use bytes::Bytes;
 
-use super::coordinator::GroupConfig;
 use super::records::{GroupMetadataValue, MemberMetadataValue, OffsetsLogRecord};
 use super::state::{Group, GroupState, InitialDelay, Member, NEW_MEMBER_JOIN_TIMEOUT_MS};
 use super::types::*;
 use super::GroupError;
+use crate::config::GroupConfig;
 
 /// Fires the deadlines of one group.
 pub(super) fn tick_group(cfg: &GroupConfig, g: &mut Group, now: i64, fx: &mut Effects) {

@@ -120,6 +120,9 @@ pub async fn start_with_fs(
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     // Before any other file is touched: one broker per data directory.
     let dir_lock = DirLock::acquire(&config.data_dir)?;
+    if !config.unknown_keys.is_empty() {
+        tracing::warn!(keys = ?config.unknown_keys, "ignoring broker config keys Gregor does not know");
+    }
     let open_files = config.max_open_files.unwrap_or_else(|| {
         let soft = open_file_limit();
         usize::try_from(soft / 2)
@@ -251,16 +254,8 @@ pub fn open_file_limit() -> u64 {
 /// expires idle producer ids, flushes logs whose `flush.ms` passed, applies retention. Each
 /// partition is locked only for its own check.
 async fn retention_task(broker: Arc<Broker>) {
-    let every = Duration::from_millis(
-        broker
-            .config
-            .broker_i64("log.retention.check.interval.ms", 300_000)
-            .max(10) as u64,
-    );
-    // Kafka's producer.id.expiration.ms: a day.
-    let producer_expiration_ms = broker
-        .config
-        .broker_i64("producer.id.expiration.ms", 86_400_000);
+    let every = Duration::from_millis(broker.config.log_retention_check_interval_ms.max(10) as u64);
+    let producer_expiration_ms = broker.config.producer_id_expiration_ms;
     let mut stopping = broker.subscribe_stopping();
     loop {
         tokio::select! {

@@ -1,0 +1,170 @@
+//! The table of broker-level keys: each key Gregor reads, its default (Kafka's, except where
+//! local development wants otherwise, which the doc says), its type, and how it lands in
+//! [`Config`]. Every key is parsed once, here; nothing else reads a key by name. Keys of the
+//! topic-config table's broker synonyms (`log.retention.ms`, ...) are validated against that
+//! table and kept as the topics' defaults.
+
+use super::{invalid, parse_host_port, resolve_listen, Config, ConfigError, ConfigType};
+
+/// One broker-level key.
+#[derive(Debug)]
+pub struct BrokerConfigDef {
+    /// The server.properties key.
+    pub name: &'static str,
+    /// Other names Kafka accepts for it.
+    pub aliases: &'static [&'static str],
+    /// The default, as text (parsed like a configured value).
+    pub default: &'static str,
+    /// Value type and lower bound (DescribeConfigs' `config_type`).
+    pub kind: ConfigType,
+    /// What it does, and how Gregor's default differs from Kafka's.
+    pub doc: &'static str,
+}
+
+const fn key(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    default: &'static str,
+    kind: ConfigType,
+    doc: &'static str,
+) -> BrokerConfigDef {
+    BrokerConfigDef {
+        name,
+        aliases,
+        default,
+        kind,
+        doc,
+    }
+}
+
+/// Every broker key Gregor reads.
+#[rustfmt::skip]
+pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
+    key("listeners", &[], "PLAINTEXT://127.0.0.1:9092", ConfigType::List, "Address to listen on; the first listener is used. Kafka listens on all interfaces."),
+    key("advertised.listeners", &[], "", ConfigType::List, "Address given to clients; empty: the bound address."),
+    key("log.dirs", &["log.dir"], "gregor-data", ConfigType::List, "The data directory; the first entry is used."),
+    key("node.id", &["broker.id"], "1", ConfigType::Int(0), "This broker's node id."),
+    key("num.partitions", &[], "1", ConfigType::Int(1), "Partitions of auto-created topics and of CreateTopics without a count."),
+    key("auto.create.topics.enable", &[], "true", ConfigType::Boolean, "Metadata and Produce create unknown topics."),
+    key("socket.request.max.bytes", &[], "104857600", ConfigType::Int(1), "Largest request frame accepted."),
+    key("max.connections", &[], "10000", ConfigType::Int(1), "Open client connections at once (Kafka: unlimited)."),
+    key("connections.max.idle.ms", &[], "600000", ConfigType::Long(0), "Idle connections are closed after this long."),
+    key("queued.max.request.bytes", &[], "536870912", ConfigType::Long(-1), "Request bytes buffered across all connections; -1: unlimited (Kafka's default)."),
+    key("num.recovery.threads.per.data.dir", &[], "8", ConfigType::Int(1), "Threads opening logs at start and flushing them at shutdown (Kafka: 2)."),
+    key("log.retention.check.interval.ms", &[], "300000", ConfigType::Long(1), "How often retention, flush.ms and producer expiry run."),
+    key("producer.id.expiration.ms", &[], "86400000", ConfigType::Int(1), "Idle producer ids are forgotten after this long."),
+    key("group.initial.rebalance.delay.ms", &[], "100", ConfigType::Int(0), "How long a new group's first rebalance waits for more members (Kafka: 3000)."),
+    key("group.min.session.timeout.ms", &[], "6000", ConfigType::Int(0), "Smallest session timeout a member may ask for."),
+    key("group.max.session.timeout.ms", &[], "1800000", ConfigType::Int(0), "Largest session timeout a member may ask for."),
+    key("group.max.size", &[], "2147483647", ConfigType::Int(1), "Members per group."),
+    key("offsets.retention.minutes", &[], "10080", ConfigType::Int(1), "How long an empty group's offsets are kept."),
+    key("offsets.retention.check.interval.ms", &[], "600000", ConfigType::Long(1), "How often expired offsets are removed."),
+    key("offset.metadata.max.bytes", &[], "4096", ConfigType::Int(0), "Longest metadata string of a committed offset."),
+    key("offsets.topic.num.partitions", &[], "50", ConfigType::Int(1), "Partitions of __consumer_offsets (at most 1000 here)."),
+    key("gregor.log.max.open.files", &[], "0", ConfigType::Int(0), "Gregor's own: segment files kept open; 0: half the open-file limit, at most 4096."),
+    key("gregor.max.uncompressed.batch.bytes", &[], "268435456", ConfigType::Long(1), "Gregor's own: the most a compressed batch may decompress to when validated."),
+];
+
+/// The definition of `name` (or of the key it is an alias of).
+pub fn broker_config_def(name: &str) -> Option<&'static BrokerConfigDef> {
+    BROKER_CONFIGS
+        .iter()
+        .find(|d| d.name == name || d.aliases.contains(&name))
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| invalid(key, v, "not a number in range"))
+}
+
+/// Validates `value` against `def` and stores it in `c`.
+pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Result<(), ConfigError> {
+    let k = def.name;
+    def_check(def, value)?;
+    match k {
+        "listeners" => c.listen = resolve_listen(k, value)?,
+        "advertised.listeners" => {
+            c.advertised = if value.trim().is_empty() {
+                None
+            } else {
+                Some(parse_host_port(k, value)?)
+            }
+        }
+        "log.dirs" => {
+            c.data_dir = value.split(',').next().unwrap_or(value).trim().into();
+        }
+        "node.id" => c.node_id = num(k, value)?,
+        "num.partitions" => c.num_partitions = num(k, value)?,
+        "auto.create.topics.enable" => {
+            c.auto_create_topics = value.trim().eq_ignore_ascii_case("true")
+        }
+        "socket.request.max.bytes" => c.socket_request_max_bytes = num(k, value)?,
+        "max.connections" => c.max_connections = num(k, value)?,
+        "connections.max.idle.ms" => c.connections_max_idle_ms = num(k, value)?,
+        "queued.max.request.bytes" => {
+            let n: i64 = num(k, value)?;
+            c.queued_max_request_bytes = if n < 0 { usize::MAX } else { n.max(1) as usize };
+        }
+        "num.recovery.threads.per.data.dir" => c.recovery_threads = num(k, value)?,
+        "log.retention.check.interval.ms" => c.log_retention_check_interval_ms = num(k, value)?,
+        "producer.id.expiration.ms" => c.producer_id_expiration_ms = num(k, value)?,
+        "group.initial.rebalance.delay.ms" => c.group.initial_rebalance_delay_ms = num(k, value)?,
+        "group.min.session.timeout.ms" => c.group.min_session_timeout_ms = num(k, value)?,
+        "group.max.session.timeout.ms" => c.group.max_session_timeout_ms = num(k, value)?,
+        "group.max.size" => c.group.max_size = num(k, value)?,
+        "offsets.retention.minutes" => {
+            let m: i64 = num(k, value)?;
+            c.group.offsets_retention_ms = m.saturating_mul(60_000);
+        }
+        "offsets.retention.check.interval.ms" => {
+            c.group.offsets_retention_check_interval_ms = num(k, value)?
+        }
+        "offset.metadata.max.bytes" => c.group.max_metadata_size = num(k, value)?,
+        "offsets.topic.num.partitions" => {
+            c.offsets_topic_partitions = num::<i32>(k, value)?.clamp(1, 1000)
+        }
+        "gregor.log.max.open.files" => {
+            let n: usize = num(k, value)?;
+            c.max_open_files = (n > 0).then_some(n);
+        }
+        "gregor.max.uncompressed.batch.bytes" => c.max_uncompressed_batch_bytes = num(k, value)?,
+        // A table entry with no arm: a bug, caught by the test that applies every default.
+        other => return Err(invalid(other, value, "key in the table but not applied")),
+    }
+    Ok(())
+}
+
+fn def_check(def: &BrokerConfigDef, value: &str) -> Result<(), ConfigError> {
+    let v = value.trim();
+    let ok = match def.kind {
+        ConfigType::Int(min) => v.parse::<i32>().is_ok_and(|n| i64::from(n) >= min),
+        ConfigType::Long(min) => v.parse::<i64>().is_ok_and(|n| n >= min),
+        ConfigType::Boolean => matches!(v.to_ascii_lowercase().as_str(), "true" | "false"),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(def.name, value, format!("expected {:?}", def.kind)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_parses_and_every_key_is_applied() {
+        let mut c = Config::default();
+        for d in BROKER_CONFIGS {
+            apply(&mut c, d, d.default).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+        }
+        assert_eq!(c.group.initial_rebalance_delay_ms, 100);
+        assert_eq!(c.offsets_topic_partitions, 50);
+        assert_eq!(c.log_retention_check_interval_ms, 300_000);
+        assert_eq!(c.producer_id_expiration_ms, 86_400_000);
+        assert_eq!(c.max_open_files, None);
+        assert!(broker_config_def("broker.id").is_some_and(|d| d.name == "node.id"));
+    }
+}

@@ -1,0 +1,162 @@
+//! The table of topic-level configs: every key Kafka 4 describes for a topic, its broker-level
+//! synonym, Kafka's default, its type and whether Gregor acts on it; plus the value types and
+//! sources DescribeConfigs reports.
+
+/// Where a config value comes from, as DescribeConfigs reports it (Kafka's `ConfigSource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Set on the topic itself.
+    DynamicTopic = 1,
+    /// Set in the broker's properties file or overrides.
+    StaticBroker = 4,
+    /// Kafka's built-in default.
+    Default = 5,
+}
+
+/// The type of a config value, for validation and DescribeConfigs' `config_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    /// true / false.
+    Boolean,
+    /// A 32-bit integer with an inclusive lower bound.
+    Int(i64),
+    /// A 64-bit integer with an inclusive lower bound.
+    Long(i64),
+    /// A floating point number in [0, 1].
+    Ratio,
+    /// One of the listed strings.
+    Enum(&'static [&'static str]),
+    /// A comma-separated list, each item one of the listed strings.
+    EnumList(&'static [&'static str]),
+    /// A comma-separated list of anything.
+    List,
+}
+
+impl ConfigType {
+    /// Kafka's DescribeConfigs `config_type` code.
+    pub fn code(self) -> i8 {
+        match self {
+            ConfigType::Boolean => 1,
+            ConfigType::Enum(_) => 2,
+            ConfigType::Int(_) => 3,
+            ConfigType::Long(_) => 5,
+            ConfigType::Ratio => 6,
+            ConfigType::EnumList(_) | ConfigType::List => 7,
+        }
+    }
+}
+
+/// One topic-level config: its name, the broker key it falls back to, and Kafka's default.
+#[derive(Debug)]
+pub struct TopicConfigDef {
+    /// Topic-level key, e.g. `retention.ms`.
+    pub name: &'static str,
+    /// Broker-level synonym, e.g. `log.retention.ms`.
+    pub broker_key: &'static str,
+    /// Kafka's default value, as text.
+    pub default: &'static str,
+    /// Value type and range.
+    pub kind: ConfigType,
+    /// Whether Gregor acts on it (the others are accepted and stored, as a single-node Kafka
+    /// accepts replication settings it cannot act on).
+    pub honoured: bool,
+}
+
+impl TopicConfigDef {
+    /// Checks a value; the error is the reason Kafka would give.
+    pub fn validate(&self, v: &str) -> Result<(), String> {
+        let v = v.trim();
+        match self.kind {
+            ConfigType::Boolean => match v.to_ascii_lowercase().as_str() {
+                "true" | "false" => Ok(()),
+                _ => Err("expected true or false".into()),
+            },
+            ConfigType::Int(min) => match v.parse::<i32>() {
+                Ok(n) if i64::from(n) >= min => Ok(()),
+                Ok(_) => Err(format!("value must be at least {min}")),
+                Err(_) => Err("not a 32-bit integer".into()),
+            },
+            ConfigType::Long(min) => match v.parse::<i64>() {
+                Ok(n) if n >= min => Ok(()),
+                Ok(_) => Err(format!("value must be at least {min}")),
+                Err(_) => Err("not a 64-bit integer".into()),
+            },
+            ConfigType::Ratio => match v.parse::<f64>() {
+                Ok(x) if (0.0..=1.0).contains(&x) => Ok(()),
+                _ => Err("expected a number between 0 and 1".into()),
+            },
+            ConfigType::Enum(allowed) => {
+                if allowed.contains(&v) {
+                    Ok(())
+                } else {
+                    Err(format!("expected one of {allowed:?}"))
+                }
+            }
+            ConfigType::EnumList(allowed) => {
+                let items: Vec<&str> = v.split(',').map(str::trim).collect();
+                if !items.is_empty() && items.iter().all(|i| allowed.contains(i)) {
+                    Ok(())
+                } else {
+                    Err(format!("expected a list of {allowed:?}"))
+                }
+            }
+            ConfigType::List => Ok(()),
+        }
+    }
+}
+
+const fn def(
+    name: &'static str,
+    broker_key: &'static str,
+    default: &'static str,
+    kind: ConfigType,
+    honoured: bool,
+) -> TopicConfigDef {
+    TopicConfigDef {
+        name,
+        broker_key,
+        default,
+        kind,
+        honoured,
+    }
+}
+
+const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
+
+/// Every topic config Kafka 4.x describes, with its broker synonym and default.
+#[rustfmt::skip]
+pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    def("cleanup.policy", "log.cleanup.policy", "delete", ConfigType::EnumList(&["delete", "compact"]), false),
+    def("compression.type", "compression.type", "producer", ConfigType::Enum(COMPRESSION), false),
+    def("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", ConfigType::Long(0), false),
+    def("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", ConfigType::Long(0), false),
+    def("flush.messages", "log.flush.interval.messages", "9223372036854775807", ConfigType::Long(1), true),
+    def("flush.ms", "log.flush.interval.ms", "9223372036854775807", ConfigType::Long(0), true),
+    def("follower.replication.throttled.replicas", "follower.replication.throttled.replicas", "", ConfigType::List, false),
+    def("index.interval.bytes", "log.index.interval.bytes", "4096", ConfigType::Int(0), true),
+    def("leader.replication.throttled.replicas", "leader.replication.throttled.replicas", "", ConfigType::List, false),
+    def("local.retention.bytes", "log.local.retention.bytes", "-2", ConfigType::Long(-2), false),
+    def("local.retention.ms", "log.local.retention.ms", "-2", ConfigType::Long(-2), false),
+    def("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "9223372036854775807", ConfigType::Long(1), false),
+    def("max.message.bytes", "message.max.bytes", "1048588", ConfigType::Int(0), true),
+    def("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "3600000", ConfigType::Long(0), true),
+    def("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "9223372036854775807", ConfigType::Long(0), true),
+    def("message.timestamp.type", "log.message.timestamp.type", "CreateTime", ConfigType::Enum(&["CreateTime", "LogAppendTime"]), true),
+    def("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", ConfigType::Ratio, false),
+    def("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", ConfigType::Long(0), false),
+    def("min.insync.replicas", "min.insync.replicas", "1", ConfigType::Int(1), false),
+    def("preallocate", "log.preallocate", "false", ConfigType::Boolean, false),
+    def("remote.storage.enable", "remote.log.storage.enable", "false", ConfigType::Boolean, false),
+    def("retention.bytes", "log.retention.bytes", "-1", ConfigType::Long(-1), true),
+    def("retention.ms", "log.retention.ms", "604800000", ConfigType::Long(-1), true),
+    def("segment.bytes", "log.segment.bytes", "1073741824", ConfigType::Int(14), true),
+    def("segment.index.bytes", "log.index.size.max.bytes", "10485760", ConfigType::Int(4), false),
+    def("segment.jitter.ms", "log.roll.jitter.ms", "0", ConfigType::Long(0), false),
+    def("segment.ms", "log.roll.ms", "604800000", ConfigType::Long(1), true),
+    def("unclean.leader.election.enable", "unclean.leader.election.enable", "false", ConfigType::Boolean, false),
+];
+
+/// Looks up a topic config definition by its topic-level name.
+pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
