@@ -28,6 +28,7 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod coordinator;
 pub mod faults;
 pub mod fuzzing;
 pub mod group;

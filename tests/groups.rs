@@ -446,7 +446,7 @@ async fn admin_lists_describes_and_deletes_groups() {
     })
     .await
     .unwrap();
-    let listed = broker.groups.read(|c| c.list_groups(&[]));
+    let listed = broker.groups.list_groups(vec![]).await;
     assert!(listed
         .iter()
         .any(|g| g.group_id == "g-admin" && g.state == "Stable"));
@@ -461,12 +461,12 @@ async fn admin_lists_describes_and_deletes_groups() {
     tokio::task::spawn_blocking(move || drop(m.stop()))
         .await
         .unwrap();
-    let d = broker.groups.read(|c| c.describe_group("g-admin"));
+    let d = broker.groups.describe_group("g-admin").await.unwrap();
     assert_eq!(d.state, "Empty");
     let r = a.delete_groups(&["g-admin"], &opts).await.unwrap();
     assert!(r[0].is_ok(), "{r:?}");
     assert_eq!(
-        broker.groups.read(|c| c.describe_group("g-admin")).state,
+        broker.groups.describe_group("g-admin").await.unwrap().state,
         "Dead"
     );
 }
@@ -595,6 +595,7 @@ async fn a_producer_flood_starves_neither_heartbeats_nor_fetches() {
     create_topic(&bs, "calm", 2).await;
     let broker = b.running.as_ref().unwrap().broker.clone();
     let bs2 = bs.clone();
+    let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let fast = [("heartbeat.interval.ms", "500"), ("session.timeout.ms", "6000")];
         let m1 = Member::start(&bs2, "g-calm", "calm", "m1", &fast);
@@ -631,7 +632,8 @@ async fn a_producer_flood_starves_neither_heartbeats_nor_fetches() {
                 produced += 1;
             }
             trickle.poll(Duration::from_millis(0));
-            states.insert(broker.groups.read(|c| c.describe_group("g-calm")).state);
+            let d = handle.block_on(broker.groups.describe_group("g-calm")).unwrap();
+            states.insert(d.state);
             std::thread::sleep(Duration::from_millis(50));
         }
         stop.store(true, Ordering::Relaxed);

@@ -164,21 +164,23 @@ pub async fn sync_group(broker: &Broker, req: SyncGroupRequest, version: i16) ->
 }
 
 /// Heartbeat.
-pub fn heartbeat(broker: &Broker, req: HeartbeatRequest) -> HeartbeatResponse {
+pub async fn heartbeat(broker: &Broker, req: HeartbeatRequest) -> HeartbeatResponse {
     let hb = group::HeartbeatRequest {
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id,
         member_id: req.member_id.to_string(),
         group_instance_id: opt(&req.group_instance_id),
     };
-    let r = broker
-        .groups
-        .call(|c, now| (c.heartbeat(now, hb), Default::default()));
+    let r = broker.groups.heartbeat(hb).await;
     HeartbeatResponse::default().with_error_code(code(&r.err()))
 }
 
 /// LeaveGroup: one member (v0-v2) or a batch (v3+, KIP-345).
-pub fn leave_group(broker: &Broker, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub async fn leave_group(
+    broker: &Broker,
+    req: LeaveGroupRequest,
+    version: i16,
+) -> LeaveGroupResponse {
     let members = if version >= 3 {
         req.members
             .into_iter()
@@ -197,7 +199,14 @@ pub fn leave_group(broker: &Broker, req: LeaveGroupRequest, version: i16) -> Lea
         group_id: req.group_id.to_string(),
         members,
     };
-    let r = broker.groups.call(|c, now| c.leave(now, leave));
+    let r = broker
+        .groups
+        .leave(leave)
+        .await
+        .unwrap_or_else(|e| group::LeaveResult {
+            error: Some(e),
+            members: Vec::new(),
+        });
     if version < 3 {
         let member_error = r.members.first().and_then(|(_, e)| *e);
         return LeaveGroupResponse::default().with_error_code(code(&r.error.or(member_error)));
@@ -218,7 +227,7 @@ pub fn leave_group(broker: &Broker, req: LeaveGroupRequest, version: i16) -> Lea
 }
 
 /// OffsetCommit: group members (generation checked) or standalone consumers (generation -1).
-pub fn offset_commit(
+pub async fn offset_commit(
     broker: &Broker,
     req: OffsetCommitRequest,
     version: i16,
@@ -264,7 +273,7 @@ pub fn offset_commit(
     let results = if commit.partitions.is_empty() {
         Vec::new()
     } else {
-        broker.groups.commit(commit)
+        broker.groups.commit(commit).await
     };
     let mut by_topic: Vec<OffsetCommitResponseTopic> = Vec::new();
     let all = results
@@ -297,16 +306,22 @@ pub fn offset_commit(
     OffsetCommitResponse::default().with_topics(by_topic)
 }
 
-/// The committed offsets of one group, for the wanted partitions (or all).
-fn fetch_group(
+/// The committed offsets of one group, for the wanted partitions (or all), or the group-level
+/// error (NOT_COORDINATOR when its shard is not loaded here).
+async fn fetch_group(
     broker: &Broker,
     group: &str,
     wanted: Option<Vec<(String, i32)>>,
     require_stable: bool,
-) -> Vec<FetchedOffset> {
-    broker
+) -> (Vec<FetchedOffset>, i16) {
+    match broker
         .groups
-        .read(|c| c.fetch_offsets(group, wanted.as_deref(), require_stable))
+        .fetch_offsets(group, wanted, require_stable)
+        .await
+    {
+        Ok(offsets) => (offsets, 0),
+        Err(e) => (Vec::new(), e.code().code()),
+    }
 }
 
 /// `(topic, partitions)` pairs as a flat list of `(topic, partition)`.
@@ -328,46 +343,52 @@ fn group_topics(offsets: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)
 }
 
 /// OffsetFetch: one group (v0-v7) or several (v8+).
-pub fn offset_fetch(broker: &Broker, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+pub async fn offset_fetch(
+    broker: &Broker,
+    req: OffsetFetchRequest,
+    version: i16,
+) -> OffsetFetchResponse {
     let require_stable = version >= 7 && req.require_stable;
     if version >= 8 {
-        let groups = req
-            .groups
-            .into_iter()
-            .map(|g| {
-                let wanted = g
-                    .topics
-                    .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
-                let topics = group_topics(fetch_group(broker, &g.group_id, wanted, require_stable))
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        OffsetFetchResponseTopics::default()
-                            .with_name(TopicName(sb(t)))
-                            .with_partitions(
-                                ps.into_iter()
-                                    .map(|o| {
-                                        OffsetFetchResponsePartitions::default()
-                                            .with_partition_index(o.partition)
-                                            .with_committed_offset(o.offset)
-                                            .with_committed_leader_epoch(o.leader_epoch)
-                                            .with_metadata(Some(sb(o.metadata)))
-                                            .with_error_code(code(&o.error))
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect();
+        let mut groups = Vec::with_capacity(req.groups.len());
+        for g in req.groups {
+            let wanted = g
+                .topics
+                .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
+            let (offsets, error) = fetch_group(broker, &g.group_id, wanted, require_stable).await;
+            let topics = group_topics(offsets)
+                .into_iter()
+                .map(|(t, ps)| {
+                    OffsetFetchResponseTopics::default()
+                        .with_name(TopicName(sb(t)))
+                        .with_partitions(
+                            ps.into_iter()
+                                .map(|o| {
+                                    OffsetFetchResponsePartitions::default()
+                                        .with_partition_index(o.partition)
+                                        .with_committed_offset(o.offset)
+                                        .with_committed_leader_epoch(o.leader_epoch)
+                                        .with_metadata(Some(sb(o.metadata)))
+                                        .with_error_code(code(&o.error))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            groups.push(
                 OffsetFetchResponseGroup::default()
                     .with_group_id(g.group_id)
-                    .with_topics(topics)
-            })
-            .collect();
+                    .with_error_code(error)
+                    .with_topics(topics),
+            );
+        }
         return OffsetFetchResponse::default().with_groups(groups);
     }
     let wanted = req
         .topics
         .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
-    let topics = group_topics(fetch_group(broker, &req.group_id, wanted, require_stable))
+    let (offsets, error) = fetch_group(broker, &req.group_id, wanted, require_stable).await;
+    let topics = group_topics(offsets)
         .into_iter()
         .map(|(t, ps)| {
             OffsetFetchResponseTopic::default()
@@ -389,11 +410,13 @@ pub fn offset_fetch(broker: &Broker, req: OffsetFetchRequest, version: i16) -> O
                 )
         })
         .collect();
-    OffsetFetchResponse::default().with_topics(topics)
+    OffsetFetchResponse::default()
+        .with_error_code(if version >= 2 { error } else { 0 })
+        .with_topics(topics)
 }
 
 /// OffsetDelete: only for partitions the group is not subscribed to.
-pub fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+pub async fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
     let parts: Vec<(String, i32)> = req
         .topics
         .iter()
@@ -404,11 +427,10 @@ pub fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetDeleteR
         })
         .collect();
     let group_id = req.group_id.to_string();
-    let out = broker.groups.call(|c, _| {
-        let o = c.delete_offsets(&group_id, &parts);
-        ((o.error, o.partitions), o.effects)
-    });
-    let (error, partitions) = out;
+    let (error, partitions) = match broker.groups.delete_offsets(&group_id, parts).await {
+        Ok(o) => (o.error, o.partitions),
+        Err(e) => (Some(e), Vec::new()),
+    };
     let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
     for r in partitions {
         let entry = OffsetDeleteResponsePartition::default()
@@ -429,7 +451,11 @@ pub fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetDeleteR
 }
 
 /// ListGroups, with the state filter of v4+.
-pub fn list_groups(broker: &Broker, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+pub async fn list_groups(
+    broker: &Broker,
+    req: ListGroupsRequest,
+    version: i16,
+) -> ListGroupsResponse {
     let states: Vec<String> = if version >= 4 {
         req.states_filter.iter().map(|s| s.to_string()).collect()
     } else {
@@ -448,7 +474,8 @@ pub fn list_groups(broker: &Broker, req: ListGroupsRequest, version: i16) -> Lis
     }
     let groups = broker
         .groups
-        .read(|c| c.list_groups(&states))
+        .list_groups(states)
+        .await
         .into_iter()
         .map(|g| {
             let mut l = ListedGroup::default()
@@ -468,16 +495,25 @@ pub fn list_groups(broker: &Broker, req: ListGroupsRequest, version: i16) -> Lis
 
 /// DescribeGroups: members with their assignments while Stable; unknown groups are "Dead"
 /// (GROUP_ID_NOT_FOUND from v6, as Kafka 4).
-pub fn describe_groups(
+pub async fn describe_groups(
     broker: &Broker,
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
-    let groups = req
-        .groups
-        .into_iter()
-        .map(|id| {
-            let d = broker.groups.read(|c| c.describe_group(&id));
+    let mut groups = Vec::with_capacity(req.groups.len());
+    for id in req.groups {
+        let d = match broker.groups.describe_group(&id).await {
+            Ok(d) => d,
+            Err(e) => group::GroupDescription {
+                group_id: id.to_string(),
+                error: Some(e),
+                state: "",
+                protocol_type: String::new(),
+                protocol: String::new(),
+                members: Vec::new(),
+            },
+        };
+        groups.push({
             let mut g = DescribedGroup::default()
                 .with_group_id(id)
                 .with_error_code(code(&d.error))
@@ -508,17 +544,18 @@ pub fn describe_groups(
                     .with_error_message(Some(sb(message)));
             }
             g
-        })
-        .collect();
+        });
+    }
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
 /// DeleteGroups: only empty groups, as Kafka.
-pub fn delete_groups(broker: &Broker, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+pub async fn delete_groups(broker: &Broker, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
     let names: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
     let results = broker
         .groups
-        .call(|c, _| c.delete_groups(&names))
+        .delete_groups(&names)
+        .await
         .into_iter()
         .map(|(g, e)| {
             DeletableGroupResult::default()

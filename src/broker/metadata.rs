@@ -61,10 +61,11 @@ fn topic_entry(broker: &Broker, t: &Topic) -> MetadataResponseTopic {
         .partitions()
         .iter()
         .map(|p| {
-            let replicas = vec![BrokerId(p.leader)];
+            let (leader, epoch) = p.leadership_now();
+            let replicas = vec![BrokerId(leader)];
             let entry = MetadataResponsePartition::default()
                 .with_partition_index(p.index)
-                .with_leader_epoch(p.leader_epoch)
+                .with_leader_epoch(epoch)
                 .with_replica_nodes(replicas.clone());
             if p.is_offline() {
                 // The only replica's log directory failed: no leader, as Kafka's controller
@@ -75,7 +76,7 @@ fn topic_entry(broker: &Broker, t: &Topic) -> MetadataResponseTopic {
                     .with_offline_replicas(replicas);
             }
             entry
-                .with_leader_id(BrokerId(p.leader))
+                .with_leader_id(BrokerId(leader))
                 .with_isr_nodes(replicas)
         })
         .collect();

@@ -8,7 +8,6 @@ mod admin;
 mod api_versions;
 mod configs;
 mod fetch;
-pub mod group_service;
 mod groups;
 mod metadata;
 mod offsets;
@@ -26,12 +25,12 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::Config;
+use crate::coordinator::GroupCoordinator;
 use crate::faults::Faults;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::protocol::fetch_frame::{self, ResponseFrame};
 use crate::protocol::{self, DecodeError, FramePrefix};
 use crate::topics::{TopicError, TopicRegistry};
-use group_service::GroupService;
 
 /// What the connection should do with a frame's outcome.
 #[derive(Debug)]
@@ -101,7 +100,7 @@ pub struct Broker {
     /// Producer id allocation for InitProducerId.
     pub producer_ids: ProducerIdAllocator,
     /// The consumer-group coordinator.
-    pub groups: Arc<GroupService>,
+    pub groups: Arc<GroupCoordinator>,
 }
 
 impl Broker {
@@ -112,7 +111,7 @@ impl Broker {
         advertised: (String, i32),
         topics: Arc<TopicRegistry>,
         producer_ids: ProducerIdAllocator,
-        groups: Arc<GroupService>,
+        groups: Arc<GroupCoordinator>,
     ) -> Broker {
         Broker {
             groups,
@@ -264,14 +263,16 @@ impl Broker {
             }
             Rq::JoinGroup(r) => Rs::JoinGroup(groups::join_group(self, r, version, ctx).await),
             Rq::SyncGroup(r) => Rs::SyncGroup(groups::sync_group(self, r, version).await),
-            Rq::Heartbeat(r) => Rs::Heartbeat(groups::heartbeat(self, r)),
-            Rq::LeaveGroup(r) => Rs::LeaveGroup(groups::leave_group(self, r, version)),
-            Rq::OffsetCommit(r) => Rs::OffsetCommit(groups::offset_commit(self, r, version)),
-            Rq::OffsetFetch(r) => Rs::OffsetFetch(groups::offset_fetch(self, r, version)),
-            Rq::OffsetDelete(r) => Rs::OffsetDelete(groups::offset_delete(self, r)),
-            Rq::ListGroups(r) => Rs::ListGroups(groups::list_groups(self, r, version)),
-            Rq::DescribeGroups(r) => Rs::DescribeGroups(groups::describe_groups(self, r, version)),
-            Rq::DeleteGroups(r) => Rs::DeleteGroups(groups::delete_groups(self, r)),
+            Rq::Heartbeat(r) => Rs::Heartbeat(groups::heartbeat(self, r).await),
+            Rq::LeaveGroup(r) => Rs::LeaveGroup(groups::leave_group(self, r, version).await),
+            Rq::OffsetCommit(r) => Rs::OffsetCommit(groups::offset_commit(self, r, version).await),
+            Rq::OffsetFetch(r) => Rs::OffsetFetch(groups::offset_fetch(self, r, version).await),
+            Rq::OffsetDelete(r) => Rs::OffsetDelete(groups::offset_delete(self, r).await),
+            Rq::ListGroups(r) => Rs::ListGroups(groups::list_groups(self, r, version).await),
+            Rq::DescribeGroups(r) => {
+                Rs::DescribeGroups(groups::describe_groups(self, r, version).await)
+            }
+            Rq::DeleteGroups(r) => Rs::DeleteGroups(groups::delete_groups(self, r).await),
             other => {
                 // Unreachable while the versions table and this match agree; a test checks that.
                 tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a request in the versions table");

@@ -36,9 +36,10 @@ fn partition(broker: &Broker, topic: &str, index: i32) -> Result<Arc<Partition>,
 
 /// Checks a client's view of the leader epoch against ours, as Kafka does (-1 = not given).
 pub fn check_leader_epoch(p: &Partition, current: i32) -> Result<(), ResponseError> {
-    if current < 0 || current == p.leader_epoch {
+    let epoch = p.leader_epoch();
+    if current < 0 || current == epoch {
         Ok(())
-    } else if current > p.leader_epoch {
+    } else if current > epoch {
         Err(ResponseError::UnknownLeaderEpoch)
     } else {
         Err(ResponseError::FencedLeaderEpoch)
@@ -72,7 +73,7 @@ pub fn list_offsets(broker: &Broker, req: ListOffsetsRequest, version: i16) -> L
                                 .map_or((-1, -1), |(o, ts)| (o, ts)),
                             _ => return Err(ResponseError::InvalidRequest),
                         };
-                        Ok((offset, ts, p.leader_epoch))
+                        Ok((offset, ts, p.leader_epoch()))
                     });
                     match found {
                         Ok((offset, ts, epoch)) => {

@@ -153,7 +153,7 @@ fn append(
             },
         }
     })?;
-    let result = p.log().append(records, &[header], p.leader_epoch, now);
+    let result = p.log().append(records, &[header], p.leader_epoch(), now);
     result.map_err(|e: LogError| {
         tracing::error!(topic = %p.topic, partition = p.index, error = %e, "append failed");
         Refusal {

@@ -251,6 +251,16 @@ impl Coordinator {
         }
     }
 
+    /// Confirms (`persisted`) or abandons every commit handed out and not yet confirmed, oldest
+    /// first. An owner that appends each call's records before making the next call (the
+    /// coordinator runtime) calls this after every append.
+    pub fn complete_pending_commits(&mut self, persisted: bool) {
+        let tokens: Vec<u64> = self.pending_commits.keys().copied().collect();
+        for t in tokens {
+            self.complete_commit(CommitToken(t), persisted);
+        }
+    }
+
     /// Confirms (`persisted`) or abandons a commit returned by `commit_offsets`. Commits to
     /// the same group must be confirmed in the order they were appended.
     pub fn complete_commit(&mut self, token: CommitToken, persisted: bool) {

@@ -161,8 +161,12 @@ pub async fn start_with_fs(
     let producer_ids = crate::producer_ids::ProducerIdAllocator::open(&config.data_dir)
         .context("opening the producer id allocator")?;
     let groups = Arc::new(
-        crate::broker::group_service::GroupService::open(registry.clone(), crate::broker::now_ms())
-            .context("loading consumer groups")?,
+        crate::coordinator::GroupCoordinator::open(
+            registry.clone(),
+            crate::clock::Clock::system(),
+            &config,
+        )
+        .context("loading consumer groups")?,
     );
     let broker = Arc::new(Broker::new(
         config.clone(),

@@ -21,6 +21,7 @@ pub use naming::{validate_topic_name, TopicNameError};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use indexmap::IndexMap;
@@ -96,11 +97,10 @@ pub struct Partition {
     pub topic: String,
     /// Partition index.
     pub index: i32,
-    /// Leader node id: data, not a constant, so leaders can move when there are several
-    /// virtual brokers.
-    pub leader: i32,
-    /// Leader epoch, stamped on appended batches and reported in metadata.
-    pub leader_epoch: i32,
+    /// Leader node id and leader epoch, packed as `(epoch << 32) | node` so both change
+    /// together: mutable cluster state (leaders move between virtual brokers, and every move
+    /// bumps the epoch), read without a lock on every produce and fetch.
+    leadership: AtomicU64,
     /// The log, behind this partition's own lock.
     log: Mutex<PartitionLog>,
     /// The log directory the log lives in (readable without the lock).
@@ -108,6 +108,40 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// The leader's node id.
+    pub fn leader(&self) -> i32 {
+        self.leadership_now().0
+    }
+
+    /// The leader epoch, stamped on appended batches and reported in metadata.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leadership_now().1
+    }
+
+    /// `(leader, leader epoch)`, read together.
+    pub fn leadership_now(&self) -> (i32, i32) {
+        let v = self.leadership.load(Ordering::Acquire);
+        (v as u32 as i32, (v >> 32) as u32 as i32)
+    }
+
+    /// Makes `node` the leader with the next epoch; returns the new epoch.
+    pub fn move_leader(&self, node: i32) -> i32 {
+        let mut current = self.leadership.load(Ordering::Acquire);
+        loop {
+            let epoch = ((current >> 32) as u32 as i32).saturating_add(1);
+            let next = pack_leadership(node, epoch);
+            match self.leadership.compare_exchange(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return epoch,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
     /// Locks this partition's log. A poisoned lock (a panic while appending) is recovered: the
     /// log's own state is only advanced after a successful write.
     pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
@@ -118,6 +152,10 @@ impl Partition {
     pub fn is_offline(&self) -> bool {
         self.log_dir.is_offline()
     }
+}
+
+fn pack_leadership(node: i32, epoch: i32) -> u64 {
+    (u64::from(epoch as u32) << 32) | u64::from(node as u32)
 }
 
 /// A topic and its partitions.
@@ -473,8 +511,7 @@ impl TopicRegistry {
         Ok(Partition {
             topic: topic.to_string(),
             index,
-            leader: self.config.node_id,
-            leader_epoch: 0,
+            leadership: AtomicU64::new(pack_leadership(self.config.node_id, 0)),
             log: Mutex::new(log),
             log_dir: Arc::clone(&self.log_dir),
         })
