@@ -27,13 +27,13 @@
 
 pub mod broker;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod coordinator;
-pub mod faults;
 pub mod fuzzing;
 pub mod group;
 pub mod log;
-pub mod producer_ids;
+pub mod node;
 pub mod properties;
 pub mod protocol;
 pub mod record;

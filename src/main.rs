@@ -15,12 +15,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::from_cli(&cli)?;
     let data_dir = config.data_dir.clone();
-    let mut running = gregor::server::start(config).await?;
+    let mut running = gregor::node::start(config).await?;
     println!(
         "gregor listening on {} (advertised as {}:{}), data in {}, ready in {:.1} ms{}",
         running.addr,
-        running.broker.advertised.0,
-        running.broker.advertised.1,
+        running.node.info().host,
+        running.node.info().port,
         data_dir.display(),
         running.startup.as_secs_f64() * 1000.0,
         if running.recovered {

@@ -224,7 +224,7 @@ async fn metadata_lists_broker_and_auto_creates_topics() {
     assert_eq!(t.partitions().len(), 2, "num.partitions applies");
     assert_eq!(
         t.partitions()[0].leader(),
-        b.running.as_ref().unwrap().broker.node_id()
+        b.running.as_ref().unwrap().node.id
     );
 
     // An invalid name is refused and not created.
@@ -260,18 +260,18 @@ async fn cluster_id_and_topic_ids_are_stable_across_restarts() {
     )
     .await
     .unwrap();
-    let before = b.running.as_ref().unwrap().broker.cluster_id.clone();
+    let before = b.running.as_ref().unwrap().cluster.cluster_id.clone();
     let id_before = b
         .running
         .as_ref()
         .unwrap()
-        .broker
+        .cluster
         .topics
         .get("ids")
         .unwrap()
         .id;
     b.restart().await;
-    let broker = &b.running.as_ref().unwrap().broker;
+    let broker = &b.running.as_ref().unwrap().cluster;
     assert_eq!(broker.cluster_id, before);
     assert_eq!(broker.topics.get("ids").unwrap().id, id_before);
     assert!(

@@ -437,7 +437,7 @@ async fn admin_lists_describes_and_deletes_groups() {
     let b = TestBroker::start(&[]).await;
     let bs = b.bootstrap();
     create_topic(&bs, "adm", 2).await;
-    let broker = b.running.as_ref().unwrap().broker.clone();
+    let broker = b.running.as_ref().unwrap().cluster.clone();
     let bs2 = bs.clone();
     let m = tokio::task::spawn_blocking(move || {
         let m = Member::start(&bs2, "g-admin", "adm", "solo", &[]);
@@ -593,7 +593,7 @@ async fn a_producer_flood_starves_neither_heartbeats_nor_fetches() {
         .unwrap();
     assert!(r[0].is_ok(), "{r:?}");
     create_topic(&bs, "calm", 2).await;
-    let broker = b.running.as_ref().unwrap().broker.clone();
+    let broker = b.running.as_ref().unwrap().cluster.clone();
     let bs2 = bs.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {

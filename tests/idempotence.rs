@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::process::BrokerProcess;
 use common::{end_offset, produce_raw, record_batch, RawClient, TestBroker};
-use gregor::faults::{FaultAction, FaultRule};
+use gregor::cluster::faults::{FaultAction, FaultRule};
 use kafka_protocol::messages::{
     ApiKey, InitProducerIdRequest, ProducerId, RequestKind, ResponseKind,
 };
@@ -171,7 +171,7 @@ fn values(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, String)> {
 /// and answers 3 produce requests with a retriable error. Returns the values stored.
 async fn produce_through_faults(idempotent: bool, topic: &str, n: usize) -> Vec<(i32, String)> {
     let b = TestBroker::start(&[]).await;
-    let broker = b.running.as_ref().unwrap().broker.clone();
+    let broker = b.running.as_ref().unwrap().cluster.clone();
     let p = producer(&b.bootstrap(), idempotent, &[("batch.num.messages", "100")]);
     // Warm up so metadata and the producer id are in place before faults start.
     p.send(

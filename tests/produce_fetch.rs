@@ -445,7 +445,7 @@ async fn large_fetches_sent_from_the_file_are_exact() {
             .running
             .as_ref()
             .unwrap()
-            .broker
+            .cluster
             .topics
             .get("bulk")
             .unwrap();

@@ -287,7 +287,7 @@ async fn configs_over_raw_protocol_report_codes_sources_and_synonyms() {
                 b.running
                     .as_ref()
                     .unwrap()
-                    .broker
+                    .cluster
                     .topics
                     .get("cfg")
                     .unwrap()
@@ -507,7 +507,7 @@ async fn fetch_by_topic_id_from_v13() {
         .running
         .as_ref()
         .unwrap()
-        .broker
+        .cluster
         .topics
         .get("by-id")
         .unwrap()

@@ -15,15 +15,11 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{sb, Broker};
+use super::{sb, Node};
 use crate::topics::TopicError;
 
 /// CreateTopics: validates everything first; `validate_only` stops there.
-pub fn create_topics(
-    broker: &Broker,
-    req: CreateTopicsRequest,
-    version: i16,
-) -> CreateTopicsResponse {
+pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let name = t.name.to_string();
@@ -36,34 +32,35 @@ pub fn create_topics(
         }
         let replication = i32::from(t.replication_factor);
         // Explicit replica assignments must name this broker only.
-        let assignment_ok = t.assignments.iter().all(|a| {
-            a.broker_ids.iter().all(|b| b.0 == broker.node_id()) && !a.broker_ids.is_empty()
-        });
+        let assignment_ok = t
+            .assignments
+            .iter()
+            .all(|a| a.broker_ids.iter().all(|b| b.0 == node.id) && !a.broker_ids.is_empty());
         let outcome = if !assignment_ok {
             Err(TopicError::InvalidReplicationFactor(0))
         } else if !t.assignments.is_empty() {
             let n = t.assignments.len() as i32;
             if req.validate_only {
-                broker.topics.validate_create(&name, n, -1, &configs)
+                node.cluster.topics.validate_create(&name, n, -1, &configs)
             } else {
-                broker
+                node.cluster
                     .topics
                     .create(&name, n, -1, configs)
                     .map(|t| t.partition_count())
             }
         } else if req.validate_only {
-            broker
+            node.cluster
                 .topics
                 .validate_create(&name, t.num_partitions, replication, &configs)
         } else {
-            broker
+            node.cluster
                 .topics
                 .create(&name, t.num_partitions, replication, configs)
                 .map(|t| t.partition_count())
         };
         match outcome {
             Ok(count) => {
-                let topic = broker.topics.get(&name);
+                let topic = node.cluster.topics.get(&name);
                 if let Some(topic) = topic.as_ref().filter(|_| version >= 7) {
                     result = result.with_topic_id(topic.id);
                 }
@@ -72,7 +69,7 @@ pub fn create_topics(
                         .with_num_partitions(count)
                         .with_replication_factor(1)
                         .with_configs(topic.map(|topic| {
-                            broker
+                            node.cluster
                                 .topics
                                 .effective_configs(&topic)
                                 .into_iter()
@@ -102,11 +99,7 @@ pub fn create_topics(
 }
 
 /// DeleteTopics, by name (all versions) or by topic id (v6+).
-pub fn delete_topics(
-    broker: &Broker,
-    req: DeleteTopicsRequest,
-    version: i16,
-) -> DeleteTopicsResponse {
+pub fn delete_topics(node: &Node, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
     let targets: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
         req.topics
             .into_iter()
@@ -123,13 +116,14 @@ pub fn delete_topics(
         .map(|(name, id)| {
             let resolved = match &name {
                 Some(n) => Ok(n.to_string()),
-                None => broker
+                None => node
+                    .cluster
                     .topics
                     .get_by_id(id)
                     .map(|t| t.name.clone())
                     .ok_or(TopicError::UnknownId(id)),
             };
-            let outcome = resolved.and_then(|n| broker.topics.delete(&n).map(|id| (n, id)));
+            let outcome = resolved.and_then(|n| node.cluster.topics.delete(&n).map(|id| (n, id)));
             let mut r = DeletableTopicResult::default();
             match outcome {
                 Ok((n, deleted_id)) => {
@@ -155,16 +149,14 @@ pub fn delete_topics(
 }
 
 /// CreatePartitions: grow only.
-pub fn create_partitions(
-    broker: &Broker,
-    req: CreatePartitionsRequest,
-) -> CreatePartitionsResponse {
+pub fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let results = req
         .topics
         .into_iter()
         .map(|t| {
             let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-            match broker
+            match node
+                .cluster
                 .topics
                 .create_partitions(&t.name, t.count, req.validate_only)
             {
@@ -179,12 +171,20 @@ pub fn create_partitions(
 }
 
 /// DescribeCluster: this one broker, which is also the controller.
-pub fn describe_cluster(broker: &Broker, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn describe_cluster(node: &Node, _req: DescribeClusterRequest) -> DescribeClusterResponse {
     DescribeClusterResponse::default()
-        .with_cluster_id(sb(broker.cluster_id.clone()))
-        .with_controller_id(BrokerId(broker.node_id()))
-        .with_brokers(vec![DescribeClusterBroker::default()
-            .with_broker_id(BrokerId(broker.node_id()))
-            .with_host(sb(broker.advertised.0.clone()))
-            .with_port(broker.advertised.1)])
+        .with_cluster_id(sb(node.cluster.cluster_id.clone()))
+        .with_controller_id(BrokerId(node.cluster.controller_id()))
+        .with_brokers(
+            node.cluster
+                .nodes()
+                .into_iter()
+                .map(|n| {
+                    DescribeClusterBroker::default()
+                        .with_broker_id(BrokerId(n.id))
+                        .with_host(sb(n.host))
+                        .with_port(n.port)
+                })
+                .collect(),
+        )
 }

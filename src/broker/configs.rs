@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::{sb, Broker};
+use super::{sb, Node};
 use crate::config::{ConfigSource, ConfigType, BROKER_CONFIGS, TOPIC_CONFIGS};
 use crate::topics::TopicError;
 
@@ -32,11 +32,7 @@ struct Entry {
 }
 
 /// DescribeConfigs for topics and for this broker.
-pub fn describe(
-    broker: &Broker,
-    req: DescribeConfigsRequest,
-    version: i16,
-) -> DescribeConfigsResponse {
+pub fn describe(node: &Node, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
     let results = req
         .resources
         .into_iter()
@@ -45,8 +41,8 @@ pub fn describe(
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
             let entries = match res.resource_type {
-                RESOURCE_TOPIC => topic_entries(broker, &res.resource_name),
-                RESOURCE_BROKER => broker_entries(broker, &res.resource_name),
+                RESOURCE_TOPIC => topic_entries(node, &res.resource_name),
+                RESOURCE_BROKER => broker_entries(node, &res.resource_name),
                 _ => Err((
                     ResponseError::InvalidRequest,
                     "unsupported resource type".to_string(),
@@ -98,15 +94,15 @@ fn wire_entry(e: Entry, synonyms: bool, version: i16) -> DescribeConfigsResource
     out
 }
 
-fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
-    let topic = broker.topics.get(name).ok_or_else(|| {
+fn topic_entries(node: &Node, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
+    let topic = node.cluster.topics.get(name).ok_or_else(|| {
         (
             ResponseError::UnknownTopicOrPartition,
             format!("unknown topic {name}"),
         )
     })?;
     let overrides = topic.overrides();
-    let cfg = broker.topics.broker_config();
+    let cfg = node.cluster.topics.broker_config();
     Ok(TOPIC_CONFIGS
         .iter()
         .map(|d| {
@@ -143,14 +139,14 @@ fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseErr
         .collect())
 }
 
-fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
-    if !name.is_empty() && name != broker.node_id().to_string() {
+fn broker_entries(node: &Node, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
+    if !name.is_empty() && name != node.id.to_string() {
         return Err((
             ResponseError::InvalidRequest,
             format!("unknown broker {name}"),
         ));
     }
-    let cfg = broker.topics.broker_config();
+    let cfg = node.cluster.topics.broker_config();
     let entry = |key: &str, value: String, source: ConfigSource, kind: ConfigType| Entry {
         name: key.to_string(),
         synonyms: vec![(key.to_string(), value.clone(), source)],
@@ -165,12 +161,12 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (ResponseEr
             let (configured, source) = cfg.broker_value(d);
             // What is in force where the broker resolved it at start.
             let value = match d.name {
-                "node.id" => broker.node_id().to_string(),
+                "node.id" => node.id.to_string(),
                 "listeners" => format!("PLAINTEXT://{}", cfg.listen),
-                "advertised.listeners" => format!(
-                    "PLAINTEXT://{}:{}",
-                    broker.advertised.0, broker.advertised.1
-                ),
+                "advertised.listeners" => {
+                    let me = node.info();
+                    format!("PLAINTEXT://{}:{}", me.host, me.port)
+                }
                 "log.dirs" => cfg.data_dir.display().to_string(),
                 _ => configured,
             };
@@ -201,7 +197,7 @@ fn broker_refusal() -> (i16, Option<StrBytes>) {
 }
 
 /// AlterConfigs: replaces a topic's whole set of overrides.
-pub fn alter(broker: &Broker, req: AlterConfigsRequest) -> AlterConfigsResponse {
+pub fn alter(node: &Node, req: AlterConfigsRequest) -> AlterConfigsResponse {
     let responses = req
         .resources
         .into_iter()
@@ -213,16 +209,18 @@ pub fn alter(broker: &Broker, req: AlterConfigsRequest) -> AlterConfigsResponse 
                         .iter()
                         .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
                         .collect();
-                    match broker
-                        .topics
-                        .alter_configs(&res.resource_name, req.validate_only, |m| {
+                    match node.cluster.topics.alter_configs(
+                        &res.resource_name,
+                        req.validate_only,
+                        |m| {
                             m.clear();
                             for (k, v) in set {
                                 if let Some(v) = v {
                                     m.insert(k, v);
                                 }
                             }
-                        }) {
+                        },
+                    ) {
                         Ok(()) => (0, None),
                         Err(e) => alter_error(&e),
                     }
@@ -241,7 +239,7 @@ pub fn alter(broker: &Broker, req: AlterConfigsRequest) -> AlterConfigsResponse 
 
 /// IncrementalAlterConfigs: SET (0), DELETE (1), APPEND (2), SUBTRACT (3) per key.
 pub fn incremental_alter(
-    broker: &Broker,
+    node: &Node,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let responses = req
@@ -265,10 +263,10 @@ pub fn incremental_alter(
                         .iter()
                         .find(|(_, op, v)| !matches!((op, v), (0 | 2 | 3, Some(_)) | (1, _)))
                         .map(|(k, _, _)| k.clone());
-                    let cfg = broker.topics.broker_config();
+                    let cfg = node.cluster.topics.broker_config();
                     let result = match &bad_op {
                         Some(_) => Ok(()),
-                        None => broker.topics.alter_configs(
+                        None => node.cluster.topics.alter_configs(
                             &res.resource_name,
                             req.validate_only,
                             |m| {

@@ -14,7 +14,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::Broker;
+use super::Node;
 use crate::log::LogError;
 use crate::protocol::fetch_frame::FileRecords;
 use crate::record::FileSlice;
@@ -44,11 +44,11 @@ struct Planned {
 }
 
 /// Answers a Fetch request, parking it until data arrives, the wait ends or the broker stops.
-pub async fn handle(broker: &Broker, req: FetchRequest, version: i16) -> FetchReply {
+pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchReply {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let deadline = tokio::time::Instant::now() + wait;
-    let mut appends = broker.subscribe_appends();
-    let mut stopping = broker.subscribe_stopping();
+    let mut appends = node.cluster.subscribe_appends();
+    let mut stopping = node.cluster.subscribe_stopping();
     // Resolve topics once: by id from v13, by name before.
     let topics: Vec<(
         Option<Arc<Topic>>,
@@ -58,9 +58,9 @@ pub async fn handle(broker: &Broker, req: FetchRequest, version: i16) -> FetchRe
         .iter()
         .map(|t| {
             let topic = if version >= 13 {
-                broker.topics.get_by_id(t.topic_id)
+                node.cluster.topics.get_by_id(t.topic_id)
             } else {
-                broker.topics.get(&t.topic)
+                node.cluster.topics.get(&t.topic)
             };
             (topic, t)
         })

@@ -23,7 +23,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::{sb, Broker, RequestContext};
+use super::{sb, Node, RequestContext};
 use crate::group::{
     self, CommitPartition, FetchedOffset, GroupError, LeaveMember, PartitionResult,
 };
@@ -36,38 +36,43 @@ fn opt(s: &Option<StrBytes>) -> Option<String> {
     s.as_ref().map(|s| s.to_string())
 }
 
-/// FindCoordinator: this broker coordinates every group (and would every transactional id).
+/// FindCoordinator: each key's coordinator is the leader of its internal partition, from the
+/// cluster's view. With that partition's log directory offline it has no leader, and Kafka
+/// answers COORDINATOR_NOT_AVAILABLE with no node. Transactional ids (key type 1) are placed
+/// like group ids until the transaction coordinator lands.
 pub fn find_coordinator(
-    broker: &Broker,
+    node: &Node,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    // With the log directory holding `__consumer_offsets` offline, its partitions have no
-    // leader, and Kafka answers COORDINATOR_NOT_AVAILABLE with no node.
-    let (node, host, port, error) = if broker.topics.log_dir().is_offline() {
-        let code = ResponseError::CoordinatorNotAvailable.code();
-        (BrokerId(-1), sb(""), -1, code)
-    } else {
-        let (host, port) = (sb(broker.advertised.0.clone()), broker.advertised.1);
-        (BrokerId(broker.node_id()), host, port, 0)
+    let locate = |key: &str| match node.cluster.group_coordinator(key) {
+        Some(n) => (BrokerId(n.id), sb(n.host), n.port, 0),
+        None => (
+            BrokerId(-1),
+            sb(""),
+            -1,
+            ResponseError::CoordinatorNotAvailable.code(),
+        ),
     };
     if version >= 4 {
         let coordinators = req
             .coordinator_keys
             .into_iter()
             .map(|key| {
+                let (id, host, port, error) = locate(&key);
                 WireCoordinator::default()
                     .with_key(key)
-                    .with_node_id(node)
-                    .with_host(host.clone())
+                    .with_node_id(id)
+                    .with_host(host)
                     .with_port(port)
                     .with_error_code(error)
             })
             .collect();
         FindCoordinatorResponse::default().with_coordinators(coordinators)
     } else {
+        let (id, host, port, error) = locate(&req.key);
         FindCoordinatorResponse::default()
-            .with_node_id(node)
+            .with_node_id(id)
             .with_host(host)
             .with_port(port)
             .with_error_code(error)
@@ -76,7 +81,7 @@ pub fn find_coordinator(
 
 /// JoinGroup, parked until the rebalance completes.
 pub async fn join_group(
-    broker: &Broker,
+    node: &Node,
     req: JoinGroupRequest,
     version: i16,
     ctx: &RequestContext,
@@ -102,7 +107,7 @@ pub async fn join_group(
         require_known_member_id: version >= 4,
         supports_skip_assignment: version >= 9,
     };
-    let r = broker.groups.join(join).await;
+    let r = node.cluster.groups.join(join).await;
     let mut resp = JoinGroupResponse::default()
         .with_error_code(code(&r.error))
         .with_generation_id(r.generation_id)
@@ -137,7 +142,7 @@ pub async fn join_group(
 }
 
 /// SyncGroup, parked until the leader's assignment is in.
-pub async fn sync_group(broker: &Broker, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+pub async fn sync_group(node: &Node, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
     let sync = group::SyncRequest {
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id,
@@ -151,7 +156,7 @@ pub async fn sync_group(broker: &Broker, req: SyncGroupRequest, version: i16) ->
             .map(|a| (a.member_id.to_string(), a.assignment))
             .collect(),
     };
-    let r = broker.groups.sync(sync).await;
+    let r = node.cluster.groups.sync(sync).await;
     let mut resp = SyncGroupResponse::default()
         .with_error_code(code(&r.error))
         .with_assignment(r.assignment);
@@ -164,23 +169,19 @@ pub async fn sync_group(broker: &Broker, req: SyncGroupRequest, version: i16) ->
 }
 
 /// Heartbeat.
-pub async fn heartbeat(broker: &Broker, req: HeartbeatRequest) -> HeartbeatResponse {
+pub async fn heartbeat(node: &Node, req: HeartbeatRequest) -> HeartbeatResponse {
     let hb = group::HeartbeatRequest {
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id,
         member_id: req.member_id.to_string(),
         group_instance_id: opt(&req.group_instance_id),
     };
-    let r = broker.groups.heartbeat(hb).await;
+    let r = node.cluster.groups.heartbeat(hb).await;
     HeartbeatResponse::default().with_error_code(code(&r.err()))
 }
 
 /// LeaveGroup: one member (v0-v2) or a batch (v3+, KIP-345).
-pub async fn leave_group(
-    broker: &Broker,
-    req: LeaveGroupRequest,
-    version: i16,
-) -> LeaveGroupResponse {
+pub async fn leave_group(node: &Node, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     let members = if version >= 3 {
         req.members
             .into_iter()
@@ -199,7 +200,8 @@ pub async fn leave_group(
         group_id: req.group_id.to_string(),
         members,
     };
-    let r = broker
+    let r = node
+        .cluster
         .groups
         .leave(leave)
         .await
@@ -228,14 +230,14 @@ pub async fn leave_group(
 
 /// OffsetCommit: group members (generation checked) or standalone consumers (generation -1).
 pub async fn offset_commit(
-    broker: &Broker,
+    node: &Node,
     req: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {
     let mut partitions = Vec::new();
     let mut unknown: Vec<(String, i32)> = Vec::new();
     for t in &req.topics {
-        let known = broker.topics.get(&t.name);
+        let known = node.cluster.topics.get(&t.name);
         for p in &t.partitions {
             if known
                 .as_ref()
@@ -273,7 +275,7 @@ pub async fn offset_commit(
     let results = if commit.partitions.is_empty() {
         Vec::new()
     } else {
-        broker.groups.commit(commit).await
+        node.cluster.groups.commit(commit).await
     };
     let mut by_topic: Vec<OffsetCommitResponseTopic> = Vec::new();
     let all = results
@@ -309,12 +311,13 @@ pub async fn offset_commit(
 /// The committed offsets of one group, for the wanted partitions (or all), or the group-level
 /// error (NOT_COORDINATOR when its shard is not loaded here).
 async fn fetch_group(
-    broker: &Broker,
+    node: &Node,
     group: &str,
     wanted: Option<Vec<(String, i32)>>,
     require_stable: bool,
 ) -> (Vec<FetchedOffset>, i16) {
-    match broker
+    match node
+        .cluster
         .groups
         .fetch_offsets(group, wanted, require_stable)
         .await
@@ -344,7 +347,7 @@ fn group_topics(offsets: Vec<FetchedOffset>) -> Vec<(String, Vec<FetchedOffset>)
 
 /// OffsetFetch: one group (v0-v7) or several (v8+).
 pub async fn offset_fetch(
-    broker: &Broker,
+    node: &Node,
     req: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
@@ -355,7 +358,7 @@ pub async fn offset_fetch(
             let wanted = g
                 .topics
                 .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
-            let (offsets, error) = fetch_group(broker, &g.group_id, wanted, require_stable).await;
+            let (offsets, error) = fetch_group(node, &g.group_id, wanted, require_stable).await;
             let topics = group_topics(offsets)
                 .into_iter()
                 .map(|(t, ps)| {
@@ -387,7 +390,7 @@ pub async fn offset_fetch(
     let wanted = req
         .topics
         .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
-    let (offsets, error) = fetch_group(broker, &req.group_id, wanted, require_stable).await;
+    let (offsets, error) = fetch_group(node, &req.group_id, wanted, require_stable).await;
     let topics = group_topics(offsets)
         .into_iter()
         .map(|(t, ps)| {
@@ -416,7 +419,7 @@ pub async fn offset_fetch(
 }
 
 /// OffsetDelete: only for partitions the group is not subscribed to.
-pub async fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+pub async fn offset_delete(node: &Node, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
     let parts: Vec<(String, i32)> = req
         .topics
         .iter()
@@ -427,7 +430,7 @@ pub async fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetD
         })
         .collect();
     let group_id = req.group_id.to_string();
-    let (error, partitions) = match broker.groups.delete_offsets(&group_id, parts).await {
+    let (error, partitions) = match node.cluster.groups.delete_offsets(&group_id, parts).await {
         Ok(o) => (o.error, o.partitions),
         Err(e) => (Some(e), Vec::new()),
     };
@@ -451,11 +454,7 @@ pub async fn offset_delete(broker: &Broker, req: OffsetDeleteRequest) -> OffsetD
 }
 
 /// ListGroups, with the state filter of v4+.
-pub async fn list_groups(
-    broker: &Broker,
-    req: ListGroupsRequest,
-    version: i16,
-) -> ListGroupsResponse {
+pub async fn list_groups(node: &Node, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
     let states: Vec<String> = if version >= 4 {
         req.states_filter.iter().map(|s| s.to_string()).collect()
     } else {
@@ -472,7 +471,8 @@ pub async fn list_groups(
     if !types.is_empty() && !types.iter().any(|t| t == "classic") {
         return ListGroupsResponse::default();
     }
-    let groups = broker
+    let groups = node
+        .cluster
         .groups
         .list_groups(states)
         .await
@@ -496,13 +496,13 @@ pub async fn list_groups(
 /// DescribeGroups: members with their assignments while Stable; unknown groups are "Dead"
 /// (GROUP_ID_NOT_FOUND from v6, as Kafka 4).
 pub async fn describe_groups(
-    broker: &Broker,
+    node: &Node,
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
     let mut groups = Vec::with_capacity(req.groups.len());
     for id in req.groups {
-        let d = match broker.groups.describe_group(&id).await {
+        let d = match node.cluster.groups.describe_group(&id).await {
             Ok(d) => d,
             Err(e) => group::GroupDescription {
                 group_id: id.to_string(),
@@ -550,9 +550,10 @@ pub async fn describe_groups(
 }
 
 /// DeleteGroups: only empty groups, as Kafka.
-pub async fn delete_groups(broker: &Broker, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+pub async fn delete_groups(node: &Node, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
     let names: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
-    let results = broker
+    let results = node
+        .cluster
         .groups
         .delete_groups(&names)
         .await

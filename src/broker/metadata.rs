@@ -1,4 +1,4 @@
-//! Metadata: this broker, the cluster id, and the requested (or all) topics; auto-creates
+//! Metadata: the cluster's brokers, the cluster id, and the requested (or all) topics; auto-creates
 //! unknown topics when the request and `auto.create.topics.enable` allow it.
 
 use kafka_protocol::messages::metadata_response::{
@@ -8,11 +8,12 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::{sb, Broker};
+use super::{sb, Node};
+use crate::cluster::NodeInfo;
 use crate::topics::{Topic, TopicError};
 
 /// Answers a Metadata request.
-pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub fn handle(node: &Node, req: MetadataRequest, version: i16) -> MetadataResponse {
     // v0-v3 have no flag and always allow auto-creation.
     let allow_create = version < 4 || req.allow_auto_topic_creation;
     let wanted = match req.topics {
@@ -21,42 +22,44 @@ pub fn handle(broker: &Broker, req: MetadataRequest, version: i16) -> MetadataRe
         Some(t) => Some(t),
     };
     let topics = match wanted {
-        None => broker
+        None => node
+            .cluster
             .topics
             .all()
             .iter()
-            .map(|t| topic_entry(broker, t))
+            .map(|t| topic_entry(t))
             .collect(),
         Some(list) => list
             .into_iter()
             .map(|rt| match rt.name {
-                Some(name) => match broker.topic_or_create(&name, allow_create) {
-                    Ok(t) => topic_entry(broker, &t),
+                Some(name) => match node.cluster.topic_or_create(&name, allow_create) {
+                    Ok(t) => topic_entry(&t),
                     Err(e) => error_entry(Some(name), Uuid::nil(), &e),
                 },
-                None => match broker.topics.get_by_id(rt.topic_id) {
-                    Some(t) => topic_entry(broker, &t),
+                None => match node.cluster.topics.get_by_id(rt.topic_id) {
+                    Some(t) => topic_entry(&t),
                     None => error_entry(None, rt.topic_id, &TopicError::UnknownId(rt.topic_id)),
                 },
             })
             .collect(),
     };
+    let controller = node.cluster.controller_id();
     MetadataResponse::default()
-        .with_brokers(vec![broker_entry(broker)])
-        .with_cluster_id((version >= 2).then(|| sb(broker.cluster_id.clone())))
-        .with_controller_id(BrokerId(if version >= 1 { broker.node_id() } else { -1 }))
+        .with_brokers(node.cluster.nodes().into_iter().map(broker_entry).collect())
+        .with_cluster_id((version >= 2).then(|| sb(node.cluster.cluster_id.clone())))
+        .with_controller_id(BrokerId(if version >= 1 { controller } else { -1 }))
         .with_topics(topics)
 }
 
-/// This broker as Metadata lists it.
-pub fn broker_entry(broker: &Broker) -> MetadataResponseBroker {
+/// A broker as Metadata lists it.
+fn broker_entry(n: NodeInfo) -> MetadataResponseBroker {
     MetadataResponseBroker::default()
-        .with_node_id(BrokerId(broker.node_id()))
-        .with_host(sb(broker.advertised.0.clone()))
-        .with_port(broker.advertised.1)
+        .with_node_id(BrokerId(n.id))
+        .with_host(sb(n.host))
+        .with_port(n.port)
 }
 
-fn topic_entry(broker: &Broker, t: &Topic) -> MetadataResponseTopic {
+fn topic_entry(t: &Topic) -> MetadataResponseTopic {
     let partitions = t
         .partitions()
         .iter()
@@ -80,7 +83,6 @@ fn topic_entry(broker: &Broker, t: &Topic) -> MetadataResponseTopic {
                 .with_isr_nodes(replicas)
         })
         .collect();
-    let _ = broker;
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(sb(t.name.clone()))))
         .with_topic_id(t.id)

@@ -1,61 +1,39 @@
-//! The one dispatch point every request passes through ([`Broker::handle_frame`]), and one thin
+//! The one dispatch point every request passes through ([`Node::handle_frame`]), and one thin
 //! file per API family: request -> domain call -> response, errors mapped per topic/partition.
 //!
-//! Future cross-cutting features (fault injection, metrics, virtual brokers) hook in here, at
-//! [`Broker::dispatch`], not in the handlers.
+//! A [`Node`] is one broker of the [`Cluster`] as a listener serves it: its node id, and the
+//! cluster's shared state. Cross-cutting features (fault injection, metrics, virtual brokers)
+//! hook in here, at [`Node::dispatch`], not in the handlers.
 
 mod admin;
 mod api_versions;
 mod configs;
 mod fetch;
 mod groups;
+mod init_producer_id;
 mod metadata;
 mod offsets;
 mod produce;
-mod producer_id;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
-use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::config::Config;
-use crate::coordinator::GroupCoordinator;
-use crate::faults::Faults;
-use crate::producer_ids::ProducerIdAllocator;
+use crate::cluster::{Cluster, NodeInfo};
 use crate::protocol::fetch_frame::{self, ResponseFrame};
 use crate::protocol::{self, DecodeError, FramePrefix};
-use crate::topics::{TopicError, TopicRegistry};
-
-/// What the connection should do with a frame's outcome.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Write this response frame (length prefix included; Fetch records may be file regions).
-    Respond(ResponseFrame),
-    /// Send nothing (Produce with acks=0).
-    NoResponse,
-    /// Close the connection; the reason has been logged.
-    Close,
-}
+use crate::server::{ClientInfo, FrameHandler, Outcome};
 
 /// A handler's answer, before encoding.
-enum Reply {
+enum Answer {
     /// A response body encoded whole.
     Body(ResponseKind),
     /// A Fetch response whose large record sets are sent from their files.
     Fetch(fetch::FetchReply),
-}
-
-/// Who sent a frame, for logs and (later) per-client state.
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    /// Peer address, as text.
-    pub peer: String,
 }
 
 /// What a handler may need to know about the request beyond its body.
@@ -78,78 +56,38 @@ impl RequestContext {
     }
 }
 
-/// Shared state of one broker: configuration, identity and the topic registry.
+/// One broker of the cluster, as its listener serves it.
 #[derive(Debug)]
-pub struct Broker {
-    /// Resolved configuration.
-    pub config: Arc<Config>,
-    /// Cluster id, stable across restarts (from `meta.properties`).
-    pub cluster_id: String,
-    /// `(host, port)` given to clients in Metadata and FindCoordinator.
-    pub advertised: (String, i32),
-    /// Topics and their partitions.
-    pub topics: Arc<TopicRegistry>,
-    /// Bumped after every append; long-polling fetches wait on it instead of sleeping.
-    appended: watch::Sender<u64>,
-    /// Set to true when the broker is stopping, so parked requests answer at once.
-    stopping: watch::Sender<bool>,
-    /// When the broker was created, for uptime in logs.
-    pub started: Instant,
-    /// Fault-injection rules (tests today; users later).
-    pub faults: Faults,
-    /// Producer id allocation for InitProducerId.
-    pub producer_ids: ProducerIdAllocator,
-    /// The consumer-group coordinator.
-    pub groups: Arc<GroupCoordinator>,
+pub struct Node {
+    /// This broker's node id.
+    pub id: i32,
+    /// The shared state every node serves from.
+    pub cluster: Arc<Cluster>,
 }
 
-impl Broker {
-    /// Creates a broker over an opened topic registry.
-    pub fn new(
-        config: Arc<Config>,
-        cluster_id: String,
-        advertised: (String, i32),
-        topics: Arc<TopicRegistry>,
-        producer_ids: ProducerIdAllocator,
-        groups: Arc<GroupCoordinator>,
-    ) -> Broker {
-        Broker {
-            groups,
-            faults: Faults::default(),
-            producer_ids,
-            config,
-            cluster_id,
-            advertised,
-            topics,
-            appended: watch::channel(0).0,
-            stopping: watch::channel(false).0,
-            started: Instant::now(),
-        }
+impl FrameHandler for Node {
+    async fn handle_frame(&self, frame: Bytes, client: &ClientInfo) -> Outcome {
+        Node::handle_frame(self, frame, client).await
     }
 
-    /// This broker's node id.
-    pub fn node_id(&self) -> i32 {
-        self.config.node_id
+    fn shutting_down(&self) {
+        self.cluster.begin_shutdown();
+    }
+}
+
+impl Node {
+    /// Node `id` of `cluster`.
+    pub fn new(id: i32, cluster: Arc<Cluster>) -> Node {
+        Node { id, cluster }
     }
 
-    /// Wakes long-polling fetches after data was appended.
-    pub fn notify_appended(&self) {
-        self.appended.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    /// A receiver that changes on every append (for long-polling).
-    pub fn subscribe_appends(&self) -> watch::Receiver<u64> {
-        self.appended.subscribe()
-    }
-
-    /// Tells parked requests to answer now; called at shutdown.
-    pub fn begin_shutdown(&self) {
-        self.stopping.send_replace(true);
-    }
-
-    /// A receiver that turns true when the broker starts stopping.
-    pub fn subscribe_stopping(&self) -> watch::Receiver<bool> {
-        self.stopping.subscribe()
+    /// This node as Metadata lists it (its advertised address).
+    pub fn info(&self) -> NodeInfo {
+        self.cluster.node(self.id).unwrap_or(NodeInfo {
+            id: self.id,
+            host: String::new(),
+            port: -1,
+        })
     }
 
     /// Handles one request frame (without its length prefix) from a client.
@@ -179,7 +117,7 @@ impl Broker {
                     .instrument(span.clone())
                     .await;
                 let _g = span.enter();
-                if self.faults.drop_response(api_key) {
+                if self.cluster.faults.drop_response(api_key) {
                     tracing::warn!(
                         "fault injection: dropping the response and closing the connection"
                     );
@@ -187,11 +125,11 @@ impl Broker {
                 }
                 let encoded = match result {
                     None => return Outcome::NoResponse,
-                    Some(Reply::Body(body)) => {
+                    Some(Answer::Body(body)) => {
                         protocol::encode_response(prefix.correlation_id, api_key, version, &body)
                             .map(ResponseFrame::from)
                     }
-                    Some(Reply::Fetch(f)) => fetch_frame::encode_fetch_response(
+                    Some(Answer::Fetch(f)) => fetch_frame::encode_fetch_response(
                         prefix.correlation_id,
                         version,
                         &f.response,
@@ -230,10 +168,10 @@ impl Broker {
         body: RequestKind,
         version: i16,
         ctx: &RequestContext,
-    ) -> Option<Reply> {
+    ) -> Option<Answer> {
         use RequestKind as Rq;
         use ResponseKind as Rs;
-        Some(Reply::Body(match body {
+        Some(Answer::Body(match body {
             Rq::ApiVersions(_) => Rs::ApiVersions(api_versions::response(0)),
             Rq::Metadata(r) => Rs::Metadata(metadata::handle(self, r, version)),
             Rq::CreateTopics(r) => Rs::CreateTopics(admin::create_topics(self, r, version)),
@@ -247,16 +185,16 @@ impl Broker {
             }
             Rq::Produce(r) => {
                 let r = produce::handle(self, r, version).await?;
-                return Some(Reply::Body(Rs::Produce(r)));
+                return Some(Answer::Body(Rs::Produce(r)));
             }
-            Rq::Fetch(r) => return Some(Reply::Fetch(fetch::handle(self, r, version).await)),
+            Rq::Fetch(r) => return Some(Answer::Fetch(fetch::handle(self, r, version).await)),
             Rq::ListOffsets(r) => Rs::ListOffsets(offsets::list_offsets(self, r, version)),
             Rq::OffsetForLeaderEpoch(r) => {
                 Rs::OffsetForLeaderEpoch(offsets::offset_for_leader_epoch(self, r))
             }
             Rq::DeleteRecords(r) => Rs::DeleteRecords(offsets::delete_records(self, r)),
             Rq::InitProducerId(r) => {
-                Rs::InitProducerId(producer_id::init_producer_id(self, r, version))
+                Rs::InitProducerId(init_producer_id::init_producer_id(self, r, version))
             }
             Rq::FindCoordinator(r) => {
                 Rs::FindCoordinator(groups::find_coordinator(self, r, version))
@@ -280,33 +218,9 @@ impl Broker {
             }
         }))
     }
-
-    /// Looks a topic up, creating it when auto-creation is on and the caller allows it.
-    pub fn topic_or_create(
-        &self,
-        name: &str,
-        allow_create: bool,
-    ) -> Result<Arc<crate::topics::Topic>, TopicError> {
-        if let Some(t) = self.topics.get(name) {
-            return Ok(t);
-        }
-        if allow_create && self.config.auto_create_topics {
-            self.topics.auto_create(name)
-        } else {
-            crate::topics::validate_topic_name(name)?;
-            Err(TopicError::Unknown(name.to_string()))
-        }
-    }
 }
 
 /// `StrBytes` from an owned string.
 pub(crate) fn sb(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
-}
-
-/// Milliseconds since the Unix epoch: the clock for timestamps and deadlines.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 
-use super::Broker;
+use super::Node;
 use crate::topics::Partition;
 
 /// ListOffsets special timestamps (Kafka's `ListOffsetsRequest`).
@@ -26,8 +26,8 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-fn partition(broker: &Broker, topic: &str, index: i32) -> Result<Arc<Partition>, ResponseError> {
-    broker
+fn partition(node: &Node, topic: &str, index: i32) -> Result<Arc<Partition>, ResponseError> {
+    node.cluster
         .topics
         .get(topic)
         .and_then(|t| t.partition(index))
@@ -47,7 +47,7 @@ pub fn check_leader_epoch(p: &Partition, current: i32) -> Result<(), ResponseErr
 }
 
 /// ListOffsets: earliest, latest, max timestamp, or the first offset at or after a timestamp.
-pub fn list_offsets(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub fn list_offsets(node: &Node, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let topics = req
         .topics
         .into_iter()
@@ -58,7 +58,7 @@ pub fn list_offsets(broker: &Broker, req: ListOffsetsRequest, version: i16) -> L
                 .map(|lp| {
                     let r = ListOffsetsPartitionResponse::default()
                         .with_partition_index(lp.partition_index);
-                    let found = partition(broker, &t.name, lp.partition_index).and_then(|p| {
+                    let found = partition(node, &t.name, lp.partition_index).and_then(|p| {
                         check_leader_epoch(&p, lp.current_leader_epoch)?;
                         let log = p.log();
                         log.check_online().map_err(|e| e.code())?;
@@ -102,7 +102,7 @@ pub fn list_offsets(broker: &Broker, req: ListOffsetsRequest, version: i16) -> L
 /// OffsetForLeaderEpoch: the end offset of the asked epoch (librdkafka calls this after
 /// reconnecting, to detect log truncation).
 pub fn offset_for_leader_epoch(
-    broker: &Broker,
+    node: &Node,
     req: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
     let topics = req
@@ -114,7 +114,7 @@ pub fn offset_for_leader_epoch(
                 .into_iter()
                 .map(|lp| {
                     let r = EpochEndOffset::default().with_partition(lp.partition);
-                    match partition(broker, &t.topic, lp.partition).and_then(|p| {
+                    match partition(node, &t.topic, lp.partition).and_then(|p| {
                         check_leader_epoch(&p, lp.current_leader_epoch)?;
                         let log = p.log();
                         log.check_online().map_err(|e| e.code())?;
@@ -138,12 +138,12 @@ pub fn offset_for_leader_epoch(
 
 /// DeleteRecords: advances the log start offset (-1 means the high watermark) and deletes
 /// whole segments below it.
-pub fn delete_records(broker: &Broker, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub fn delete_records(node: &Node, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
-            let internal = broker.topics.get(&t.name).is_some_and(|t| t.internal);
+            let internal = node.cluster.topics.get(&t.name).is_some_and(|t| t.internal);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -153,7 +153,7 @@ pub fn delete_records(broker: &Broker, req: DeleteRecordsRequest) -> DeleteRecor
                     let outcome = if internal {
                         Err(ResponseError::TopicAuthorizationFailed)
                     } else {
-                        partition(broker, &t.name, dp.partition_index).and_then(|p| {
+                        partition(node, &t.name, dp.partition_index).and_then(|p| {
                             let mut log = p.log();
                             let target = if dp.offset == -1 {
                                 log.high_watermark()

@@ -12,7 +12,7 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::ResponseError;
 
-use super::{sb, Broker};
+use super::{sb, Node};
 use crate::log::LogError;
 use crate::record::batch::{BatchError, RecordError};
 use crate::record::validate::{validate_produce, ProduceRules};
@@ -37,18 +37,18 @@ impl Refusal {
 }
 
 /// Answers (or, for acks=0, just performs) a Produce request.
-pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let mut appended = false;
     for td in req.topic_data {
         let topic = if version >= 13 {
-            broker
+            node.cluster
                 .topics
                 .get_by_id(td.topic_id)
                 .ok_or(TopicError::UnknownId(td.topic_id))
         } else {
-            broker.topic_or_create(&td.name, true)
+            node.cluster.topic_or_create(&td.name, true)
         };
         let parts = td
             .partition_data
@@ -70,7 +70,7 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
                         Ok(t) => match t.partition(pd.index) {
                             None => Err(Refusal::code(ResponseError::UnknownTopicOrPartition)),
                             Some(_)
-                                if let Some(e) = broker.faults.partition_error(
+                                if let Some(e) = node.cluster.faults.partition_error(
                                     ApiKey::Produce,
                                     &t.name,
                                     pd.index,
@@ -81,9 +81,12 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
                                     ..Refusal::code(e)
                                 })
                             }
-                            Some(p) => {
-                                append(&p, &t.produce_rules(), pd.records.as_deref().unwrap_or(&[]))
-                            }
+                            Some(p) => append(
+                                &p,
+                                &t.produce_rules(),
+                                pd.records.as_deref().unwrap_or(&[]),
+                                node.cluster.clock.now_ms(),
+                            ),
                         },
                     }
                 };
@@ -126,7 +129,7 @@ pub async fn handle(broker: &Broker, req: ProduceRequest, version: i16) -> Optio
         responses.push(tr);
     }
     if appended {
-        broker.notify_appended();
+        node.cluster.notify_appended();
     }
     (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
 }
@@ -135,8 +138,8 @@ fn append(
     p: &Partition,
     rules: &ProduceRules,
     records: &[u8],
+    now: i64,
 ) -> Result<crate::log::AppendInfo, Refusal> {
-    let now = super::now_ms();
     let header = validate_produce(records, rules, now).map_err(|e| {
         tracing::info!(topic = %p.topic, partition = p.index, error = %e, "rejected produce batch");
         let code = e.code();

@@ -14,7 +14,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, OwnedSemaphorePermit, Semaphore};
 
-use crate::broker::{Broker, ClientInfo, Outcome};
+use super::{ClientInfo, FrameHandler, Outcome};
 use crate::protocol::fetch_frame::{FramePart, ResponseFrame};
 use crate::record::FileSlice;
 
@@ -68,10 +68,10 @@ pub struct ConnectionLimits {
 
 /// Serves one connection until the client closes it, it misbehaves, it idles too long, or the
 /// broker stops.
-pub async fn serve(
+pub async fn serve<H: FrameHandler>(
     socket: TcpStream,
     peer: String,
-    broker: Arc<Broker>,
+    handler: Arc<H>,
     limits: ConnectionLimits,
     mut shutdown: broadcast::Receiver<()>,
 ) -> std::io::Result<()> {
@@ -107,7 +107,7 @@ pub async fn serve(
         }
         match take_frame(&mut buf, limits.max_frame) {
             Ok(Some(frame)) => {
-                let outcome = broker.handle_frame(frame, &client).await;
+                let outcome = handler.handle_frame(frame, &client).await;
                 reserved = None;
                 match outcome {
                     Outcome::Respond(frame) => write_frame(&mut wr, frame).await?,

@@ -1,27 +1,71 @@
 //! Accept loop, connections and graceful shutdown (the mini-redis shape): a `Semaphore` bounds
 //! connections, `accept` retries with backoff, a `broadcast` says "please stop", and each
-//! connection task holds an `mpsc` sender whose drop means "done". Knows no API keys: frames go
-//! to [`Broker::handle_frame`].
+//! connection task holds an `mpsc` sender whose drop means "done". Knows only frames: each one
+//! goes to a [`FrameHandler`] (the broker's dispatch point), whose [`Outcome`] says what to send.
 
 pub mod connection;
-mod startup;
 
-pub use startup::{start, start_with_fs, RunningBroker};
-
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 
-use crate::broker::Broker;
+use crate::protocol::fetch_frame::ResponseFrame;
+
+/// What the connection should do with a frame's outcome.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Write this response frame (length prefix included; Fetch records may be file regions).
+    Respond(ResponseFrame),
+    /// Send nothing (Produce with acks=0).
+    NoResponse,
+    /// Close the connection; the reason has been logged.
+    Close,
+}
+
+/// Who sent a frame, for logs and per-client state.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// Peer address, as text.
+    pub peer: String,
+}
+
+/// What serves the frames of a listener's connections.
+pub trait FrameHandler: Send + Sync + 'static {
+    /// Handles one request frame (without its length prefix).
+    fn handle_frame(
+        &self,
+        frame: Bytes,
+        client: &ClientInfo,
+    ) -> impl Future<Output = Outcome> + Send;
+
+    /// The listener stopped accepting: requests parked waiting for something should answer
+    /// now, so connections can drain.
+    fn shutting_down(&self);
+}
+
+/// Per-listener limits: connections, frame size, idle time, buffered request bytes.
+#[derive(Debug, Clone)]
+pub struct ServeLimits {
+    /// `max.connections`.
+    pub max_connections: usize,
+    /// `socket.request.max.bytes`.
+    pub max_frame: usize,
+    /// `connections.max.idle.ms`.
+    pub idle: Duration,
+    /// `queued.max.request.bytes`.
+    pub queued_max_request_bytes: usize,
+}
 
 /// The accept loop's state.
-struct Listener {
+struct Listener<H: FrameHandler> {
     /// Bound listening socket.
     listener: TcpListener,
-    /// Shared broker state handed to every connection.
-    broker: Arc<Broker>,
+    /// What serves every connection's frames.
+    handler: Arc<H>,
     /// One permit per open connection (`max.connections`).
     limit: Arc<Semaphore>,
     /// Sends the "please stop" signal to connections.
@@ -32,7 +76,7 @@ struct Listener {
     limits: connection::ConnectionLimits,
 }
 
-impl Listener {
+impl<H: FrameHandler> Listener<H> {
     async fn run(&mut self) -> std::io::Result<()> {
         loop {
             let permit = self
@@ -47,14 +91,14 @@ impl Listener {
                 .peer_addr()
                 .map(|a| a.to_string())
                 .unwrap_or_default();
-            let broker = self.broker.clone();
+            let handler = self.handler.clone();
             let shutdown = self.notify_shutdown.subscribe();
             let done = self.shutdown_complete.clone();
             let limits = self.limits.clone();
             tokio::spawn(async move {
                 let span = tracing::debug_span!("connection", peer = %peer);
                 let _ = tracing::Instrument::instrument(
-                    connection::serve(socket, peer, broker, limits, shutdown),
+                    connection::serve(socket, peer, handler, limits, shutdown),
                     span,
                 )
                 .await;
@@ -85,24 +129,28 @@ impl Listener {
 
 /// Serves connections on `listener` until `shutdown` completes, then stops accepting, lets every
 /// connection answer what it is handling, and returns when all connections are closed.
-pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl std::future::Future) {
+pub async fn serve<H: FrameHandler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    limits: ServeLimits,
+    shutdown: impl Future,
+) {
     let (notify_shutdown, _) = broadcast::channel(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
-    let cfg = &broker.config;
-    let budget_total = cfg
+    let budget_total = limits
         .queued_max_request_bytes
         .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
-    let limits = connection::ConnectionLimits {
-        max_frame: cfg.socket_request_max_bytes,
-        idle: Duration::from_millis(cfg.connections_max_idle_ms),
+    let connection_limits = connection::ConnectionLimits {
+        max_frame: limits.max_frame,
+        idle: limits.idle,
         budget: Arc::new(Semaphore::new(budget_total)),
         budget_total,
     };
     let mut server = Listener {
-        limits,
+        limits: connection_limits,
         listener,
-        limit: Arc::new(Semaphore::new(broker.config.max_connections.max(1))),
-        broker: broker.clone(),
+        limit: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+        handler: handler.clone(),
         notify_shutdown,
         shutdown_complete: shutdown_complete_tx,
     };
@@ -116,7 +164,7 @@ pub async fn serve(listener: TcpListener, broker: Arc<Broker>, shutdown: impl st
             tracing::info!("shutting down: no new connections");
         }
     }
-    broker.begin_shutdown();
+    handler.shutting_down();
     let Listener {
         notify_shutdown,
         shutdown_complete,

@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use gregor::config::Config;
 use gregor::log::{FileSystem, StdFileSystem};
+use gregor::node::RunningBroker;
 use gregor::properties::Properties;
-use gregor::server::RunningBroker;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,7 +75,7 @@ impl TestBroker {
             .build()
             .expect("runtime");
         let running = rt
-            .spawn(gregor::server::start_with_fs(
+            .spawn(gregor::node::start_with_fs(
                 config_for(dir.path(), &props, "127.0.0.1:0"),
                 fs.clone(),
             ))
@@ -113,7 +113,7 @@ impl TestBroker {
         let listen = self.addr.to_string();
         let running = self
             .rt()
-            .spawn(gregor::server::start_with_fs(
+            .spawn(gregor::node::start_with_fs(
                 config_for(self.dir.path(), &self.props, &listen),
                 self.fs.clone(),
             ))

@@ -3,12 +3,12 @@
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
-use super::Broker;
+use super::Node;
 
 /// Allocates a producer id (epoch 0), or, when the client names its current id and epoch
 /// (KIP-360, v3+), bumps the epoch; at the epoch limit a new id is allocated.
 pub fn init_producer_id(
-    broker: &Broker,
+    node: &Node,
     req: InitProducerIdRequest,
     version: i16,
 ) -> InitProducerIdResponse {
@@ -28,7 +28,7 @@ pub fn init_producer_id(
             .with_producer_id(ProducerId(current))
             .with_producer_epoch(epoch + 1);
     }
-    match broker.producer_ids.allocate() {
+    match node.cluster.producer_ids.allocate() {
         Ok(id) => InitProducerIdResponse::default()
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(0),

@@ -1,5 +1,7 @@
-//! Start-up and shutdown of a whole broker: data directory, cluster identity, topic registry
-//! (with recovery after an unclean stop), listener, background tasks. Used by `main` and by
+//! The wiring: start-up and shutdown of a whole broker process. Locks and opens the data
+//! directory, reads the cluster identity, opens the topic registry (recovering after an unclean
+//! stop), loads the coordinators, builds the [`Cluster`], binds a listener per node and serves
+//! it, and runs the background tasks (retention, the coordinators' timer). Used by `main` and by
 //! the integration tests, which start brokers in-process on `127.0.0.1:0`.
 
 use std::net::SocketAddr;
@@ -12,11 +14,16 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::broker::Broker;
+use crate::broker::Node;
+use crate::clock::Clock;
+use crate::cluster::producer_ids::ProducerIdAllocator;
+use crate::cluster::{Cluster, NodeInfo};
 use crate::config::Config;
+use crate::coordinator::GroupCoordinator;
 use crate::log::dir_lock::DirLock;
 use crate::log::{FileSystem, LogDir, StdFileSystem};
 use crate::properties::{self, Properties};
+use crate::server::ServeLimits;
 use crate::topics::TopicRegistry;
 
 /// Name of the marker file written after a clean stop.
@@ -26,8 +33,10 @@ pub const CLEAN_SHUTDOWN_MARKER: &str = ".clean-shutdown";
 pub struct RunningBroker {
     /// The bound address (the real port when started on port 0).
     pub addr: SocketAddr,
-    /// Shared broker state.
-    pub broker: Arc<Broker>,
+    /// The cluster's shared state.
+    pub cluster: Arc<Cluster>,
+    /// The node its listener serves.
+    pub node: Arc<Node>,
     /// Time from the start of [`start`] to a bound, serving listener.
     pub startup: Duration,
     /// Whether the logs were recovered because the previous stop was not clean.
@@ -115,6 +124,15 @@ pub async fn start_with_fs(
     config: Config,
     fs: Arc<dyn FileSystem>,
 ) -> anyhow::Result<RunningBroker> {
+    start_with(config, fs, Clock::system()).await
+}
+
+/// [`start_with_fs`] on `clock` (tests drive time with [`Clock::manual`]).
+pub async fn start_with(
+    config: Config,
+    fs: Arc<dyn FileSystem>,
+    clock: Clock,
+) -> anyhow::Result<RunningBroker> {
     let t0 = Instant::now();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
@@ -134,12 +152,7 @@ pub async fn start_with_fs(
     // No marker: the last stop was not clean (or this is the first start, with nothing to scan).
     let recover = !marker.exists();
     let config = Arc::new(config);
-    let log_dir = LogDir::with_options(
-        config.data_dir.clone(),
-        fs,
-        open_files,
-        crate::clock::Clock::system(),
-    );
+    let log_dir = LogDir::with_options(config.data_dir.clone(), fs, open_files, clock.clone());
     let registry =
         Arc::new(TopicRegistry::open(config.clone(), log_dir, recover).context("opening topics")?);
     if !recover {
@@ -158,37 +171,45 @@ pub async fn start_with_fs(
         };
         (host, i32::from(addr.port()))
     });
-    let producer_ids = crate::producer_ids::ProducerIdAllocator::open(&config.data_dir)
-        .context("opening the producer id allocator")?;
+    let producer_ids =
+        ProducerIdAllocator::open(&config.data_dir).context("opening the producer id allocator")?;
     let groups = Arc::new(
-        crate::coordinator::GroupCoordinator::open(
-            registry.clone(),
-            crate::clock::Clock::system(),
-            &config,
-        )
-        .context("loading consumer groups")?,
+        GroupCoordinator::open(registry.clone(), clock.clone(), &config)
+            .context("loading consumer groups")?,
     );
-    let broker = Arc::new(Broker::new(
+    let cluster = Arc::new(Cluster::new(
         config.clone(),
         cluster_id,
-        advertised,
         registry.clone(),
-        producer_ids,
         groups.clone(),
+        producer_ids,
+        clock,
     ));
-    let group_timer = tokio::spawn(groups.run_timer(broker.subscribe_stopping()));
+    cluster.add_node(NodeInfo {
+        id: config.node_id,
+        host: advertised.0,
+        port: advertised.1,
+    });
+    let node = Arc::new(Node::new(config.node_id, cluster.clone()));
+    let group_timer = tokio::spawn(groups.run_timer(cluster.subscribe_stopping()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let retention = tokio::spawn(retention_task(broker.clone()));
-    let serving = broker.clone();
+    let retention = tokio::spawn(retention_task(cluster.clone()));
+    let limits = ServeLimits {
+        max_connections: config.max_connections,
+        max_frame: config.socket_request_max_bytes,
+        idle: Duration::from_millis(config.connections_max_idle_ms),
+        queued_max_request_bytes: config.queued_max_request_bytes,
+    };
+    let serving = node.clone();
     let task = tokio::spawn(async move {
-        crate::server::serve(listener, serving.clone(), async {
+        crate::server::serve(listener, serving.clone(), limits, async {
             let _ = stop_rx.await;
         })
         .await;
         retention.abort();
         group_timer.abort();
-        let registry = serving.topics.clone();
-        let data_dir = serving.config.data_dir.clone();
+        let registry = serving.cluster.topics.clone();
+        let data_dir = serving.cluster.config.data_dir.clone();
         let flushed = tokio::task::spawn_blocking(move || {
             if !registry.flush_all() {
                 return std::io::Result::Ok(false);
@@ -210,7 +231,8 @@ pub async fn start_with_fs(
     });
     Ok(RunningBroker {
         addr,
-        broker,
+        cluster,
+        node,
         startup: t0.elapsed(),
         recovered: recover && !registry.all().is_empty(),
         stop: Some(stop_tx),
@@ -257,17 +279,18 @@ pub fn open_file_limit() -> u64 {
 /// Every `log.retention.check.interval.ms` (Kafka's default: 5 minutes) until the broker stops:
 /// expires idle producer ids, flushes logs whose `flush.ms` passed, applies retention. Each
 /// partition is locked only for its own check.
-async fn retention_task(broker: Arc<Broker>) {
-    let every = Duration::from_millis(broker.config.log_retention_check_interval_ms.max(10) as u64);
-    let producer_expiration_ms = broker.config.producer_id_expiration_ms;
-    let mut stopping = broker.subscribe_stopping();
+async fn retention_task(cluster: Arc<Cluster>) {
+    let every =
+        Duration::from_millis(cluster.config.log_retention_check_interval_ms.max(10) as u64);
+    let producer_expiration_ms = cluster.config.producer_id_expiration_ms;
+    let mut stopping = cluster.subscribe_stopping();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = cluster.clock.sleep(every.as_millis() as i64) => {}
             _ = stopping.changed() => return,
         }
-        let now = crate::broker::now_ms();
-        for topic in broker.topics.all() {
+        let now = cluster.clock.now_ms();
+        for topic in cluster.topics.all() {
             for p in topic.partitions() {
                 let mut log = p.log();
                 let expired = log.expire_producers(now, producer_expiration_ms);
