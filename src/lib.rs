@@ -2,28 +2,49 @@
 //!
 //! # Layout
 //!
+//! Leaves (import nothing else of the crate but each other's leaves):
+//! - [`record`]: Kafka's record format: the v2 batch view and its rewrites, a batch builder,
+//!   records walked with bounded memory, streaming decompression, produce validation
+//!   (`LogValidator`), and [`record::FileSlice`], stored batches on their way to a fetcher.
 //! - [`config`]: broker [`config::Config`] (CLI flags, `GREGOR_*` variables, Kafka's
-//!   `server.properties` keys) and the table of topic-level configs with their defaults. Opens no
-//!   files or sockets.
-//! - [`server`]: accept loop, per-connection framing, ordered pipelined responses, graceful
-//!   shutdown. Knows no API keys: it hands every frame to [`broker::Broker::handle_frame`].
-//! - [`protocol`]: request/response codec on top of the `kafka-protocol` crate, the table of
-//!   supported API versions, and the zero-copy record-batch header view. No state, no I/O.
-//! - [`broker`]: the one dispatch point every request passes through, and one thin file per API
-//!   family (metadata, admin, produce, fetch, offsets): request -> domain call -> response.
-//! - [`topics`]: the topic registry (names, ids, partition counts, configs), persisted atomically
-//!   in the data directory, and the partitions' shared state (leader, epoch, log handle).
-//! - [`log`]: one partition's segmented on-disk log: segments, offset and time indexes, recovery,
-//!   retention. Knows nothing of topics or the network. Every write goes through its
-//!   file-system seam ([`log::FileSystem`]); an I/O error takes the [`log::LogDir`] offline.
-//! - [`group`]: the classic consumer-group coordinator as a pure state machine (time passed in).
-//! - [`producer_ids`]: producer id allocation for InitProducerId, persisted in blocks so ids are
-//!   never reused across restarts.
-//! - [`faults`]: fault-injection rules (fail or lose the response of chosen requests), consulted
-//!   by the dispatch point and per-partition handlers.
-//! - [`fuzzing`]: entry points for the fuzz targets in `fuzz/` and their regression test.
+//!   `server.properties` keys), each key parsed once from one table with its default; the table
+//!   of topic-level configs. Opens no files or sockets.
+//! - [`clock`]: the one [`clock::Clock`], real or driven by hand, for every timestamp and
+//!   deadline.
 //! - [`properties`]: the `key=value` file format shared by `server.properties` and the metadata
 //!   files Gregor writes.
+//!
+//! Pure state machines (time passed in, no I/O; import leaves only):
+//! - [`group`]: the classic consumer-group protocol, Kafka's `GroupCoordinator` semantics.
+//!
+//! Storage:
+//! - [`log`]: one partition's segmented on-disk log: segments, indexes, the loader and crash
+//!   recovery, retention, producer state, the bounded file cache, the data-directory lock. Knows
+//!   nothing of topics or the network. Every write goes through its file-system seam
+//!   ([`log::FileSystem`]); an I/O error takes the [`log::LogDir`] offline.
+//! - [`topics`]: the topic registry (names, ids, partition counts, configs), persisted
+//!   atomically, and each [`topics::Partition`] with its mutable leader and epoch and its log.
+//!
+//! Coordination and cluster state:
+//! - [`coordinator`]: the coordinator runtime, shards over internal-topic partitions with one
+//!   deadline timer; the classic group coordinator is its first shard type.
+//! - [`cluster`]: the [`cluster::Cluster`] every node serves from: nodes, topics,
+//!   coordinators, producer ids, fault rules, the clock.
+//!
+//! Serving:
+//! - [`protocol`]: request/response codec on top of the `kafka-protocol` crate, the table of
+//!   supported API versions, Fetch responses with file regions. No state, no I/O.
+//! - [`server`]: accept loop, per-connection framing, ordered pipelined responses, graceful
+//!   shutdown. Knows only frames: each goes to a [`server::FrameHandler`].
+//! - [`broker`]: [`broker::Node`], one broker of the cluster: the one dispatch point every request
+//!   passes through, and one thin file per API family (request -> domain call -> response).
+//! - [`node`]: the wiring: locks and opens the data directory, builds the cluster, binds and
+//!   serves each node's listener, runs the background tasks, shuts down.
+//!
+//! - [`fuzzing`]: entry points for the fuzz targets in `fuzz/` and their regression test.
+//!
+//! No two top-level modules import each other, directly or round a loop (a test in
+//! `tests/layout.rs` checks the `use crate::` lines).
 
 pub mod broker;
 pub mod clock;

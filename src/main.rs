@@ -16,6 +16,11 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_cli(&cli)?;
     let data_dir = config.data_dir.clone();
     let mut running = gregor::node::start(config).await?;
+    if let Some(path) = &cli.port_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{}\n", running.addr))?;
+        std::fs::rename(&tmp, path)?;
+    }
     println!(
         "gregor listening on {} (advertised as {}:{}), data in {}, ready in {:.1} ms{}",
         running.addr,

@@ -652,3 +652,73 @@ async fn a_producer_flood_starves_neither_heartbeats_nor_fetches() {
     .await
     .unwrap();
 }
+
+/// Two groups on different shards of `__consumer_offsets`, each with two raw members scripted
+/// through join, sync, heartbeat, commit and leave: the sharded coordinator keeps them apart,
+/// and a rebalance in one leaves the other Stable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_members_rebalance_commit_and_leave_in_groups_on_different_shards() {
+    use common::group::RawMember;
+    let b = TestBroker::start(&[]).await;
+    let cluster = b.running.as_ref().unwrap().cluster.clone();
+    // Two group ids that map to different partitions.
+    let g1 = "raw-a".to_string();
+    let g2 = (0..)
+        .map(|i| format!("raw-b{i}"))
+        .find(|g| cluster.groups.shard_of(g) != cluster.groups.shard_of(&g1))
+        .unwrap();
+    create_topic(&b.bootstrap(), "raw", 2).await;
+    for group in [&g1, &g2] {
+        let mut a = RawMember::connect(b.addr, group).await;
+        let ja = a.join().await;
+        assert_eq!((ja.error, ja.generation), (0, 1), "{group}: a alone");
+        assert_eq!(
+            a.sync(&[(ja.member_id.as_str(), b"p0,p1")]).await,
+            (0, "p0,p1".into())
+        );
+        assert_eq!(a.heartbeat().await, 0);
+        // b joins: a learns of the rebalance from its heartbeat and rejoins.
+        let addr = b.addr;
+        let g = group.clone();
+        let joining = tokio::spawn(async move {
+            let mut m = RawMember::connect(addr, &g).await;
+            let j = m.join().await;
+            (m, j)
+        });
+        // Bounded only so a broken coordinator fails instead of hanging (30 s).
+        let mut code = 0;
+        for _ in 0..3_000 {
+            code = a.heartbeat().await;
+            if code == 27 {
+                break; // REBALANCE_IN_PROGRESS
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(code, 27, "{group}: a is told to rejoin");
+        let ja = a.join().await;
+        let (mut m, jb) = joining.await.unwrap();
+        assert_eq!((ja.generation, jb.generation), (2, 2));
+        assert_eq!(ja.leader, ja.member_id, "the first member leads");
+        assert_eq!(ja.members.len(), 2);
+        let plan = [
+            (ja.member_id.as_str(), &b"p0"[..]),
+            (jb.member_id.as_str(), &b"p1"[..]),
+        ];
+        assert_eq!(a.sync(&plan).await, (0, "p0".into()));
+        assert_eq!(m.sync(&[]).await, (0, "p1".into()));
+        assert_eq!(a.commit("raw", 0, 7).await, 0);
+        assert_eq!(m.commit("raw", 1, 9).await, 0);
+        let d = cluster.groups.describe_group(group).await.unwrap();
+        assert_eq!((d.state, d.members.len()), ("Stable", 2), "{group}");
+        assert_eq!(m.leave().await, 0);
+        assert_eq!(a.leave().await, 0);
+        assert_eq!(
+            cluster.groups.describe_group(group).await.unwrap().state,
+            "Empty"
+        );
+    }
+    let listed = cluster.groups.list_groups(vec![]).await;
+    assert!([&g1, &g2]
+        .iter()
+        .all(|g| listed.iter().any(|l| &l.group_id == *g)));
+}

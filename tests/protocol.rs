@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::group::{protocol, RawMember};
 use common::{encode_request, framed, RawClient, TestBroker};
 use gregor::protocol::versions::SUPPORTED;
 use kafka_protocol::messages::*;
@@ -578,48 +579,28 @@ async fn forged_array_lengths_do_not_allocate_or_crash() {
     }
 }
 
-/// JoinGroup v3 for one member: (error code, member id, members the leader got).
+/// JoinGroup v3 for one new member of `group` on its own connection: (error code, member id,
+/// members the leader got).
 async fn join(
-    c: &mut RawClient,
+    b: &TestBroker,
     group: &str,
     session_ms: i32,
     rebalance_ms: i32,
     protocols: Vec<join_group_request::JoinGroupRequestProtocol>,
 ) -> (i16, String, Vec<(String, usize)>) {
-    let req = JoinGroupRequest::default()
-        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
-        .with_session_timeout_ms(session_ms)
-        .with_rebalance_timeout_ms(rebalance_ms)
-        .with_protocol_type(StrBytes::from_static_str("consumer"))
-        .with_protocols(protocols);
-    match c.call(RequestKind::JoinGroup(req), 3).await {
-        ResponseKind::JoinGroup(r) => (
-            r.error_code,
-            r.member_id.to_string(),
-            r.members
-                .iter()
-                .map(|m| (m.member_id.to_string(), m.metadata.len()))
-                .collect(),
-        ),
-        other => panic!("{other:?}"),
-    }
-}
-
-fn protocol(name: &str, metadata: Vec<u8>) -> join_group_request::JoinGroupRequestProtocol {
-    join_group_request::JoinGroupRequestProtocol::default()
-        .with_name(StrBytes::from_string(name.to_string()))
-        .with_metadata(bytes::Bytes::from(metadata))
+    let mut m = RawMember::connect(b.addr, group).await;
+    let j = m.join_raw(3, session_ms, rebalance_ms, protocols).await;
+    (j.error, j.member_id, j.members)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_group_with_absurd_timeouts_and_huge_metadata() {
     let b = TestBroker::start(&[]).await;
-    let mut c = RawClient::connect(b.addr).await;
     let bad_session = ResponseError::InvalidSessionTimeout.code();
     // Session timeouts outside group.min/max.session.timeout.ms: refused, nothing created.
     for session in [i32::MIN, -1, 0, 5_999, 1_800_001, i32::MAX] {
         let (code, member, _) = join(
-            &mut c,
+            &b,
             "absurd",
             session,
             30_000,
@@ -637,7 +618,7 @@ async fn join_group_with_absurd_timeouts_and_huge_metadata() {
     for (i, rebalance) in [i32::MIN, -1, 0, i32::MAX].into_iter().enumerate() {
         let group = format!("rebalance-{i}");
         let (code, member, members) = join(
-            &mut c,
+            &b,
             &group,
             10_000,
             rebalance,
@@ -650,7 +631,7 @@ async fn join_group_with_absurd_timeouts_and_huge_metadata() {
     // 4 MiB of protocol metadata (under socket.request.max.bytes) comes back to the leader
     // whole; 10,000 protocols are accepted and the first is chosen.
     let (code, member, members) = join(
-        &mut c,
+        &b,
         "huge",
         10_000,
         30_000,
@@ -662,10 +643,10 @@ async fn join_group_with_absurd_timeouts_and_huge_metadata() {
     let many = (0..10_000)
         .map(|i| protocol(&format!("p{i}"), vec![0; 8]))
         .collect();
-    let (code, _, members) = join(&mut c, "many", 10_000, 30_000, many).await;
+    let (code, _, members) = join(&b, "many", 10_000, 30_000, many).await;
     assert_eq!((code, members.len()), (0, 1));
     // An empty protocol list is refused (Kafka: INCONSISTENT_GROUP_PROTOCOL).
-    let (code, _, _) = join(&mut c, "none", 10_000, 30_000, vec![]).await;
+    let (code, _, _) = join(&b, "none", 10_000, 30_000, vec![]).await;
     assert_eq!(code, ResponseError::InconsistentGroupProtocol.code());
     still_served(&b).await;
 }

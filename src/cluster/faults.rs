@@ -4,7 +4,7 @@
 //!
 //! Two hook points, both in [`crate::broker`]: [`Faults::partition_error`] is asked per
 //! partition by handlers that answer per partition (Produce today), and
-//! [`Faults::after_handling`] is asked by the dispatch point once a request was handled, to
+//! [`Faults::drop_response`] is asked by the dispatch point once a request was handled, to
 //! drop the response and close the connection (a lost response: the work was done).
 
 use std::sync::Mutex;

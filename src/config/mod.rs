@@ -47,6 +47,10 @@ pub struct Cli {
     /// Set any server.properties key, e.g. `-o num.partitions=3` (repeatable).
     #[arg(long = "override", short = 'o', value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Once listening, write the bound `host:port` to this file (atomically), for scripts
+    /// and tests that start the broker on port 0.
+    #[arg(long, value_name = "FILE")]
+    pub port_file: Option<PathBuf>,
 }
 
 /// Everything the broker needs to know at start-up, resolved from [`Cli`]. Each field comes

@@ -16,12 +16,18 @@
 //! lookups. Each partition's log has its own mutex; nothing here holds two of them.
 
 mod naming;
+mod parallel;
+mod partition;
+
+use parallel::parallel_map;
+use partition::pack_leadership;
+pub use partition::{Partition, Topic};
 
 pub use naming::{validate_topic_name, TopicNameError};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use indexmap::IndexMap;
@@ -89,131 +95,6 @@ impl TopicError {
 /// Upper bound on partitions per topic: far beyond local use, low enough that a typo cannot
 /// make the broker create a million directories.
 pub const MAX_PARTITIONS: i32 = 10_000;
-
-/// One partition: where it lives, who leads it, and its log.
-#[derive(Debug)]
-pub struct Partition {
-    /// Topic name, for logs and directory names.
-    pub topic: String,
-    /// Partition index.
-    pub index: i32,
-    /// Leader node id and leader epoch, packed as `(epoch << 32) | node` so both change
-    /// together: mutable cluster state (leaders move between virtual brokers, and every move
-    /// bumps the epoch), read without a lock on every produce and fetch.
-    leadership: AtomicU64,
-    /// The log, behind this partition's own lock.
-    log: Mutex<PartitionLog>,
-    /// The log directory the log lives in (readable without the lock).
-    log_dir: Arc<LogDir>,
-}
-
-impl Partition {
-    /// The leader's node id.
-    pub fn leader(&self) -> i32 {
-        self.leadership_now().0
-    }
-
-    /// The leader epoch, stamped on appended batches and reported in metadata.
-    pub fn leader_epoch(&self) -> i32 {
-        self.leadership_now().1
-    }
-
-    /// `(leader, leader epoch)`, read together.
-    pub fn leadership_now(&self) -> (i32, i32) {
-        let v = self.leadership.load(Ordering::Acquire);
-        (v as u32 as i32, (v >> 32) as u32 as i32)
-    }
-
-    /// Makes `node` the leader with the next epoch; returns the new epoch.
-    pub fn move_leader(&self, node: i32) -> i32 {
-        let mut current = self.leadership.load(Ordering::Acquire);
-        loop {
-            let epoch = ((current >> 32) as u32 as i32).saturating_add(1);
-            let next = pack_leadership(node, epoch);
-            match self.leadership.compare_exchange(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return epoch,
-                Err(seen) => current = seen,
-            }
-        }
-    }
-
-    /// Locks this partition's log. A poisoned lock (a panic while appending) is recovered: the
-    /// log's own state is only advanced after a successful write.
-    pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Whether the partition's log directory went offline after an I/O error.
-    pub fn is_offline(&self) -> bool {
-        self.log_dir.is_offline()
-    }
-}
-
-fn pack_leadership(node: i32, epoch: i32) -> u64 {
-    (u64::from(epoch as u32) << 32) | u64::from(node as u32)
-}
-
-/// A topic and its partitions.
-#[derive(Debug)]
-pub struct Topic {
-    /// Topic name.
-    pub name: String,
-    /// Topic id (UUID), stable across restarts; Fetch v13+ and DeleteTopics v6 use it.
-    pub id: Uuid,
-    /// Internal topics (`__consumer_offsets`) are flagged in Metadata and protected.
-    pub internal: bool,
-    /// Topic-level config overrides (only keys set on the topic).
-    configs: RwLock<BTreeMap<String, String>>,
-    /// Partitions, index = partition id; grows with CreatePartitions.
-    partitions: RwLock<Vec<Arc<Partition>>>,
-    /// What every produce to this topic is validated against (resolved from the effective
-    /// configs, replaced on AlterConfigs).
-    produce_rules: RwLock<ProduceRules>,
-}
-
-impl Topic {
-    /// A snapshot of the partitions.
-    pub fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.partitions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// One partition, if it exists.
-    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
-        let parts = self.partitions.read().unwrap_or_else(|p| p.into_inner());
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| parts.get(i).cloned())
-    }
-
-    /// Number of partitions.
-    pub fn partition_count(&self) -> i32 {
-        self.partitions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .len() as i32
-    }
-
-    /// The rules a client batch for this topic must pass.
-    pub fn produce_rules(&self) -> ProduceRules {
-        *self.produce_rules.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The topic-level overrides.
-    pub fn overrides(&self) -> BTreeMap<String, String> {
-        self.configs
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
 
 /// An effective config value and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -394,34 +275,6 @@ struct TopicSpec {
     internal: bool,
     count: i32,
     overrides: BTreeMap<String, String>,
-}
-
-/// Runs `f` over `items` on up to `threads` threads; the results keep the items' order.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.min(items.len());
-    if threads < 2 {
-        return items.iter().map(f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect()
 }
 
 /// Reads a topic's metadata file.
@@ -828,49 +681,5 @@ fn remove_deleted_dirs(data_dir: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_partition_held_across_a_topic_delete_answers_unknown_not_storage_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Arc::new(Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        });
-        let reg = TopicRegistry::open(config, LogDir::std(dir.path()), false).unwrap();
-        // flush.messages=1: every append also writes files in the partition directory.
-        let mut overrides = BTreeMap::new();
-        overrides.insert("flush.messages".to_string(), "1".to_string());
-        let topic = reg.create("doomed", 1, 1, overrides).unwrap();
-        let held = topic.partition(0).unwrap();
-        reg.delete("doomed").unwrap();
-        // A produce that looked the partition up before the delete.
-        let batch = crate::log::tests::encode(1, 0, 1, kafka_protocol::records::Compression::None);
-        let headers = crate::record::batch::frame_batches(&batch).unwrap();
-        let err = held.log().append(&batch, &headers, 0, 0).unwrap_err();
-        assert_eq!(err.code(), ResponseError::UnknownTopicOrPartition, "{err}");
-        assert!(held.log().read(0, 100).is_err());
-        assert!(
-            !reg.log_dir().is_offline(),
-            "a deleted topic is not a disk failure"
-        );
-        // Other topics keep working.
-        let other = reg.create("alive", 1, 1, BTreeMap::new()).unwrap();
-        let p = other.partition(0).unwrap();
-        assert!(p.log().append(&batch, &headers, 0, 0).is_ok());
-    }
-
-    #[test]
-    fn compacted_topics_get_no_time_or_size_retention() {
-        let config = Config::default();
-        let mut overrides = BTreeMap::new();
-        overrides.insert("retention.ms".to_string(), "1000".to_string());
-        assert_eq!(log_config(&config, &overrides).retention_ms, 1000);
-        overrides.insert("cleanup.policy".to_string(), "compact".to_string());
-        let lc = log_config(&config, &overrides);
-        assert_eq!((lc.retention_ms, lc.retention_bytes), (-1, -1));
-        overrides.insert("cleanup.policy".to_string(), "compact,delete".to_string());
-        assert_eq!(log_config(&config, &overrides).retention_ms, 1000);
-    }
-}
+#[path = "tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 //! directory, a raw protocol client, and rdkafka client configs pointed at the broker.
 #![allow(dead_code)]
 
+pub mod group;
 pub mod process;
 
 use std::net::SocketAddr;

@@ -42,8 +42,17 @@ impl BrokerProcess {
         Self::spawn_command(cmd)
     }
 
-    /// Runs `cmd` (a `gregor` command line) and waits for its "listening" line.
+    /// Runs `cmd` (a `gregor` command line) and waits until it has written its bound address
+    /// to a port file (`--port-file`).
     pub fn spawn_command(mut cmd: Command) -> BrokerProcess {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let port_file = std::env::temp_dir().join(format!(
+            "gregor-test-port-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&port_file);
+        cmd.arg("--port-file").arg(&port_file);
         let mut child = cmd
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -59,14 +68,33 @@ impl BrokerProcess {
                 sink.lock().unwrap().push(line);
             }
         });
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("startup line");
-        let addr = line
-            .split_whitespace()
-            .nth(3)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        // Keep stdout drained (the banner) so the broker never blocks writing it.
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(
+            move || {
+                for _ in BufReader::new(stdout).lines().map_while(Result::ok) {}
+            },
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let addr = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                if let Ok(a) = text.trim().parse() {
+                    break a;
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "gregor exited with {status} before listening: {:?}",
+                    log.lock().unwrap()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gregor did not start in 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let _ = std::fs::remove_file(&port_file);
         BrokerProcess { child, addr, log }
     }
 
