@@ -94,6 +94,19 @@ enum Cmd {
         #[arg(long)]
         broker_pid: u32,
     },
+    /// Synchronous offset commits of one consumer in a loop for SECS: commits per second.
+    Commits {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value_t = 3.0)]
+        secs: f64,
+        #[arg(long)]
+        broker_pid: Option<u32>,
+    },
     /// Read a topic from the start to its high watermark (assign, no group).
     Fetch {
         #[arg(long)]
@@ -174,6 +187,13 @@ fn main() -> Result<()> {
             &compression,
             broker_pid,
         ),
+        Cmd::Commits {
+            brokers,
+            topic,
+            group,
+            secs,
+            broker_pid,
+        } => commits(&brokers, &topic, &group, secs, broker_pid),
         Cmd::Partitions {
             brokers,
             topics,
@@ -586,6 +606,44 @@ fn produce(
     if failed > 0 {
         bail!("{failed} records failed: {err}");
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// commits
+
+fn commits(
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    secs: f64,
+    broker_pid: Option<u32>,
+) -> Result<()> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Offset(0))?;
+    // Warm-up: coordinator lookup and the first commit (which creates __consumer_offsets).
+    consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync)?;
+    let (b0, c0) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    while t0.elapsed().as_secs_f64() < secs {
+        n += 1;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, 0, Offset::Offset(n as i64))?;
+        consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync)?;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (b1, c1) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    println!(
+        "{{\"commits\":{n},\"secs\":{elapsed:.4},\"client_cpu\":{:.4},\"broker_cpu\":{}}}",
+        c1 - c0,
+        json_opt(b1.zip(b0).map(|(a, b)| a - b))
+    );
     Ok(())
 }
 

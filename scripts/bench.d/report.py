@@ -117,6 +117,11 @@ for tag, label in [("groups", "4 members, 3 partitions: stable after last subscr
         else:
             fig("groups", label, "ms", v)
 
+rs = runs.get("commits", [])
+if rs:
+    fig("groups", "synchronous OffsetCommits, one consumer", "commits/s", [r["commits"] / r["secs"] for r in rs])
+    fig("groups", "broker CPU per commit", "us", [r["broker_cpu"] / r["commits"] * 1e6 for r in rs if r.get("broker_cpu")])
+
 # 6. restart
 def restart_vals(tag, key):
     return [float(x) for r in runs.get(tag, []) for x in r.get(key, []) if x is not None]

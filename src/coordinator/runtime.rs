@@ -19,15 +19,15 @@
 //! - **Deadlines**: one timer task for all shards sleeps on the cluster clock until the earliest
 //!   [`Shard::next_deadline`], then ticks the shards that are due.
 //!
-//! Every operation that takes a shard's lock runs on tokio's blocking pool: an append is a disk
-//! write (an fsync with `flush.messages=1`), and a lock held across one must not stall the
-//! reactor.
+//! Every operation that takes a shard's lock runs off the reactor (`block_in_place`, or the
+//! blocking pool on a single-threaded runtime): an append is a disk write (an fsync with
+//! `flush.messages=1`), and a lock held across one must not stall other connections.
 //!
 //! The runtime knows nothing of groups or transactions: the first shard type is the classic
 //! group coordinator ([`super::groups`]), the second will be the transaction coordinator.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -145,8 +145,13 @@ pub struct CoordinatorRuntime<S: Shard> {
     topics: Arc<TopicRegistry>,
     /// The cluster's clock.
     clock: Clock,
-    /// Wakes the timer when an operation may have moved a deadline earlier.
+    /// Wakes the timer when an operation moved a deadline before the one it sleeps until.
     wake: Notify,
+    /// The deadline the timer sleeps until, so an operation wakes it only when it made
+    /// something due earlier, not on every commit. `i64::MAX` while the timer is scanning the
+    /// shards: every deadline then counts as earlier, and the wake-up permit it leaves makes
+    /// the timer scan again instead of missing a deadline set during its scan.
+    timer_target: AtomicI64,
     /// Source of reply ids.
     next_reply: AtomicU64,
     /// Builds an empty shard for a partition.
@@ -185,6 +190,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
             topics,
             clock,
             wake: Notify::new(),
+            timer_target: AtomicI64::new(i64::MAX),
             next_reply: AtomicU64::new(1),
             new_shard: Box::new(new_shard),
         })
@@ -253,15 +259,16 @@ impl<S: Shard> CoordinatorRuntime<S> {
     }
 
     /// Runs `op` on the shard, appends its records, then delivers its replies (see the module
-    /// documentation), on the blocking pool.
+    /// documentation), off the reactor.
     pub async fn write<T, F>(self: &Arc<Self>, shard: i32, op: F) -> Result<Written<T>, NotLoaded>
     where
         T: Send + 'static,
         F: FnOnce(&mut S, i64) -> (T, ShardEffects<S::Reply>) + Send + 'static,
     {
         let rt = Arc::clone(self);
-        let done = tokio::task::spawn_blocking(move || rt.write_now(shard, op)).await;
-        done.unwrap_or(Err(NotLoaded(shard)))
+        off_reactor(move || rt.write_now(shard, op))
+            .await
+            .unwrap_or(Err(NotLoaded(shard)))
     }
 
     /// [`Self::write`] on the calling thread.
@@ -275,9 +282,17 @@ impl<S: Shard> CoordinatorRuntime<S> {
         let now = self.clock.now_ms();
         let (value, effects) = op(&mut loaded.machine, now);
         let appended = self.apply(shard, loaded, effects, now);
+        let next = loaded.machine.next_deadline();
         drop(slot);
-        self.wake.notify_one();
+        self.wake_if_earlier(next);
         Ok(Written { value, appended })
+    }
+
+    /// Wakes the timer if `deadline` comes before the one it sleeps until.
+    fn wake_if_earlier(&self, deadline: Option<i64>) {
+        if deadline.is_some_and(|d| d < self.timer_target.load(Ordering::Acquire)) {
+            self.wake.notify_one();
+        }
     }
 
     /// Runs `op` with a fresh reply id registered, then waits for the reply to that id, which
@@ -289,7 +304,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
         let id = self.next_reply.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let rt = Arc::clone(self);
-        let registered = tokio::task::spawn_blocking(move || {
+        let registered = off_reactor(move || {
             let mut slot = rt.slot(shard).ok_or(NotLoaded(shard))?;
             let loaded = slot.as_mut().ok_or(NotLoaded(shard))?;
             loaded.waiters.insert(id, tx);
@@ -297,8 +312,9 @@ impl<S: Shard> CoordinatorRuntime<S> {
             let effects = op(&mut loaded.machine, now, id);
             // A failed append has already answered the parked replies: nothing more to do.
             let _ = rt.apply(shard, loaded, effects, now);
+            let next = loaded.machine.next_deadline();
             drop(slot);
-            rt.wake.notify_one();
+            rt.wake_if_earlier(next);
             Ok::<(), NotLoaded>(())
         })
         .await;
@@ -308,14 +324,14 @@ impl<S: Shard> CoordinatorRuntime<S> {
         rx.await.map_err(|_| NotLoaded(shard))
     }
 
-    /// Reads the shard's state, on the blocking pool (the lock may be held across an append).
+    /// Reads the shard's state, off the reactor (the lock may be held across an append).
     pub async fn read<T, F>(self: &Arc<Self>, shard: i32, f: F) -> Result<T, NotLoaded>
     where
         T: Send + 'static,
         F: FnOnce(&S) -> T + Send + 'static,
     {
         let rt = Arc::clone(self);
-        let done = tokio::task::spawn_blocking(move || {
+        let done = off_reactor(move || {
             let slot = rt.slot(shard).ok_or(NotLoaded(shard))?;
             let loaded = slot.as_ref().ok_or(NotLoaded(shard))?;
             Ok(f(&loaded.machine))
@@ -331,7 +347,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
         F: Fn(&S) -> T + Send + 'static,
     {
         let rt = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        off_reactor(move || {
             (0..rt.shard_count())
                 .filter_map(|s| {
                     let slot = rt.slot(s)?;
@@ -440,18 +456,29 @@ impl<S: Shard> CoordinatorRuntime<S> {
     /// `stopping` turns true.
     pub async fn run_timer(self: Arc<Self>, mut stopping: watch::Receiver<bool>) {
         loop {
+            self.timer_target.store(i64::MAX, Ordering::Release);
             let rt = Arc::clone(&self);
-            let next = tokio::task::spawn_blocking(move || rt.tick_due())
-                .await
-                .unwrap_or(None);
+            let next = off_reactor(move || rt.tick_due()).await.flatten();
             // No deadline: wake in an hour anyway (or when an operation says so).
             let until = next.unwrap_or_else(|| self.clock.now_ms().saturating_add(3_600_000));
+            self.timer_target.store(until, Ordering::Release);
             tokio::select! {
                 _ = self.clock.sleep_until(until) => {}
                 _ = self.wake.notified() => {}
                 _ = stopping.changed() => return,
             }
         }
+    }
+}
+
+/// Runs `f`, which may block on disk I/O under a shard lock, without stalling the reactor: on a
+/// multi-threaded runtime the current worker hands its other tasks to another thread for the
+/// duration (`block_in_place`, no thread hop: a commit is one append), elsewhere on the blocking
+/// pool. `None` if `f` panicked on the pool.
+async fn off_reactor<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => Some(tokio::task::block_in_place(f)),
+        _ => tokio::task::spawn_blocking(f).await.ok(),
     }
 }
 
