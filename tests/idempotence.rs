@@ -21,7 +21,9 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 async fn init_pid(c: &mut RawClient, version: i16, current: Option<(i64, i16)>) -> (i16, i64, i16) {
     let (pid, epoch) = current.unwrap_or((-1, -1));
+    // An idempotent producer's request: no transactional id (null, not empty).
     let req = InitProducerIdRequest::default()
+        .with_transactional_id(None)
         .with_transaction_timeout_ms(60_000)
         .with_producer_id(ProducerId(pid))
         .with_producer_epoch(epoch);
@@ -48,9 +50,16 @@ async fn raw_duplicates_gaps_fencing_and_wraparound() {
     // A gap (expected sequence 3).
     let (code, _) = produce_raw(&mut c, "idem", 0, record_batch(1, Some((pid, 0, 5)))).await;
     assert_eq!(code, ResponseError::OutOfOrderSequenceNumber.code());
-    // KIP-360: bump the epoch; the old epoch is then fenced.
-    let (err, same, bumped) = init_pid(&mut c, 4, Some((pid, 0))).await;
-    assert_eq!((err, same, bumped), (0, pid, 1));
+    // InitProducerId naming the current id and epoch without a transactional id: Kafka hands
+    // out a fresh id (only a transactional producer's epoch is bumped by the coordinator)...
+    let (err, fresh, fresh_epoch) = init_pid(&mut c, 4, Some((pid, 0))).await;
+    assert_eq!((err, fresh_epoch), (0, 0));
+    assert_ne!(fresh, pid);
+    // ...and an id without an epoch is a malformed request.
+    let (err, _, _) = init_pid(&mut c, 4, Some((pid, -1))).await;
+    assert_eq!(err, ResponseError::InvalidRequest.code());
+    // KIP-360's client-side bump for an idempotent producer: a batch at epoch + 1 from
+    // sequence 0 is accepted, and the old epoch is then fenced.
     assert_eq!(
         produce_raw(&mut c, "idem", 0, record_batch(1, Some((pid, 1, 0)))).await,
         (0, 3)

@@ -145,6 +145,37 @@ async fn every_advertised_api_and_version_is_answered() {
                     RequestKind::DescribeGroups(DescribeGroupsRequest::default())
                 }
                 ApiKey::DeleteGroups => RequestKind::DeleteGroups(DeleteGroupsRequest::default()),
+                ApiKey::DescribeAcls => RequestKind::DescribeAcls(DescribeAclsRequest::default()),
+                ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default()),
+                ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default()),
+                ApiKey::DescribeLogDirs => {
+                    RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default())
+                }
+                ApiKey::ElectLeaders => RequestKind::ElectLeaders(ElectLeadersRequest::default()),
+                ApiKey::AlterPartitionReassignments => RequestKind::AlterPartitionReassignments(
+                    AlterPartitionReassignmentsRequest::default(),
+                ),
+                ApiKey::ListPartitionReassignments => RequestKind::ListPartitionReassignments(
+                    ListPartitionReassignmentsRequest::default(),
+                ),
+                ApiKey::DescribeClientQuotas => {
+                    RequestKind::DescribeClientQuotas(DescribeClientQuotasRequest::default())
+                }
+                ApiKey::DescribeQuorum => {
+                    RequestKind::DescribeQuorum(DescribeQuorumRequest::default())
+                }
+                ApiKey::DescribeProducers => {
+                    RequestKind::DescribeProducers(DescribeProducersRequest::default())
+                }
+                ApiKey::DescribeTransactions => {
+                    RequestKind::DescribeTransactions(DescribeTransactionsRequest::default())
+                }
+                ApiKey::ListTransactions => {
+                    RequestKind::ListTransactions(ListTransactionsRequest::default())
+                }
+                ApiKey::DescribeTopicPartitions => {
+                    RequestKind::DescribeTopicPartitions(DescribeTopicPartitionsRequest::default())
+                }
                 other => panic!("add a default request for {other:?} to this test"),
             };
             // `call` asserts the correlation id and that the body decodes at this version.
@@ -326,7 +357,11 @@ async fn configs_over_raw_protocol_report_codes_sources_and_synonyms() {
         .iter()
         .map(|s| (s.name.as_str(), s.source))
         .collect();
-    assert_eq!(syn, vec![("log.retention.ms", 4), ("log.retention.ms", 5)]);
+    // As Kafka 4.4 lists it: the static setting, then the key it falls back to.
+    assert_eq!(
+        syn,
+        vec![("log.retention.ms", 4), ("log.retention.hours", 5)]
+    );
     assert_eq!(retention.config_type, 5, "LONG");
     let segment_ms = topic
         .configs
@@ -406,7 +441,7 @@ async fn bad_produce_batches_get_error_codes_and_store_nothing() {
             mutate(&|v| v.extend_from_slice(&[1, 2, 3])),
             ResponseError::CorruptMessage,
         ),
-        ("empty", bytes::Bytes::new(), ResponseError::CorruptMessage),
+        ("empty", bytes::Bytes::new(), ResponseError::InvalidRecord),
     ];
     for (name, batch, want) in cases {
         let (code, _) = produce_raw(&mut c, "bad-input", 0, batch).await;

@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{sb, Node};
+use super::{sb, security, Node};
 use crate::topics::TopicError;
 
 /// CreateTopics: validates everything first; `validate_only` stops there.
@@ -30,6 +30,7 @@ pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> Cre
                 configs.insert(c.name.to_string(), v.to_string());
             }
         }
+        let configs_for_validation = configs.clone();
         let replication = i32::from(t.replication_factor);
         // Explicit replica assignments must name this broker only.
         let assignment_ok = t
@@ -60,18 +61,32 @@ pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> Cre
         };
         match outcome {
             Ok(count) => {
-                let topic = node.cluster.topics.get(&name);
-                if let Some(topic) = topic.as_ref().filter(|_| version >= 7) {
-                    result = result.with_topic_id(topic.id);
+                // A validate-only create describes the topic it would make, with an id of its
+                // own, as Kafka's does.
+                let (id, effective) = match node
+                    .cluster
+                    .topics
+                    .get(&name)
+                    .filter(|_| !req.validate_only)
+                {
+                    Some(topic) => (topic.id, node.cluster.topics.effective_configs(&topic)),
+                    None => (
+                        Uuid::new_v4(),
+                        node.cluster
+                            .topics
+                            .effective_configs_for(&configs_for_validation),
+                    ),
+                };
+                result = result.with_error_message(None);
+                if version >= 7 {
+                    result = result.with_topic_id(id);
                 }
                 if version >= 5 {
                     result = result
                         .with_num_partitions(count)
                         .with_replication_factor(1)
-                        .with_configs(topic.map(|topic| {
-                            node.cluster
-                                .topics
-                                .effective_configs(&topic)
+                        .with_configs(Some(
+                            effective
                                 .into_iter()
                                 .map(|c| {
                                     CreatableTopicConfigs::default()
@@ -79,8 +94,8 @@ pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> Cre
                                         .with_value(Some(sb(c.value)))
                                         .with_config_source(c.source as i8)
                                 })
-                                .collect()
-                        }));
+                                .collect(),
+                        ));
                 }
             }
             Err(e) => {
@@ -161,9 +176,10 @@ pub fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreatePar
                 .create_partitions(&t.name, t.count, req.validate_only)
             {
                 Ok(()) => r,
-                Err(e) => r
-                    .with_error_code(e.code().code())
-                    .with_error_message(Some(sb(e.to_string()))),
+                // Kafka gives no message for an unknown topic, one for the others.
+                Err(e) => r.with_error_code(e.code().code()).with_error_message(
+                    (!matches!(e, TopicError::Unknown(_))).then(|| sb(e.to_string())),
+                ),
             }
         })
         .collect();
@@ -171,8 +187,12 @@ pub fn create_partitions(node: &Node, req: CreatePartitionsRequest) -> CreatePar
 }
 
 /// DescribeCluster: this one broker, which is also the controller.
-pub fn describe_cluster(node: &Node, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn describe_cluster(node: &Node, req: DescribeClusterRequest) -> DescribeClusterResponse {
     DescribeClusterResponse::default()
+        .with_cluster_authorized_operations(security::operations(
+            req.include_cluster_authorized_operations,
+            security::CLUSTER_OPERATIONS,
+        ))
         .with_cluster_id(sb(node.cluster.cluster_id.clone()))
         .with_controller_id(BrokerId(node.cluster.controller_id()))
         .with_brokers(

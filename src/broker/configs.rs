@@ -1,5 +1,9 @@
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topic resources, and
-//! DescribeConfigs for this broker (its configs are static: set at start-up).
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and brokers. A broker
+//! resource is this broker (`1`) or the cluster-wide default (the empty name); what may change
+//! at run time is decided, persisted and applied by the topic registry
+//! ([`crate::topics::TopicRegistry::alter_broker_configs`]).
+
+use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -13,7 +17,10 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::{sb, Node};
-use crate::config::{ConfigSource, ConfigType, BROKER_CONFIGS, TOPIC_CONFIGS};
+use crate::config::{
+    classify_dynamic, fallback_synonym, topic_config_def, Config, ConfigSource, ConfigType,
+    DynamicKey, TopicConfigDef, BROKER_CONFIGS, TOPIC_CONFIGS,
+};
 use crate::topics::TopicError;
 
 /// Kafka's `ConfigResource.Type` codes.
@@ -23,15 +30,19 @@ const RESOURCE_BROKER: i8 = 4;
 /// One described config before it is turned into the wire struct.
 struct Entry {
     name: String,
-    value: String,
+    /// `None`: Kafka reports a null value (a broker key whose default is derived from another,
+    /// or a sensitive one).
+    value: Option<String>,
     source: ConfigSource,
     read_only: bool,
-    kind: ConfigType,
+    sensitive: bool,
+    /// `None`: a key Gregor does not know (Kafka's UNKNOWN type).
+    kind: Option<ConfigType>,
     /// (name, value, source), most specific first, as Kafka lists synonyms.
-    synonyms: Vec<(String, String, ConfigSource)>,
+    synonyms: Vec<(String, Option<String>, ConfigSource)>,
 }
 
-/// DescribeConfigs for topics and for this broker.
+/// DescribeConfigs for topics and brokers.
 pub fn describe(node: &Node, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
     let results = req
         .resources
@@ -42,7 +53,11 @@ pub fn describe(node: &Node, req: DescribeConfigsRequest, version: i16) -> Descr
                 .with_resource_name(res.resource_name.clone());
             let entries = match res.resource_type {
                 RESOURCE_TOPIC => topic_entries(node, &res.resource_name),
-                RESOURCE_BROKER => broker_entries(node, &res.resource_name),
+                RESOURCE_BROKER => match broker_entity(node, &res.resource_name) {
+                    Ok(None) => Ok(cluster_default_entries(node)),
+                    Ok(Some(_)) => Ok(broker_entries(node)),
+                    Err(e) => Err(e),
+                },
                 _ => Err((
                     ResponseError::InvalidRequest,
                     "unsupported resource type".to_string(),
@@ -72,9 +87,12 @@ pub fn describe(node: &Node, req: DescribeConfigsRequest, version: i16) -> Descr
 fn wire_entry(e: Entry, synonyms: bool, version: i16) -> DescribeConfigsResourceResult {
     let mut out = DescribeConfigsResourceResult::default()
         .with_name(sb(e.name))
-        .with_value(Some(sb(e.value)))
+        .with_value(e.value.map(sb))
         .with_read_only(e.read_only)
-        .with_config_source(e.source as i8);
+        .with_is_sensitive(e.sensitive)
+        .with_config_source(e.source as i8)
+        // Kafka answers null unless include_documentation was asked for; Gregor has none.
+        .with_documentation(None);
     if synonyms {
         out = out.with_synonyms(
             e.synonyms
@@ -82,14 +100,45 @@ fn wire_entry(e: Entry, synonyms: bool, version: i16) -> DescribeConfigsResource
                 .map(|(n, v, s)| {
                     DescribeConfigsSynonym::default()
                         .with_name(sb(n))
-                        .with_value(Some(sb(v)))
+                        .with_value(v.map(sb))
                         .with_source(s as i8)
                 })
                 .collect(),
         );
     }
     if version >= 3 {
-        out = out.with_config_type(e.kind.code());
+        out = out.with_config_type(e.kind.map_or(0, ConfigType::code));
+    }
+    out
+}
+
+/// The synonyms of a topic config's broker key as Kafka lists them: each value set (dynamic
+/// for this broker, dynamic default, static), then, if any is set, the key it falls back to,
+/// then the broker key's own default if it has one.
+fn broker_key_synonyms(
+    cfg: &Config,
+    d: &TopicConfigDef,
+) -> Vec<(String, Option<String>, ConfigSource)> {
+    let layers = cfg.topic_default_layers(d);
+    let mut out: Vec<(String, Option<String>, ConfigSource)> = layers
+        .iter()
+        .map(|(v, s)| (d.broker_key.to_string(), Some(v.clone()), *s))
+        .collect();
+    if !layers.is_empty() {
+        if let Some((key, default)) = fallback_synonym(d.broker_key) {
+            out.push((
+                key.to_string(),
+                Some(default.to_string()),
+                ConfigSource::Default,
+            ));
+        }
+    }
+    if d.default_synonym {
+        out.push((
+            d.broker_key.to_string(),
+            Some(d.default.to_string()),
+            ConfigSource::Default,
+        ));
     }
     out
 }
@@ -106,55 +155,91 @@ fn topic_entries(node: &Node, name: &str) -> Result<Vec<Entry>, (ResponseError, 
     Ok(TOPIC_CONFIGS
         .iter()
         .map(|d| {
-            let (broker_value, broker_source) = cfg.topic_default(d);
             let mut synonyms = Vec::new();
             if let Some(v) = overrides.get(d.name) {
-                synonyms.push((d.name.to_string(), v.clone(), ConfigSource::DynamicTopic));
-            }
-            if broker_source == ConfigSource::StaticBroker {
                 synonyms.push((
-                    d.broker_key.to_string(),
-                    broker_value.clone(),
-                    ConfigSource::StaticBroker,
+                    d.name.to_string(),
+                    Some(v.clone()),
+                    ConfigSource::DynamicTopic,
                 ));
             }
-            synonyms.push((
-                d.broker_key.to_string(),
-                d.default.to_string(),
-                ConfigSource::Default,
-            ));
+            synonyms.extend(broker_key_synonyms(cfg, d));
             let (value, source) = match overrides.get(d.name) {
                 Some(v) => (v.clone(), ConfigSource::DynamicTopic),
-                None => (broker_value, broker_source),
+                None => cfg.topic_default(d),
             };
             Entry {
                 name: d.name.to_string(),
-                value,
+                value: Some(value),
                 source,
                 read_only: false,
-                kind: d.kind,
+                sensitive: false,
+                kind: Some(d.kind),
                 synonyms,
             }
         })
         .collect())
 }
 
-fn broker_entries(node: &Node, name: &str) -> Result<Vec<Entry>, (ResponseError, String)> {
-    if !name.is_empty() && name != node.id.to_string() {
-        return Err((
-            ResponseError::InvalidRequest,
-            format!("unknown broker {name}"),
-        ));
+/// The broker a BROKER resource names: `None` for the cluster default (the empty name), this
+/// broker's id, or an error for any other.
+fn broker_entity(node: &Node, name: &str) -> Result<Option<i32>, (ResponseError, String)> {
+    if name.is_empty() {
+        return Ok(None);
     }
-    let cfg = node.cluster.topics.broker_config();
-    let entry = |key: &str, value: String, source: ConfigSource, kind: ConfigType| Entry {
+    if name == node.id.to_string() {
+        return Ok(Some(node.id));
+    }
+    Err((
+        ResponseError::InvalidRequest,
+        format!(
+            "Unexpected broker id, expected {} or empty string, but received {name}",
+            node.id
+        ),
+    ))
+}
+
+/// A dynamic key Gregor does not know, as Kafka describes one: sensitive, read-only, value
+/// null.
+fn unknown_entry(key: &str, source: ConfigSource) -> Entry {
+    Entry {
         name: key.to_string(),
-        synonyms: vec![(key.to_string(), value.clone(), source)],
-        value,
+        value: None,
         source,
         read_only: true,
-        kind,
-    };
+        sensitive: true,
+        kind: None,
+        synonyms: vec![(key.to_string(), None, source)],
+    }
+}
+
+/// The cluster-wide default entity: only the keys set there.
+fn cluster_default_entries(node: &Node) -> Vec<Entry> {
+    let source = ConfigSource::DynamicDefaultBroker;
+    node.cluster
+        .topics
+        .broker_config()
+        .dynamic_configs()
+        .cluster_default
+        .into_iter()
+        .map(|(k, v)| match classify_dynamic(&k) {
+            DynamicKey::TopicDefault(d) => Entry {
+                synonyms: vec![(k.clone(), Some(v.clone()), source)],
+                name: k,
+                value: Some(v),
+                source,
+                read_only: false,
+                sensitive: false,
+                kind: Some(d.kind),
+            },
+            _ => unknown_entry(&k, source),
+        })
+        .collect()
+}
+
+/// Every config of this broker: its own keys, the topic defaults, unknown dynamic keys.
+fn broker_entries(node: &Node) -> Vec<Entry> {
+    let cfg = node.cluster.topics.broker_config();
     let mut out: Vec<Entry> = BROKER_CONFIGS
         .iter()
         .map(|d| {
@@ -170,63 +255,114 @@ fn broker_entries(node: &Node, name: &str) -> Result<Vec<Entry>, (ResponseError,
                 "log.dirs" => cfg.data_dir.display().to_string(),
                 _ => configured,
             };
-            entry(d.name, value, source, d.kind)
+            let mut synonyms = Vec::new();
+            if source == ConfigSource::StaticBroker {
+                synonyms.push((d.name.to_string(), Some(value.clone()), source));
+            }
+            synonyms.push((
+                d.name.to_string(),
+                Some(d.default.to_string()),
+                ConfigSource::Default,
+            ));
+            Entry {
+                name: d.name.to_string(),
+                value: Some(value),
+                source,
+                read_only: true,
+                sensitive: false,
+                kind: Some(d.kind),
+                synonyms,
+            }
         })
         .collect();
     for d in TOPIC_CONFIGS {
-        if out.iter().any(|e| e.name == d.broker_key) {
+        if d.broker_key.is_empty() || out.iter().any(|e| e.name == d.broker_key) {
             continue;
         }
         let (value, source) = cfg.topic_default(d);
-        out.push(entry(d.broker_key, value, source, d.kind));
+        // A broker key whose own default is null in Kafka (derived from another key) reads
+        // null until it is set; topic defaults are dynamically alterable, so not read-only.
+        let value = (source != ConfigSource::Default || d.default_synonym).then_some(value);
+        out.push(Entry {
+            name: d.broker_key.to_string(),
+            value,
+            source,
+            read_only: false,
+            sensitive: false,
+            kind: Some(d.kind),
+            synonyms: broker_key_synonyms(cfg, d),
+        });
     }
-    Ok(out)
+    let dynamic = cfg.dynamic_configs();
+    if let Some(own) = dynamic.entity(Some(node.id)) {
+        for k in own.keys() {
+            if matches!(classify_dynamic(k), DynamicKey::Unknown) {
+                out.push(unknown_entry(k, ConfigSource::DynamicBroker));
+            }
+        }
+    }
+    out
 }
 
 fn alter_error(e: &TopicError) -> (i16, Option<StrBytes>) {
     (e.code().code(), Some(sb(e.to_string())))
 }
 
-fn broker_refusal() -> (i16, Option<StrBytes>) {
-    (
-        ResponseError::InvalidRequest.code(),
-        Some(sb(
-            "broker configs are static in Gregor: set them at start-up",
-        )),
-    )
+/// Applies `f` to the overrides of a topic or to a broker entity's dynamic configs; a broker
+/// key's current value for APPEND/SUBTRACT comes from `current`.
+fn alter_resource(
+    node: &Node,
+    resource_type: i8,
+    name: &str,
+    validate_only: bool,
+    f: impl FnOnce(&mut BTreeMap<String, String>),
+) -> (i16, Option<StrBytes>) {
+    let topics = &node.cluster.topics;
+    let result = match resource_type {
+        RESOURCE_TOPIC => topics.alter_configs(name, validate_only, f),
+        RESOURCE_BROKER => match broker_entity(node, name) {
+            Ok(entity) => topics.alter_broker_configs(entity, validate_only, f),
+            Err((code, msg)) => return (code.code(), Some(sb(msg))),
+        },
+        _ => {
+            return (
+                ResponseError::InvalidRequest.code(),
+                Some(sb(format!("unsupported resource type {resource_type}"))),
+            )
+        }
+    };
+    match result {
+        Ok(()) => (0, None),
+        Err(e) => alter_error(&e),
+    }
 }
 
-/// AlterConfigs: replaces a topic's whole set of overrides.
+/// AlterConfigs: replaces a resource's whole set of overrides (a topic's, or a broker
+/// entity's dynamic configs).
 pub fn alter(node: &Node, req: AlterConfigsRequest) -> AlterConfigsResponse {
     let responses = req
         .resources
         .into_iter()
         .map(|res| {
-            let (code, msg) = match res.resource_type {
-                RESOURCE_TOPIC => {
-                    let set: Vec<(String, Option<String>)> = res
-                        .configs
-                        .iter()
-                        .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
-                        .collect();
-                    match node.cluster.topics.alter_configs(
-                        &res.resource_name,
-                        req.validate_only,
-                        |m| {
-                            m.clear();
-                            for (k, v) in set {
-                                if let Some(v) = v {
-                                    m.insert(k, v);
-                                }
-                            }
-                        },
-                    ) {
-                        Ok(()) => (0, None),
-                        Err(e) => alter_error(&e),
+            let set: Vec<(String, Option<String>)> = res
+                .configs
+                .iter()
+                .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+                .collect();
+            let (code, msg) = alter_resource(
+                node,
+                res.resource_type,
+                &res.resource_name,
+                req.validate_only,
+                |m| {
+                    m.clear();
+                    for (k, v) in set {
+                        if let Some(v) = v {
+                            m.insert(k, v);
+                        }
                     }
-                }
-                _ => broker_refusal(),
-            };
+                },
+            );
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name)
@@ -242,82 +378,54 @@ pub fn incremental_alter(
     node: &Node,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
+    let cfg = node.cluster.topics.broker_config();
     let responses = req
         .resources
         .into_iter()
         .map(|res| {
-            let (code, msg) = match res.resource_type {
-                RESOURCE_TOPIC => {
-                    let ops: Vec<(String, i8, Option<String>)> = res
-                        .configs
-                        .iter()
-                        .map(|c| {
-                            (
-                                c.name.to_string(),
-                                c.config_operation,
-                                c.value.as_ref().map(|v| v.to_string()),
-                            )
-                        })
-                        .collect();
-                    let bad_op = ops
-                        .iter()
-                        .find(|(_, op, v)| !matches!((op, v), (0 | 2 | 3, Some(_)) | (1, _)))
-                        .map(|(k, _, _)| k.clone());
-                    let cfg = node.cluster.topics.broker_config();
-                    let result = match &bad_op {
-                        Some(_) => Ok(()),
-                        None => node.cluster.topics.alter_configs(
-                            &res.resource_name,
-                            req.validate_only,
-                            |m| {
-                                for (k, op, v) in ops {
-                                    let current = || {
-                                        m.get(&k).cloned().or_else(|| {
-                                            crate::config::topic_config_def(&k)
-                                                .map(|d| cfg.topic_default(d).0)
-                                        })
-                                    };
-                                    match (op, v) {
-                                        (0, Some(v)) => {
-                                            m.insert(k, v);
-                                        }
-                                        (1, _) => {
-                                            m.remove(&k);
-                                        }
-                                        (2, Some(v)) => {
-                                            let mut items: Vec<String> = list_items(current());
-                                            for i in v.split(',').map(str::trim) {
-                                                if !items.iter().any(|x| x == i) {
-                                                    items.push(i.to_string());
-                                                }
-                                            }
-                                            m.insert(k, items.join(","));
-                                        }
-                                        (3, Some(v)) => {
-                                            let drop: Vec<&str> =
-                                                v.split(',').map(str::trim).collect();
-                                            let items: Vec<String> = list_items(current())
-                                                .into_iter()
-                                                .filter(|x| !drop.contains(&x.as_str()))
-                                                .collect();
-                                            m.insert(k, items.join(","));
-                                        }
-                                        _ => {}
-                                    }
-                                }
-                            },
-                        ),
+            let ops: Vec<(String, i8, Option<String>)> = res
+                .configs
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.to_string(),
+                        c.config_operation,
+                        c.value.as_ref().map(|v| v.to_string()),
+                    )
+                })
+                .collect();
+            let bad_op = ops
+                .iter()
+                .find(|(_, op, v)| !matches!((op, v), (0 | 2 | 3, Some(_)) | (1, _)))
+                .map(|(k, _, _)| k.clone());
+            let (code, msg) = match bad_op {
+                Some(k) => (
+                    ResponseError::InvalidConfig.code(),
+                    Some(sb(format!("invalid operation or missing value for {k}"))),
+                ),
+                None => {
+                    let is_topic = res.resource_type == RESOURCE_TOPIC;
+                    // The value a list key has before APPEND/SUBTRACT when the resource does not
+                    // set it: the broker-level default for a topic, the static or built-in
+                    // value for a broker key.
+                    let inherited = |k: &str| -> Option<String> {
+                        if is_topic {
+                            topic_config_def(k).map(|d| cfg.topic_default(d).0)
+                        } else {
+                            TOPIC_CONFIGS
+                                .iter()
+                                .find(|d| d.broker_key == k)
+                                .map(|d| cfg.topic_default(d).0)
+                        }
                     };
-                    match (result, bad_op) {
-                        (_, Some(k)) => (
-                            ResponseError::InvalidConfig.code(),
-                            Some(sb(format!("invalid operation or missing value for {k}"))),
-                        ),
-                        (Ok(()), None) => (0, None),
-                        (Err(e), None) => alter_error(&e),
-                    }
+                    alter_resource(
+                        node,
+                        res.resource_type,
+                        &res.resource_name,
+                        req.validate_only,
+                        |m| apply_ops(m, ops, inherited),
+                    )
                 }
-                _ => broker_refusal(),
             };
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(res.resource_type)
@@ -327,6 +435,44 @@ pub fn incremental_alter(
         })
         .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// The incremental operations on one resource's map (already checked: SET, APPEND and
+/// SUBTRACT carry a value).
+fn apply_ops(
+    m: &mut BTreeMap<String, String>,
+    ops: Vec<(String, i8, Option<String>)>,
+    inherited: impl Fn(&str) -> Option<String>,
+) {
+    for (k, op, v) in ops {
+        let current = m.get(&k).cloned().or_else(|| inherited(&k));
+        match (op, v) {
+            (0, Some(v)) => {
+                m.insert(k, v);
+            }
+            (1, _) => {
+                m.remove(&k);
+            }
+            (2, Some(v)) => {
+                let mut items: Vec<String> = list_items(current);
+                for i in v.split(',').map(str::trim) {
+                    if !items.iter().any(|x| x == i) {
+                        items.push(i.to_string());
+                    }
+                }
+                m.insert(k, items.join(","));
+            }
+            (3, Some(v)) => {
+                let drop: Vec<&str> = v.split(',').map(str::trim).collect();
+                let items: Vec<String> = list_items(current)
+                    .into_iter()
+                    .filter(|x| !drop.contains(&x.as_str()))
+                    .collect();
+                m.insert(k, items.join(","));
+            }
+            _ => {}
+        }
+    }
 }
 
 fn list_items(v: Option<String>) -> Vec<String> {

@@ -116,7 +116,10 @@ fn plan(
                 } else {
                     ResponseError::UnknownTopicOrPartition
                 };
-                data = data.with_error_code(code.code());
+                // Kafka's error-only partition answer carries an empty aborted list.
+                data = data
+                    .with_error_code(code.code())
+                    .with_aborted_transactions(Some(Vec::new()));
                 errored = true;
                 parts.push(Planned { data, slice: None });
                 continue;
@@ -136,7 +139,12 @@ fn plan(
                     Ok(info) => Some(info),
                     Err(e @ LogError::OffsetOutOfRange { .. }) => {
                         tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "fetch out of range");
-                        data = data.with_error_code(ResponseError::OffsetOutOfRange.code());
+                        // Kafka answers an out-of-range fetch without the partition's offsets.
+                        data = data
+                            .with_error_code(ResponseError::OffsetOutOfRange.code())
+                            .with_high_watermark(-1)
+                            .with_last_stable_offset(-1)
+                            .with_log_start_offset(-1);
                         errored = true;
                         None
                     }

@@ -23,7 +23,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::{sb, Node, RequestContext};
+use super::{sb, security, Node, RequestContext};
 use crate::group::{
     self, CommitPartition, FetchedOffset, GroupError, LeaveMember, PartitionResult,
 };
@@ -501,6 +501,10 @@ pub async fn describe_groups(
     version: i16,
 ) -> DescribeGroupsResponse {
     let mut groups = Vec::with_capacity(req.groups.len());
+    let group_ops = security::operations(
+        req.include_authorized_operations,
+        security::GROUP_OPERATIONS,
+    );
     for id in req.groups {
         let d = match node.cluster.groups.describe_group(&id).await {
             Ok(d) => d,
@@ -520,6 +524,7 @@ pub async fn describe_groups(
                 .with_group_state(sb(d.state))
                 .with_protocol_type(sb(d.protocol_type))
                 .with_protocol_data(sb(d.protocol))
+                .with_authorized_operations(group_ops)
                 .with_members(
                     d.members
                         .into_iter()

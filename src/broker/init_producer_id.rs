@@ -5,12 +5,11 @@ use kafka_protocol::ResponseError;
 
 use super::Node;
 
-/// Allocates a producer id (epoch 0), or, when the client names its current id and epoch
-/// (KIP-360, v3+), bumps the epoch; at the epoch limit a new id is allocated.
+/// Allocates a producer id (epoch 0) for an idempotent producer.
 pub fn init_producer_id(
     node: &Node,
     req: InitProducerIdRequest,
-    version: i16,
+    _version: i16,
 ) -> InitProducerIdResponse {
     let fail = |e: ResponseError| {
         InitProducerIdResponse::default()
@@ -18,16 +17,23 @@ pub fn init_producer_id(
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
-    if req.transactional_id.as_ref().is_some_and(|t| !t.is_empty()) {
-        tracing::warn!(transactional_id = ?req.transactional_id, "transactions are not supported yet");
-        return fail(ResponseError::TransactionalIdAuthorizationFailed);
+    // As Kafka's request handler checks: an id without an epoch (or the reverse) is malformed.
+    match (req.producer_id.0, req.producer_epoch) {
+        (-1, -1) => {}
+        (-1, _) | (_, -1) => return fail(ResponseError::InvalidRequest),
+        _ => {}
     }
-    let (current, epoch) = (req.producer_id.0, req.producer_epoch);
-    if version >= 3 && current >= 0 && (0..i16::MAX - 1).contains(&epoch) {
-        return InitProducerIdResponse::default()
-            .with_producer_id(ProducerId(current))
-            .with_producer_epoch(epoch + 1);
+    match req.transactional_id.as_ref().map(|t| t.as_str()) {
+        None => {}
+        // Kafka's transaction coordinator refuses an empty transactional id.
+        Some("") => return fail(ResponseError::InvalidRequest),
+        Some(t) => {
+            tracing::warn!(transactional_id = t, "transactions are not supported yet");
+            return fail(ResponseError::TransactionalIdAuthorizationFailed);
+        }
     }
+    // Without a transactional id Kafka hands out a fresh producer id every time, whatever the
+    // request names (an idempotent producer's KIP-360 epoch bump is a new id at epoch 0).
     match node.cluster.producer_ids.allocate() {
         Ok(id) => InitProducerIdResponse::default()
             .with_producer_id(ProducerId(id))

@@ -7,6 +7,7 @@
 
 mod admin;
 mod api_versions;
+mod cluster_admin;
 mod configs;
 mod fetch;
 mod groups;
@@ -14,6 +15,8 @@ mod init_producer_id;
 mod metadata;
 mod offsets;
 mod produce;
+mod producers;
+mod security;
 
 use std::sync::Arc;
 
@@ -178,6 +181,35 @@ impl Node {
             Rq::DeleteTopics(r) => Rs::DeleteTopics(admin::delete_topics(self, r, version)),
             Rq::CreatePartitions(r) => Rs::CreatePartitions(admin::create_partitions(self, r)),
             Rq::DescribeCluster(r) => Rs::DescribeCluster(admin::describe_cluster(self, r)),
+            Rq::DescribeTopicPartitions(r) => {
+                Rs::DescribeTopicPartitions(metadata::describe_topic_partitions(self, r))
+            }
+            Rq::DescribeLogDirs(r) => {
+                Rs::DescribeLogDirs(cluster_admin::describe_log_dirs(self, r))
+            }
+            Rq::DescribeQuorum(r) => {
+                Rs::DescribeQuorum(cluster_admin::describe_quorum(self, r, version))
+            }
+            Rq::ElectLeaders(r) => Rs::ElectLeaders(cluster_admin::elect_leaders(self, r)),
+            Rq::ListPartitionReassignments(r) => {
+                Rs::ListPartitionReassignments(cluster_admin::list_partition_reassignments(self, r))
+            }
+            Rq::AlterPartitionReassignments(r) => Rs::AlterPartitionReassignments(
+                cluster_admin::alter_partition_reassignments(self, r),
+            ),
+            Rq::DescribeAcls(r) => Rs::DescribeAcls(security::describe_acls(r)),
+            Rq::CreateAcls(r) => Rs::CreateAcls(security::create_acls(r)),
+            Rq::DeleteAcls(r) => Rs::DeleteAcls(security::delete_acls(r)),
+            Rq::DescribeClientQuotas(r) => {
+                Rs::DescribeClientQuotas(security::describe_client_quotas(r))
+            }
+            Rq::DescribeProducers(r) => {
+                Rs::DescribeProducers(producers::describe_producers(self, r))
+            }
+            Rq::ListTransactions(r) => Rs::ListTransactions(producers::list_transactions(r)),
+            Rq::DescribeTransactions(r) => {
+                Rs::DescribeTransactions(producers::describe_transactions(r))
+            }
             Rq::DescribeConfigs(r) => Rs::DescribeConfigs(configs::describe(self, r, version)),
             Rq::AlterConfigs(r) => Rs::AlterConfigs(configs::alter(self, r)),
             Rq::IncrementalAlterConfigs(r) => {

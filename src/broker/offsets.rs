@@ -71,7 +71,9 @@ pub fn list_offsets(node: &Node, req: ListOffsetsRequest, version: i16) -> ListO
                             ts if ts >= 0 => log
                                 .offset_for_timestamp(ts)
                                 .map_or((-1, -1), |(o, ts)| (o, ts)),
-                            _ => return Err(ResponseError::InvalidRequest),
+                            // Kafka 4.4 answers a special timestamp it does not know (below
+                            // -5) with UNSUPPORTED_VERSION.
+                            _ => return Err(ResponseError::UnsupportedVersion),
                         };
                         Ok((offset, ts, p.leader_epoch()))
                     });

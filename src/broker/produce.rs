@@ -22,8 +22,11 @@ use crate::topics::{Partition, TopicError};
 /// refused records.
 struct Refusal {
     code: ResponseError,
+    /// Kafka's `error_message`: only for refused records (and Gregor's injected faults).
     message: Option<String>,
     records: Vec<RecordError>,
+    /// The partition's log start offset, for refusals Kafka answers after looking at the log.
+    log_start_offset: i64,
 }
 
 impl Refusal {
@@ -32,6 +35,7 @@ impl Refusal {
             code,
             message: None,
             records: Vec::new(),
+            log_start_offset: -1,
         }
     }
 }
@@ -48,7 +52,11 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                 .get_by_id(td.topic_id)
                 .ok_or(TopicError::UnknownId(td.topic_id))
         } else {
-            node.cluster.topic_or_create(&td.name, true)
+            // Produce never creates topics (Kafka's clients create them through Metadata).
+            node.cluster
+                .topics
+                .get(&td.name)
+                .ok_or_else(|| TopicError::Unknown(td.name.to_string()))
         };
         let parts = td
             .partition_data
@@ -99,7 +107,9 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                             .with_log_start_offset(info.log_start_offset);
                     }
                     Err(refusal) => {
-                        r = r.with_error_code(refusal.code.code());
+                        r = r
+                            .with_error_code(refusal.code.code())
+                            .with_log_start_offset(refusal.log_start_offset);
                         if version >= 8 {
                             r = r
                                 .with_error_message(refusal.message.map(sb))
@@ -142,26 +152,31 @@ fn append(
 ) -> Result<crate::log::AppendInfo, Refusal> {
     let header = validate_produce(records, rules, now).map_err(|e| {
         tracing::info!(topic = %p.topic, partition = p.index, error = %e, "rejected produce batch");
-        let code = e.code();
-        let message = Some(e.to_string());
+        let log_start_offset = if e.before_log() {
+            -1
+        } else {
+            p.log().log_start_offset()
+        };
         match e {
-            BatchError::RecordErrors { errors, .. } => Refusal {
+            BatchError::RecordErrors {
                 code,
                 message,
+                errors,
+            } => Refusal {
+                code,
+                message: Some(message),
                 records: errors,
+                log_start_offset,
             },
-            _ => Refusal {
-                message,
-                ..Refusal::code(code)
+            e => Refusal {
+                log_start_offset,
+                ..Refusal::code(e.code())
             },
         }
     })?;
     let result = p.log().append(records, &[header], p.leader_epoch(), now);
     result.map_err(|e: LogError| {
         tracing::error!(topic = %p.topic, partition = p.index, error = %e, "append failed");
-        Refusal {
-            message: Some(e.to_string()),
-            ..Refusal::code(e.code())
-        }
+        Refusal::code(e.code())
     })
 }

@@ -62,7 +62,6 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     key("offset.metadata.max.bytes", &[], "4096", ConfigType::Int(0), "Longest metadata string of a committed offset."),
     key("offsets.topic.num.partitions", &[], "50", ConfigType::Int(1), "Partitions of __consumer_offsets (at most 1000 here)."),
     key("gregor.log.max.open.files", &[], "0", ConfigType::Int(0), "Gregor's own: segment files kept open; 0: half the open-file limit, at most 4096."),
-    key("gregor.max.uncompressed.batch.bytes", &[], "268435456", ConfigType::Long(1), "Gregor's own: the most a compressed batch may decompress to when validated."),
 ];
 
 /// The definition of `name` (or of the key it is an alias of).
@@ -128,7 +127,6 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
             let n: usize = num(k, value)?;
             c.max_open_files = (n > 0).then_some(n);
         }
-        "gregor.max.uncompressed.batch.bytes" => c.max_uncompressed_batch_bytes = num(k, value)?,
         // A table entry with no arm: a bug, caught by the test that applies every default.
         other => return Err(invalid(other, value, "key in the table but not applied")),
     }

@@ -9,16 +9,21 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use clap::Parser;
 
 use crate::properties::{self, Properties};
 
 mod broker;
+mod dynamic;
 mod topic;
 
 pub use broker::{broker_config_def, BrokerConfigDef, BROKER_CONFIGS};
-pub use topic::{topic_config_def, ConfigSource, ConfigType, TopicConfigDef, TOPIC_CONFIGS};
+pub use dynamic::{classify as classify_dynamic, DynamicBrokerConfigs, DynamicKey};
+pub use topic::{
+    fallback_synonym, topic_config_def, ConfigSource, ConfigType, TopicConfigDef, TOPIC_CONFIGS,
+};
 
 /// Command-line interface of the `gregor` binary.
 #[derive(Debug, Parser, Default)]
@@ -94,15 +99,14 @@ pub struct Config {
     /// `gregor.log.max.open.files` (Gregor's own): segment files kept open at once. `None`:
     /// half the open-file limit, at most 4,096 (see [`crate::log::file_cache`]).
     pub max_open_files: Option<usize>,
-    /// `gregor.max.uncompressed.batch.bytes` (Gregor's own; Kafka has no such limit): the most
-    /// bytes one compressed batch may decompress to when it is validated. Validation streams the
-    /// records, so memory does not depend on it; it bounds the work a decompression bomb costs.
-    pub max_uncompressed_batch_bytes: u64,
     /// Keys that were set explicitly (properties file or overrides). Topic config defaults read
     /// their synonyms from here, and DescribeConfigs reports them as STATIC_BROKER_CONFIG.
     pub static_props: Properties,
     /// Keys set that Gregor does not know; warned about at start, otherwise ignored.
     pub unknown_keys: Vec<String>,
+    /// Keys set at run time ([`DynamicBrokerConfigs`]): above the static ones. Shared by every
+    /// clone; the topic registry loads, changes and persists it.
+    pub dynamic: Arc<RwLock<DynamicBrokerConfigs>>,
 }
 
 impl Default for Config {
@@ -125,9 +129,9 @@ impl Default for Config {
             group: GroupConfig::default(),
             offsets_topic_partitions: 0,
             max_open_files: None,
-            max_uncompressed_batch_bytes: 0,
             static_props: Properties::new(),
             unknown_keys: Vec::new(),
+            dynamic: Arc::default(),
         };
         for def in BROKER_CONFIGS {
             // The table's defaults parse (a unit test applies each one).
@@ -240,13 +244,39 @@ impl Config {
         }
     }
 
-    /// The effective broker-level default for a topic config: the static broker setting if
-    /// there is one, else Kafka's default.
+    /// The effective broker-level default for a topic config: its broker key's dynamic value
+    /// (this broker's, then the cluster default), the static setting, else Kafka's default.
     pub fn topic_default(&self, def: &TopicConfigDef) -> (String, ConfigSource) {
-        match self.static_props.get(def.broker_key) {
-            Some(v) => (v.clone(), ConfigSource::StaticBroker),
-            None => (def.default.to_string(), ConfigSource::Default),
+        self.topic_default_layers(def)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| (def.default.to_string(), ConfigSource::Default))
+    }
+
+    /// Every value set for a topic config's broker key, most specific first: dynamic for this
+    /// broker, dynamic cluster default, static (DescribeConfigs lists them as synonyms).
+    pub fn topic_default_layers(&self, def: &TopicConfigDef) -> Vec<(String, ConfigSource)> {
+        if def.broker_key.is_empty() {
+            return Vec::new();
         }
+        let mut out = self.dynamic_configs().layers(self.node_id, def.broker_key);
+        if let Some(v) = self.static_props.get(def.broker_key) {
+            out.push((v.clone(), ConfigSource::StaticBroker));
+        }
+        out
+    }
+
+    /// A snapshot of the dynamic layer.
+    pub fn dynamic_configs(&self) -> DynamicBrokerConfigs {
+        self.dynamic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the dynamic layer (the topic registry persists it first).
+    pub fn set_dynamic_configs(&self, c: DynamicBrokerConfigs) {
+        *self.dynamic.write().unwrap_or_else(|p| p.into_inner()) = c;
     }
 }
 

@@ -7,6 +7,10 @@
 pub enum ConfigSource {
     /// Set on the topic itself.
     DynamicTopic = 1,
+    /// Set at run time for this broker.
+    DynamicBroker = 2,
+    /// Set at run time as the cluster-wide default.
+    DynamicDefaultBroker = 3,
     /// Set in the broker's properties file or overrides.
     StaticBroker = 4,
     /// Kafka's built-in default.
@@ -60,6 +64,10 @@ pub struct TopicConfigDef {
     /// Whether Gregor acts on it (the others are accepted and stored, as a single-node Kafka
     /// accepts replication settings it cannot act on).
     pub honoured: bool,
+    /// Whether DescribeConfigs lists the broker key's default as a DEFAULT_CONFIG synonym.
+    /// Kafka does not where the broker key has no default of its own (`log.retention.ms` is
+    /// null by default, derived from `log.retention.hours`) or there is no broker key.
+    pub default_synonym: bool,
 }
 
 impl TopicConfigDef {
@@ -118,26 +126,62 @@ const fn def(
         default,
         kind,
         honoured,
+        default_synonym: true,
+    }
+}
+
+/// [`def`] for a key whose broker synonym has no default of its own (see
+/// [`TopicConfigDef::default_synonym`]).
+const fn def_no_default_synonym(
+    name: &'static str,
+    broker_key: &'static str,
+    default: &'static str,
+    kind: ConfigType,
+    honoured: bool,
+) -> TopicConfigDef {
+    TopicConfigDef {
+        default_synonym: false,
+        ..def(name, broker_key, default, kind, honoured)
+    }
+}
+
+/// The key a broker key with no default of its own falls back to, and that key's default: Kafka
+/// lists it as a DEFAULT_CONFIG synonym after the static setting (`retention.ms` set through
+/// `log.retention.ms=...` reads `{STATIC_BROKER_CONFIG:log.retention.ms=...,
+/// DEFAULT_CONFIG:log.retention.hours=168}`; unset, it lists no synonyms at all).
+pub fn fallback_synonym(broker_key: &str) -> Option<(&'static str, &'static str)> {
+    match broker_key {
+        "log.retention.ms" => Some(("log.retention.hours", "168")),
+        "log.roll.ms" => Some(("log.roll.hours", "168")),
+        "log.roll.jitter.ms" => Some(("log.roll.jitter.hours", "0")),
+        "log.flush.interval.ms" => Some(("log.flush.scheduler.interval.ms", "9223372036854775807")),
+        _ => None,
     }
 }
 
 const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 
-/// Every topic config Kafka 4.x describes, with its broker synonym and default.
+/// Every topic config Kafka 4.4 describes, with its broker synonym and default (as
+/// `kafka-configs --describe --all` lists them for a new topic on a one-node Kafka 4.4).
 #[rustfmt::skip]
 pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("cleanup.policy", "log.cleanup.policy", "delete", ConfigType::EnumList(&["delete", "compact"]), false),
+    def("compression.gzip.level", "compression.gzip.level", "-1", ConfigType::Int(-1), false),
+    def("compression.lz4.level", "compression.lz4.level", "9", ConfigType::Int(1), false),
     def("compression.type", "compression.type", "producer", ConfigType::Enum(COMPRESSION), false),
+    def("compression.zstd.level", "compression.zstd.level", "3", ConfigType::Int(-131072), false),
     def("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", ConfigType::Long(0), false),
+    def_no_default_synonym("errors.deadletterqueue.group.enable", "", "false", ConfigType::Boolean, false),
     def("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", ConfigType::Long(0), false),
     def("flush.messages", "log.flush.interval.messages", "9223372036854775807", ConfigType::Long(1), true),
-    def("flush.ms", "log.flush.interval.ms", "9223372036854775807", ConfigType::Long(0), true),
-    def("follower.replication.throttled.replicas", "follower.replication.throttled.replicas", "", ConfigType::List, false),
+    def_no_default_synonym("flush.ms", "log.flush.interval.ms", "9223372036854775807", ConfigType::Long(0), true),
+    def_no_default_synonym("follower.replication.throttled.replicas", "", "", ConfigType::List, false),
     def("index.interval.bytes", "log.index.interval.bytes", "4096", ConfigType::Int(0), true),
-    def("leader.replication.throttled.replicas", "leader.replication.throttled.replicas", "", ConfigType::List, false),
+    def_no_default_synonym("leader.replication.throttled.replicas", "", "", ConfigType::List, false),
     def("local.retention.bytes", "log.local.retention.bytes", "-2", ConfigType::Long(-2), false),
     def("local.retention.ms", "log.local.retention.ms", "-2", ConfigType::Long(-2), false),
     def("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "9223372036854775807", ConfigType::Long(1), false),
+    def("max.decompressed.message.bytes", "max.decompressed.message.bytes", "2147483639", ConfigType::Int(0), true),
     def("max.message.bytes", "message.max.bytes", "1048588", ConfigType::Int(0), true),
     def("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "3600000", ConfigType::Long(0), true),
     def("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "9223372036854775807", ConfigType::Long(0), true),
@@ -146,13 +190,17 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", ConfigType::Long(0), false),
     def("min.insync.replicas", "min.insync.replicas", "1", ConfigType::Int(1), false),
     def("preallocate", "log.preallocate", "false", ConfigType::Boolean, false),
-    def("remote.storage.enable", "remote.log.storage.enable", "false", ConfigType::Boolean, false),
+    def("remote.copy.lag.bytes", "log.remote.copy.lag.bytes", "-1", ConfigType::Long(-1), false),
+    def("remote.copy.lag.ms", "log.remote.copy.lag.ms", "0", ConfigType::Long(0), false),
+    def_no_default_synonym("remote.log.copy.disable", "", "false", ConfigType::Boolean, false),
+    def_no_default_synonym("remote.log.delete.on.disable", "", "false", ConfigType::Boolean, false),
+    def_no_default_synonym("remote.storage.enable", "", "false", ConfigType::Boolean, false),
     def("retention.bytes", "log.retention.bytes", "-1", ConfigType::Long(-1), true),
-    def("retention.ms", "log.retention.ms", "604800000", ConfigType::Long(-1), true),
+    def_no_default_synonym("retention.ms", "log.retention.ms", "604800000", ConfigType::Long(-1), true),
     def("segment.bytes", "log.segment.bytes", "1073741824", ConfigType::Int(14), true),
     def("segment.index.bytes", "log.index.size.max.bytes", "10485760", ConfigType::Int(4), false),
-    def("segment.jitter.ms", "log.roll.jitter.ms", "0", ConfigType::Long(0), false),
-    def("segment.ms", "log.roll.ms", "604800000", ConfigType::Long(1), true),
+    def_no_default_synonym("segment.jitter.ms", "log.roll.jitter.ms", "0", ConfigType::Long(0), false),
+    def_no_default_synonym("segment.ms", "log.roll.ms", "604800000", ConfigType::Long(1), true),
     def("unclean.leader.election.enable", "unclean.leader.election.enable", "false", ConfigType::Boolean, false),
 ];
 

@@ -335,7 +335,7 @@ impl Coordinator {
 
     /// OffsetDelete (KIP-496): allowed for an Empty group, and for a consumer group only on
     /// topics it does not subscribe to (GROUP_SUBSCRIBED_TO_TOPIC); other groups with members
-    /// get NON_EMPTY_GROUP. An Empty group left without offsets is removed.
+    /// get NON_EMPTY_GROUP. An Empty group left without offsets is removed by the next sweep.
     pub fn delete_offsets(
         &mut self,
         group_id: &str,
@@ -379,17 +379,8 @@ impl Coordinator {
                 error,
             });
         }
-        if group.state == GroupState::Empty
-            && !group.has_offsets()
-            && group.pending_members.is_empty()
-        {
-            if group.generation_id > 0 {
-                effects
-                    .records
-                    .push(OffsetsLogRecord::group_metadata(group_id, None));
-            }
-            self.groups.shift_remove(group_id);
-        }
+        // An Empty group left without offsets stays until the next retention sweep removes
+        // it, as Kafka's cleanupGroupMetadata does (DescribeGroups meanwhile reads Empty).
         OffsetDeleteOutcome {
             error: None,
             partitions: results,

@@ -188,6 +188,15 @@ fn delete_offsets_follows_subscriptions() {
     );
     let out = c.delete_offsets("g", &[key("t", 0)]);
     assert_eq!(out.partitions[0].error, None);
-    assert_eq!(out.effects.records.len(), 2, "offset and group tombstones");
+    assert_eq!(out.effects.records.len(), 1, "the offset's tombstone");
+    // As Kafka: the group stays (Empty) until the retention sweep removes it.
+    assert_eq!(c.describe_group("g").state, "Empty");
+    let fx = c.tick(1_000_000);
+    assert!(
+        fx.records
+            .contains(&OffsetsLogRecord::group_metadata("g", None)),
+        "the group's tombstone: {:?}",
+        fx.records
+    );
     assert_eq!(c.describe_group("g").state, "Dead");
 }

@@ -146,6 +146,11 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
+    /// Every tracked producer (id, state), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, e)| (*id, e))
+    }
+
     /// Judges a batch against the state (Kafka: `findDuplicateBatch`, `checkProducerEpoch`,
     /// `checkSequence`). Batches without a producer id are always appended.
     pub fn check(&self, h: &BatchHeader) -> Result<Check, ProducerError> {

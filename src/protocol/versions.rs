@@ -37,7 +37,7 @@ pub static SUPPORTED: &[ApiSupport] = &[
         served_min: 3,
         max: 12,
     },
-    api(ApiKey::Fetch, 4, 17),
+    api(ApiKey::Fetch, 4, 18),
     api(ApiKey::ListOffsets, 1, 10),
     api(ApiKey::Metadata, 0, 13),
     api(ApiKey::OffsetCommit, 2, 9),
@@ -55,13 +55,26 @@ pub static SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::DeleteRecords, 0, 2),
     api(ApiKey::InitProducerId, 0, 5),
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    api(ApiKey::DescribeAcls, 1, 3),
+    api(ApiKey::CreateAcls, 1, 3),
+    api(ApiKey::DeleteAcls, 1, 3),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::DescribeLogDirs, 1, 4),
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::ElectLeaders, 0, 2),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    api(ApiKey::AlterPartitionReassignments, 0, 1),
+    api(ApiKey::ListPartitionReassignments, 0, 0),
     api(ApiKey::OffsetDelete, 0, 0),
-    api(ApiKey::DescribeCluster, 0, 1),
+    api(ApiKey::DescribeClientQuotas, 0, 1),
+    api(ApiKey::DescribeQuorum, 0, 2),
+    api(ApiKey::DescribeCluster, 0, 2),
+    api(ApiKey::DescribeProducers, 0, 0),
+    api(ApiKey::DescribeTransactions, 0, 0),
+    api(ApiKey::ListTransactions, 0, 2),
+    api(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 /// The support entry for an API key, if Gregor serves it.
@@ -80,6 +93,14 @@ mod tests {
             assert!(s.served_min >= codec.min, "{:?}", s.key);
             assert!(s.max <= codec.max, "{:?}", s.key);
             assert!(s.advertised_min <= s.served_min, "{:?}", s.key);
+        }
+        for w in SUPPORTED.windows(2) {
+            assert!(
+                (w[0].key as i16) < (w[1].key as i16),
+                "{:?} before {:?}: keep the table in API-key order",
+                w[0].key,
+                w[1].key
+            );
         }
     }
 

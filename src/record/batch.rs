@@ -229,17 +229,37 @@ impl BatchError {
             | BatchError::ControlBatch { .. }
             | BatchError::InvalidSequence { .. }
             | BatchError::MultipleBatches { .. }
+            | BatchError::Empty
             | BatchError::Records { .. } => ResponseError::InvalidRecord,
-            BatchError::UncompressedTooLarge { .. } => ResponseError::MessageTooLarge,
+            // Kafka 4.4 answers a batch over max.decompressed.message.bytes with INVALID_RECORD.
+            BatchError::UncompressedTooLarge { .. } => ResponseError::InvalidRecord,
             BatchError::RecordErrors { code, .. } => *code,
-            BatchError::Empty
-            | BatchError::Truncated { .. }
+            BatchError::Truncated { .. }
             | BatchError::InvalidLength { .. }
             | BatchError::InvalidMagic { .. }
-            | BatchError::CrcMismatch { .. }
-            | BatchError::UnknownCompression { .. }
-            | BatchError::Decompression { .. } => ResponseError::CorruptMessage,
+            | BatchError::CrcMismatch { .. } => ResponseError::CorruptMessage,
+            // Kafka 4.4 answers these with UNKNOWN_SERVER_ERROR (its decompressor's
+            // KafkaException), checked against the reference broker.
+            BatchError::UnknownCompression { .. } | BatchError::Decompression { .. } => {
+                ResponseError::UnknownServerError
+            }
         }
+    }
+
+    /// Whether the refusal comes from the bytes alone, before the partition's log is asked
+    /// (framing, CRC, size, batch count): Kafka then answers without the log start offset.
+    pub fn before_log(&self) -> bool {
+        matches!(
+            self,
+            BatchError::Empty
+                | BatchError::Truncated { .. }
+                | BatchError::InvalidLength { .. }
+                | BatchError::InvalidMagic { .. }
+                | BatchError::UnsupportedMagic { .. }
+                | BatchError::CrcMismatch { .. }
+                | BatchError::TooLarge { .. }
+                | BatchError::MultipleBatches { .. }
+        )
     }
 }
 

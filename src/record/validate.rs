@@ -40,7 +40,7 @@ pub struct ProduceRules {
     pub timestamp_before_max_ms: i64,
     /// `message.timestamp.after.max.ms`: how far in the future a CreateTime timestamp may be.
     pub timestamp_after_max_ms: i64,
-    /// The most bytes a compressed batch may decompress to.
+    /// `max.decompressed.message.bytes`: the most bytes a compressed batch may decompress to.
     pub max_uncompressed_bytes: u64,
 }
 
@@ -58,11 +58,10 @@ impl Default for ProduceRules {
     }
 }
 
-/// Default decompressed-size limit of one batch: 256 MiB, far above what a client batches
-/// (`batch.size` defaults to 16 KiB in Java and 1 MB in librdkafka) and low enough that a
-/// decompression bomb costs a bounded amount of CPU. Memory does not depend on it: records are
-/// walked through a 16 KiB buffer.
-pub const DEFAULT_MAX_UNCOMPRESSED_BYTES: u64 = 256 * 1024 * 1024;
+/// Default decompressed-size limit of one batch: Kafka 4.4's `max.decompressed.message.bytes`
+/// default (2,147,483,639 bytes). Memory does not depend on it: records are walked through a
+/// 16 KiB buffer; it bounds the CPU a decompression bomb costs.
+pub const DEFAULT_MAX_UNCOMPRESSED_BYTES: u64 = 2_147_483_639;
 
 /// Validates one produce partition's records (see the module documentation). `now_ms` is the
 /// broker's clock for the timestamp range check.
@@ -359,15 +358,19 @@ mod tests {
             let mut b = encode(2, Compression::None, true);
             patch(&mut b, 21, &codec.to_be_bytes());
             let e = check(&b).unwrap_err();
+            // Kafka 4.4 answers an undecodable payload with UNKNOWN_SERVER_ERROR.
             assert_eq!(
                 e.code(),
-                ResponseError::CorruptMessage,
+                ResponseError::UnknownServerError,
                 "codec {codec}: {e}"
             );
         }
         let mut b = encode(2, Compression::None, true);
         patch(&mut b, 21, &5i16.to_be_bytes());
-        assert_eq!(check(&b).unwrap_err().code(), ResponseError::CorruptMessage);
+        assert_eq!(
+            check(&b).unwrap_err().code(),
+            ResponseError::UnknownServerError
+        );
     }
 
     #[test]
@@ -601,7 +604,7 @@ mod tests {
             ..ProduceRules::default()
         };
         let e = validate_produce(&b, &small, NOW).unwrap_err();
-        assert_eq!(e.code(), ResponseError::MessageTooLarge, "{e}");
+        assert_eq!(e.code(), ResponseError::InvalidRecord, "{e}");
         assert!(validate_produce(&b, &ProduceRules::default(), NOW).is_ok());
     }
 }

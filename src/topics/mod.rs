@@ -15,6 +15,7 @@
 //! are serialised by a separate mutex so the slow part (creating directories) does not block
 //! lookups. Each partition's log has its own mutex; nothing here holds two of them.
 
+mod broker_configs;
 mod naming;
 mod parallel;
 mod partition;
@@ -66,6 +67,9 @@ pub enum TopicError {
     /// Internal topics cannot be deleted or altered by clients.
     #[error("topic {0} is internal")]
     Internal(String),
+    /// A dynamic broker config update Kafka would refuse (a key fixed at start, a bad value).
+    #[error("{0}")]
+    InvalidBrokerConfig(String),
     /// Reading or writing the data directory failed.
     #[error("storage error: {0}")]
     Io(#[from] std::io::Error),
@@ -86,6 +90,7 @@ impl TopicError {
             TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
             TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
             TopicError::Internal(_) => ResponseError::TopicAuthorizationFailed,
+            TopicError::InvalidBrokerConfig(_) => ResponseError::InvalidRequest,
             TopicError::Io(_) => ResponseError::KafkaStorageError,
             TopicError::Log(e) => e.code(),
         }
@@ -156,7 +161,10 @@ pub fn produce_rules(config: &Config, overrides: &BTreeMap<String, String>) -> P
             .trim()
             .parse()
             .unwrap_or(d.timestamp_after_max_ms),
-        max_uncompressed_bytes: config.max_uncompressed_batch_bytes,
+        max_uncompressed_bytes: get("max.decompressed.message.bytes")
+            .trim()
+            .parse()
+            .unwrap_or(d.max_uncompressed_bytes),
     }
 }
 
@@ -191,6 +199,7 @@ impl TopicRegistry {
         let meta_dir = config.data_dir.join("__gregor_metadata").join("topics");
         std::fs::create_dir_all(&meta_dir)?;
         remove_deleted_dirs(&config.data_dir);
+        broker_configs::load(&config)?;
         let reg = TopicRegistry {
             config,
             meta_dir,
@@ -610,7 +619,15 @@ impl TopicRegistry {
 
     /// Every topic config with its effective value and source.
     pub fn effective_configs(&self, topic: &Topic) -> Vec<EffectiveConfig> {
-        let overrides = topic.overrides();
+        self.effective_configs_for(&topic.overrides())
+    }
+
+    /// Every topic config with its effective value and source, for a topic with `overrides`
+    /// (CreateTopics with `validate_only` describes the topic it would create).
+    pub fn effective_configs_for(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Vec<EffectiveConfig> {
         TOPIC_CONFIGS
             .iter()
             .map(|d| match overrides.get(d.name) {

@@ -251,6 +251,19 @@ pub fn api_key_of(req: &RequestKind) -> ApiKey {
         R::DescribeGroups(_) => ApiKey::DescribeGroups,
         R::DeleteGroups(_) => ApiKey::DeleteGroups,
         R::OffsetDelete(_) => ApiKey::OffsetDelete,
+        R::DescribeAcls(_) => ApiKey::DescribeAcls,
+        R::CreateAcls(_) => ApiKey::CreateAcls,
+        R::DeleteAcls(_) => ApiKey::DeleteAcls,
+        R::DescribeLogDirs(_) => ApiKey::DescribeLogDirs,
+        R::ElectLeaders(_) => ApiKey::ElectLeaders,
+        R::AlterPartitionReassignments(_) => ApiKey::AlterPartitionReassignments,
+        R::ListPartitionReassignments(_) => ApiKey::ListPartitionReassignments,
+        R::DescribeClientQuotas(_) => ApiKey::DescribeClientQuotas,
+        R::DescribeQuorum(_) => ApiKey::DescribeQuorum,
+        R::DescribeProducers(_) => ApiKey::DescribeProducers,
+        R::DescribeTransactions(_) => ApiKey::DescribeTransactions,
+        R::ListTransactions(_) => ApiKey::ListTransactions,
+        R::DescribeTopicPartitions(_) => ApiKey::DescribeTopicPartitions,
         other => panic!("test helper does not know {other:?}"),
     }
 }
@@ -306,7 +319,21 @@ pub fn record_batch(n: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
     buf.freeze()
 }
 
-/// One produce partition result: (error code, base offset).
+/// Metadata for `topic` with auto-creation allowed, as clients do before producing (Produce
+/// itself never creates a topic).
+pub async fn ensure_topic(c: &mut RawClient, topic: &str) {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{MetadataRequest, TopicName};
+    let req = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(
+            TopicName(StrBytes::from_string(topic.to_string())),
+        ))]))
+        .with_allow_auto_topic_creation(true);
+    let _ = c.call(RequestKind::Metadata(req), 12).await;
+}
+
+/// One produce partition result: (error code, base offset). The topic is created first if
+/// it is missing.
 pub async fn produce_raw(
     c: &mut RawClient,
     topic: &str,
@@ -315,6 +342,7 @@ pub async fn produce_raw(
 ) -> (i16, i64) {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::{ProduceRequest, TopicName};
+    ensure_topic(c, topic).await;
     let req = ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(5000)

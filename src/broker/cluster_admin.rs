@@ -1,0 +1,267 @@
+//! The replica- and quorum-level admin APIs Kafka's tools call, answered for Gregor's shape (one
+//! log directory, one replica per partition, no metadata quorum of its own): DescribeLogDirs,
+//! DescribeQuorum, ElectLeaders, ListPartitionReassignments, AlterPartitionReassignments.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::alter_partition_reassignments_response::{
+    ReassignablePartitionResponse, ReassignableTopicResponse,
+};
+use kafka_protocol::messages::describe_log_dirs_response::{
+    DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+};
+use kafka_protocol::messages::describe_quorum_response::{
+    self, Listener, PartitionData, ReplicaState, TopicData,
+};
+use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, BrokerId,
+    DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeQuorumRequest, DescribeQuorumResponse,
+    ElectLeadersRequest, ElectLeadersResponse, ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse, TopicName,
+};
+use kafka_protocol::ResponseError;
+
+use super::{sb, Node};
+
+/// The name of Kafka's metadata log, the only partition DescribeQuorum knows.
+const METADATA_TOPIC: &str = "__cluster_metadata";
+
+/// DescribeLogDirs: the one data directory, with the size of every (requested) partition and
+/// the file system's total and usable bytes (v4).
+pub fn describe_log_dirs(node: &Node, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
+    let topics = &node.cluster.topics;
+    let dir = topics.log_dir();
+    let mut result = DescribeLogDirsResult::default()
+        .with_log_dir(sb(dir.path().display().to_string()))
+        .with_total_bytes(-1)
+        .with_usable_bytes(-1);
+    if dir.is_offline() {
+        return DescribeLogDirsResponse::default().with_results(vec![
+            result.with_error_code(ResponseError::KafkaStorageError.code())
+        ]);
+    }
+    if let Ok(st) = rustix::fs::statvfs(dir.path()) {
+        let block = st.f_frsize as i64;
+        result = result
+            .with_total_bytes((st.f_blocks as i64).saturating_mul(block))
+            .with_usable_bytes((st.f_bavail as i64).saturating_mul(block));
+    }
+    // Which partitions: all of them, or the requested ones that exist.
+    let wanted: Option<BTreeMap<String, Vec<i32>>> = req.topics.map(|list| {
+        let mut m: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for t in list {
+            m.entry(t.topic.to_string())
+                .or_default()
+                .extend(t.partitions);
+        }
+        m
+    });
+    let mut out = Vec::new();
+    for topic in topics.all() {
+        let indexes: Option<&Vec<i32>> = match &wanted {
+            None => None,
+            Some(w) => match w.get(&topic.name) {
+                Some(i) => Some(i),
+                None => continue,
+            },
+        };
+        let partitions: Vec<DescribeLogDirsPartition> = topic
+            .partitions()
+            .iter()
+            .filter(|p| indexes.is_none_or(|i| i.contains(&p.index)))
+            .filter(|p| !p.is_offline())
+            .map(|p| {
+                DescribeLogDirsPartition::default()
+                    .with_partition_index(p.index)
+                    .with_partition_size(p.log().size_bytes() as i64)
+            })
+            .collect();
+        if !partitions.is_empty() {
+            out.push(
+                DescribeLogDirsTopic::default()
+                    .with_name(TopicName(sb(topic.name.clone())))
+                    .with_partitions(partitions),
+            );
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    DescribeLogDirsResponse::default().with_results(vec![result.with_topics(out)])
+}
+
+/// DescribeQuorum: the controller is the single voter of a quorum that has no log of its own
+/// (Gregor keeps no metadata log), so offsets read -1, "unknown"; the other nodes are
+/// observers.
+pub fn describe_quorum(
+    node: &Node,
+    req: DescribeQuorumRequest,
+    version: i16,
+) -> DescribeQuorumResponse {
+    let is_metadata = req.topics.len() == 1
+        && *req.topics[0].topic_name == *METADATA_TOPIC
+        && req.topics[0].partitions.len() == 1
+        && req.topics[0].partitions[0].partition_index == 0;
+    if !is_metadata {
+        return DescribeQuorumResponse::default()
+            .with_error_code(ResponseError::InvalidRequest.code())
+            .with_error_message(Some(sb(
+                "DescribeQuorum only describes __cluster_metadata-0",
+            )));
+    }
+    let now = node.cluster.clock.now_ms();
+    let controller = node.cluster.controller_id();
+    let replica = |id: i32| {
+        ReplicaState::default()
+            .with_replica_id(BrokerId(id))
+            .with_log_end_offset(-1)
+            .with_last_fetch_timestamp(now)
+            .with_last_caught_up_timestamp(now)
+    };
+    let nodes = node.cluster.nodes();
+    let partition = PartitionData::default()
+        .with_leader_id(BrokerId(controller))
+        .with_leader_epoch(1)
+        .with_high_watermark(-1)
+        .with_current_voters(vec![replica(controller)])
+        .with_observers(
+            nodes
+                .iter()
+                .filter(|n| n.id != controller)
+                .map(|n| replica(n.id))
+                .collect(),
+        );
+    let mut resp = DescribeQuorumResponse::default().with_topics(vec![TopicData::default()
+        .with_topic_name(TopicName(sb(METADATA_TOPIC)))
+        .with_partitions(vec![partition])]);
+    if version >= 2 {
+        resp = resp.with_nodes(
+            nodes
+                .iter()
+                .filter(|n| n.id == controller)
+                .map(|n| {
+                    describe_quorum_response::Node::default()
+                        .with_node_id(BrokerId(n.id))
+                        .with_listeners(vec![Listener::default()
+                            .with_name(sb("PLAINTEXT"))
+                            .with_host(sb(n.host.clone()))
+                            .with_port(u16::try_from(n.port).unwrap_or(0))])
+                })
+                .collect(),
+        );
+    }
+    resp
+}
+
+/// ElectLeaders: every partition has one replica, which leads it, so no election is ever
+/// needed. With no partitions named, Kafka lists only the partitions it tried and failed;
+/// that is none.
+pub fn elect_leaders(node: &Node, req: ElectLeadersRequest) -> ElectLeadersResponse {
+    let Some(requested) = req.topic_partitions else {
+        // Every topic, each with no partition result: none needed an election.
+        let mut names: Vec<String> = node
+            .cluster
+            .topics
+            .all()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        names.sort();
+        return ElectLeadersResponse::default().with_replica_election_results(
+            names
+                .into_iter()
+                .map(|n| ReplicaElectionResult::default().with_topic(TopicName(sb(n))))
+                .collect(),
+        );
+    };
+    let results = requested
+        .into_iter()
+        .map(|t| {
+            let topic = node.cluster.topics.get(&t.topic);
+            let partition_result = t
+                .partitions
+                .iter()
+                .map(|&index| {
+                    let r = PartitionResult::default().with_partition_id(index);
+                    match topic.as_ref().and_then(|t| t.partition(index)) {
+                        None => r
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                            .with_error_message(Some(sb(format!(
+                                "No such topic as {}",
+                                t.topic.as_str()
+                            )))),
+                        Some(_) => r.with_error_code(ResponseError::ElectionNotNeeded.code()),
+                    }
+                })
+                .collect();
+            ReplicaElectionResult::default()
+                .with_topic(t.topic)
+                .with_partition_result(partition_result)
+        })
+        .collect();
+    ElectLeadersResponse::default().with_replica_election_results(results)
+}
+
+/// ListPartitionReassignments: with one replica per partition nothing is ever moving.
+pub fn list_partition_reassignments(
+    _node: &Node,
+    _req: ListPartitionReassignmentsRequest,
+) -> ListPartitionReassignmentsResponse {
+    ListPartitionReassignmentsResponse::default().with_error_message(None)
+}
+
+/// AlterPartitionReassignments: the only valid target is the replica set a partition already
+/// has (a no-op); anything else names a broker that does not exist.
+pub fn alter_partition_reassignments(
+    node: &Node,
+    req: AlterPartitionReassignmentsRequest,
+) -> AlterPartitionReassignmentsResponse {
+    let responses = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = node.cluster.topics.get(&t.name);
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|rp| {
+                    let r = ReassignablePartitionResponse::default()
+                        .with_partition_index(rp.partition_index);
+                    let Some(p) = topic.as_ref().and_then(|t| t.partition(rp.partition_index))
+                    else {
+                        return r.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    };
+                    let Some(target) = rp.replicas else {
+                        return r
+                            .with_error_code(ResponseError::NoReassignmentInProgress.code())
+                            .with_error_message(None);
+                    };
+                    let current = p.leader();
+                    if target.len() == 1 && target[0].0 == current {
+                        return r.with_error_message(None);
+                    }
+                    let unknown = target
+                        .iter()
+                        .find(|b| node.cluster.node(b.0).is_none())
+                        .map(|b| b.0);
+                    let message = match unknown {
+                        Some(b) => format!(
+                            "The manual partition assignment includes broker {b}, but no such \
+                             broker is registered."
+                        ),
+                        None => format!(
+                            "Gregor keeps one replica per partition; it is on broker {current}."
+                        ),
+                    };
+                    r.with_error_code(ResponseError::InvalidReplicaAssignment.code())
+                        .with_error_message(Some(sb(message)))
+                })
+                .collect();
+            ReassignableTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    AlterPartitionReassignmentsResponse::default()
+        .with_error_message(None)
+        .with_responses(responses)
+}
