@@ -39,8 +39,17 @@ enum Cmd {
     /// Start the broker binary N times; time from spawn to the first ApiVersions answer.
     Ready {
         /// Path of the gregor binary.
+        #[arg(long, required_unless_present = "cmd")]
+        bin: Option<PathBuf>,
+        /// Another broker instead: a command line with `{port}` and `{dir}` in it (split on
+        /// spaces), e.g. `scripts/reference-kafka launch {dir} {port}`; its process must be the
+        /// broker (exec), so its pid is the one measured and stopped.
         #[arg(long)]
-        bin: PathBuf,
+        cmd: Option<String>,
+        /// Run before each start, untimed, with `{dir}` replaced (e.g. formatting a new data
+        /// directory); only with --cmd.
+        #[arg(long)]
+        prepare: Option<String>,
         #[arg(long, default_value_t = 20)]
         runs: usize,
         /// Reuse this data dir for every start (restart figure); default: a fresh dir per start
@@ -153,6 +162,8 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Ready {
             bin,
+            cmd,
+            prepare,
             runs,
             data_dir,
             scratch,
@@ -160,7 +171,7 @@ fn main() -> Result<()> {
             log,
             overrides,
         } => ready(
-            &bin,
+            &Broker { bin, cmd, prepare },
             runs,
             data_dir.as_deref(),
             &scratch,
@@ -361,8 +372,54 @@ fn reported_ready_ms(line: &str) -> Option<f64> {
     words.get(i + 2)?.parse().ok()
 }
 
+/// What `ready` starts: the gregor binary, or a command line template.
+struct Broker {
+    bin: Option<PathBuf>,
+    cmd: Option<String>,
+    prepare: Option<String>,
+}
+
+fn fill(template: &str, dir: &Path, port: u16) -> Vec<String> {
+    template
+        .split_whitespace()
+        .map(|w| {
+            w.replace("{dir}", &dir.display().to_string())
+                .replace("{port}", &port.to_string())
+        })
+        .collect()
+}
+
+impl Broker {
+    /// The command for one start on `port` with data in `dir`, after the untimed preparation.
+    fn command(&self, dir: &Path, port: u16, overrides: &[String]) -> Result<Command> {
+        if let Some(template) = &self.cmd {
+            if let Some(prep) = &self.prepare {
+                let words = fill(prep, dir, port);
+                let status = Command::new(&words[0]).args(&words[1..]).status()?;
+                if !status.success() {
+                    bail!("{prep}: {status}");
+                }
+            }
+            let words = fill(template, dir, port);
+            let mut cmd = Command::new(&words[0]);
+            cmd.args(&words[1..]);
+            return Ok(cmd);
+        }
+        let bin = self.bin.as_ref().context("--bin or --cmd")?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir);
+        for o in overrides {
+            cmd.arg("-o").arg(o);
+        }
+        Ok(cmd)
+    }
+}
+
 fn ready(
-    bin: &Path,
+    broker: &Broker,
     runs: usize,
     data_dir: Option<&Path>,
     scratch: &Path,
@@ -384,32 +441,33 @@ fn ready(
             .create(true)
             .append(true)
             .open(log)?;
-        let mut cmd = Command::new(bin);
-        cmd.arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+        let mut cmd = broker.command(&dir, port, overrides)?;
+        cmd.stdin(Stdio::null())
+            .stdout(if broker.cmd.is_some() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
             .stderr(stderr);
-        for o in overrides {
-            cmd.arg("-o").arg(o);
-        }
         let t0 = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("spawning {}", bin.display()))?;
+        let mut child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
         let answered = first_api_versions(port, &mut child, t0 + Duration::from_secs(120));
         let elapsed = t0.elapsed();
         let pid = child.id();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+        // Gregor's banner line carries its own "ready in" figure; another broker's stdout is
+        // not read (it is /dev/null).
+        let line = match child.stdout.take() {
+            Some(stdout) => {
+                let (tx, rx) = mpsc::channel();
+                std::thread::spawn(move || {
+                    let mut line = String::new();
+                    let _ = BufReader::new(stdout).read_line(&mut line);
+                    let _ = tx.send(line);
+                });
+                rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default()
+            }
+            None => String::new(),
+        };
         // Idle RSS: once it answers, give it a moment to settle (lazy allocations, threads).
         std::thread::sleep(Duration::from_millis(300));
         let (r, _, _) = rss_kb(pid).unwrap_or((0, 0, 0));

@@ -191,7 +191,10 @@ fn compress(codec: u8, section: &[u8]) -> Vec<u8> {
             .unwrap_or_default(),
         3 => {
             let mut out = Vec::new();
-            if let Ok(mut e) = lz4::EncoderBuilder::new().build(&mut out) {
+            if let Ok(mut e) = lz4::EncoderBuilder::new()
+                .block_mode(lz4::BlockMode::Independent)
+                .build(&mut out)
+            {
                 let _ = e.write_all(section);
                 let _ = e.finish().1;
             }

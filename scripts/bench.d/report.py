@@ -223,6 +223,59 @@ print(table)
 print()
 print("\n".join(figs))
 
+# --reference: the same figures on Apache Kafka 4.4, side by side. "Gregor's edge" is how many
+# times better Gregor's median is (higher throughput, or lower time / CPU / memory).
+if any(t.startswith("kafka_") for t in runs):
+    pairs = []  # (figure, unit, gregor values, kafka values, higher_is_better)
+
+    def both(tag, f):
+        return per_run(tag, f), per_run("kafka_" + tag, f)
+
+    def ready_list(tag, key, scale=1.0):
+        return [float(x) * scale for r in runs.get(tag, []) for x in r.get(key, []) if x is not None]
+
+    pairs.append(("start: spawn to first ApiVersions answer", "ms",
+                  ready_list("ready", "ready_ms"), ready_list("kafka_ready", "ready_ms"), False))
+    pairs.append(("idle RSS after start", "MiB",
+                  ready_list("ready", "rss_kb", 1 / 1024), ready_list("kafka_ready", "rss_kb", 1 / 1024), False))
+    for tag, label in [("produce_1k", "produce 1 KiB acks=1"), ("produce_100", "produce 100 B acks=1"),
+                       ("produce_idem", "produce 1 KiB acks=all idempotent")]:
+        g, k = both(tag, lambda r: r["bytes"] / r["secs"] / MB)
+        pairs.append((f"{label}: throughput", "MB/s", g, k, True))
+        g, k = both(tag, lambda r: cpu_per_gb(r, "broker_cpu"))
+        pairs.append((f"{label}: broker CPU per GB", "s/GB", g, k, False))
+    g, k = both("fetch_1k", lambda r: r["bytes"] / r["secs"] / MB)
+    pairs.append(("fetch 1 KiB from offset 0: throughput", "MB/s", g, k, True))
+    g, k = both("fetch_1k", lambda r: cpu_per_gb(r, "broker_cpu"))
+    pairs.append(("fetch: broker CPU per GB", "s/GB", g, k, False))
+    g, k = both("main_loaded", lambda r: r["rss_kb"] / 1024)
+    pairs.append(("broker RSS after 1 GB in and out", "MiB", g, k, False))
+    g, k = both("groups", lambda r: r["stable_ms"])
+    pairs.append(("group of 4 stable after the last subscribe", "ms", g, k, False))
+    g, k = both("commits", lambda r: r["commits"] / r["secs"])
+    pairs.append(("synchronous OffsetCommits, one consumer", "commits/s", g, k, True))
+    pairs.append(("restart after SIGKILL with the 1 GB log", "ms",
+                  ready_list("restart", "ready_ms"), ready_list("kafka_restart", "ready_ms"), False))
+    cmp_lines = ["| figure | Gregor | Kafka 4.4 | unit | Gregor's edge |", "|---|---:|---:|---|---:|"]
+    for name, unit, g, k, higher in pairs:
+        g = [x for x in g if x is not None]
+        k = [x for x in k if x is not None]
+        if not g or not k:
+            continue
+        gm, km = med(g), med(k)
+        edge = (gm / km if higher else km / gm) if gm and km else None
+        cmp_lines.append(f"| {name} | {fmt(gm)} | {fmt(km)} | {unit} | "
+                         f"{'-' if edge is None else fmt(edge) + 'x'} |")
+    cmp_lines.append("")
+    cmp_lines.append("Medians of the same runs as above; Kafka 4.4 is one KRaft node (broker and controller), "
+                     "JVM as bin/kafka-server-start.sh (1 GiB heap, G1), group.initial.rebalance.delay.ms=100 "
+                     "on both. Gregor's edge: Kafka's figure over Gregor's (Gregor's over Kafka's for "
+                     "throughput); above 1 means Gregor is better.")
+    cmp = "\n".join(cmp_lines)
+    open(os.path.join(out_dir, "reference.md"), "w").write(cmp + "\n")
+    print()
+    print(cmp)
+
 # Broker log lines at WARN or above, so stalls and errors are not missed.
 bad = []
 for name in sorted(os.listdir(out_dir)):

@@ -18,7 +18,7 @@ use kafka_protocol::ResponseError;
 
 use super::{sb, Node};
 use crate::config::{
-    classify_dynamic, fallback_synonym, topic_config_def, Config, ConfigSource, ConfigType,
+    classify_dynamic, topic_config_def, unit_synonyms, Config, ConfigSource, ConfigType,
     DynamicKey, TopicConfigDef, BROKER_CONFIGS, TOPIC_CONFIGS,
 };
 use crate::topics::TopicError;
@@ -39,7 +39,7 @@ struct Entry {
     /// `None`: a key Gregor does not know (Kafka's UNKNOWN type).
     kind: Option<ConfigType>,
     /// (name, value, source), most specific first, as Kafka lists synonyms.
-    synonyms: Vec<(String, Option<String>, ConfigSource)>,
+    synonyms: Vec<Synonym>,
 }
 
 /// DescribeConfigs for topics and brokers.
@@ -112,25 +112,28 @@ fn wire_entry(e: Entry, synonyms: bool, version: i16) -> DescribeConfigsResource
     out
 }
 
-/// The synonyms of a topic config's broker key as Kafka lists them: each value set (dynamic
-/// for this broker, dynamic default, static), then, if any is set, the key it falls back to,
-/// then the broker key's own default if it has one.
-fn broker_key_synonyms(
-    cfg: &Config,
-    d: &TopicConfigDef,
-) -> Vec<(String, Option<String>, ConfigSource)> {
+/// A synonym as DescribeConfigs lists it: (name, value, source).
+type Synonym = (String, Option<String>, ConfigSource);
+
+/// The synonyms of a topic config's broker key as Kafka lists them: each value set for it and
+/// the keys it falls back to (dynamic for this broker, dynamic default, static), then, if any
+/// is set, the defaults of those fallback keys, then the broker key's own default if it has
+/// one.
+fn broker_key_synonyms(cfg: &Config, d: &TopicConfigDef) -> Vec<Synonym> {
     let layers = cfg.topic_default_layers(d);
-    let mut out: Vec<(String, Option<String>, ConfigSource)> = layers
+    let mut out: Vec<Synonym> = layers
         .iter()
-        .map(|(v, s)| (d.broker_key.to_string(), Some(v.clone()), *s))
+        .map(|l| (l.key.to_string(), Some(l.value.clone()), l.source))
         .collect();
     if !layers.is_empty() {
-        if let Some((key, default)) = fallback_synonym(d.broker_key) {
-            out.push((
-                key.to_string(),
-                Some(default.to_string()),
-                ConfigSource::Default,
-            ));
+        for u in unit_synonyms(d.broker_key) {
+            if let Some(default) = u.default {
+                out.push((
+                    u.key.to_string(),
+                    Some(default.to_string()),
+                    ConfigSource::Default,
+                ));
+            }
         }
     }
     if d.default_synonym {
@@ -222,17 +225,21 @@ fn cluster_default_entries(node: &Node) -> Vec<Entry> {
         .dynamic_configs()
         .cluster_default
         .into_iter()
-        .map(|(k, v)| match classify_dynamic(&k) {
-            DynamicKey::TopicDefault(d) => Entry {
+        .map(|(k, v)| {
+            let kind = match classify_dynamic(&k) {
+                DynamicKey::TopicDefault(d) => d.kind,
+                DynamicKey::UnitSynonym => ConfigType::Int(1),
+                DynamicKey::Unknown | DynamicKey::Static => return unknown_entry(&k, source),
+            };
+            Entry {
                 synonyms: vec![(k.clone(), Some(v.clone()), source)],
                 name: k,
                 value: Some(v),
                 source,
                 read_only: false,
                 sensitive: false,
-                kind: Some(d.kind),
-            },
-            _ => unknown_entry(&k, source),
+                kind: Some(kind),
+            }
         })
         .collect()
 }
@@ -292,6 +299,40 @@ fn broker_entries(node: &Node) -> Vec<Entry> {
             kind: Some(d.kind),
             synonyms: broker_key_synonyms(cfg, d),
         });
+    }
+    // The coarser-unit keys topic defaults fall back to (`log.retention.hours`, ...).
+    for d in TOPIC_CONFIGS {
+        for u in unit_synonyms(d.broker_key) {
+            let layers = cfg.key_layers(u.key);
+            let mut synonyms: Vec<Synonym> = layers
+                .iter()
+                .map(|l| (l.key.to_string(), Some(l.value.clone()), l.source))
+                .collect();
+            if let Some(default) = u.default {
+                synonyms.push((
+                    u.key.to_string(),
+                    Some(default.to_string()),
+                    ConfigSource::Default,
+                ));
+            }
+            let (value, source) = match layers.first() {
+                Some(l) => (Some(l.value.clone()), l.source),
+                None => (u.default.map(str::to_string), ConfigSource::Default),
+            };
+            out.push(Entry {
+                name: u.key.to_string(),
+                value,
+                source,
+                read_only: false,
+                sensitive: false,
+                kind: Some(if u.factor == 1 {
+                    ConfigType::Long(1)
+                } else {
+                    ConfigType::Int(1)
+                }),
+                synonyms,
+            });
+        }
     }
     let dynamic = cfg.dynamic_configs();
     if let Some(own) = dynamic.entity(Some(node.id)) {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{broker_config_def, ConfigSource, TopicConfigDef, TOPIC_CONFIGS};
+use super::{broker_config_def, unit_synonym, ConfigSource, TopicConfigDef, TOPIC_CONFIGS};
 use crate::properties::Properties;
 
 /// The dynamic layer: the cluster default and each broker's own values.
@@ -28,6 +28,8 @@ pub struct DynamicBrokerConfigs {
 pub enum DynamicKey {
     /// The broker synonym of a topic config: validated with its type, applied to topics.
     TopicDefault(&'static TopicConfigDef),
+    /// A coarser-unit key a topic default falls back to (`log.retention.hours`): a number.
+    UnitSynonym,
     /// A key Gregor does not know: stored, described as sensitive with a null value (Kafka).
     Unknown,
     /// A broker key Gregor reads once at start.
@@ -41,6 +43,9 @@ pub fn classify(key: &str) -> DynamicKey {
         .find(|d| !d.broker_key.is_empty() && d.broker_key == key)
     {
         return DynamicKey::TopicDefault(d);
+    }
+    if unit_synonym(key).is_some() {
+        return DynamicKey::UnitSynonym;
     }
     if broker_config_def(key).is_some() {
         return DynamicKey::Static;

@@ -22,7 +22,8 @@ mod topic;
 pub use broker::{broker_config_def, BrokerConfigDef, BROKER_CONFIGS};
 pub use dynamic::{classify as classify_dynamic, DynamicBrokerConfigs, DynamicKey};
 pub use topic::{
-    fallback_synonym, topic_config_def, ConfigSource, ConfigType, TopicConfigDef, TOPIC_CONFIGS,
+    topic_config_def, unit_synonym, unit_synonyms, ConfigSource, ConfigType, TopicConfigDef,
+    UnitSynonym, TOPIC_CONFIGS,
 };
 
 /// Command-line interface of the `gregor` binary.
@@ -225,6 +226,10 @@ impl Config {
                 broker::apply(&mut c, def, v)?;
             } else if let Some(def) = TOPIC_CONFIGS.iter().find(|d| d.broker_key == k) {
                 def.validate(v).map_err(|reason| invalid(k, v, reason))?;
+            } else if unit_synonym(k).is_some() {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| invalid(k, v, "not a number"))?;
             } else {
                 c.unknown_keys.push(k.clone());
             }
@@ -244,24 +249,57 @@ impl Config {
         }
     }
 
-    /// The effective broker-level default for a topic config: its broker key's dynamic value
-    /// (this broker's, then the cluster default), the static setting, else Kafka's default.
+    /// The effective broker-level default for a topic config: the first value set (see
+    /// [`Self::topic_default_layers`]) in milliseconds where it is a coarser unit (a negative
+    /// one means -1, unlimited, as Kafka reads `log.retention.hours=-1`), else Kafka's default.
     pub fn topic_default(&self, def: &TopicConfigDef) -> (String, ConfigSource) {
-        self.topic_default_layers(def)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| (def.default.to_string(), ConfigSource::Default))
+        let Some(first) = self.topic_default_layers(def).into_iter().next() else {
+            return (def.default.to_string(), ConfigSource::Default);
+        };
+        let value = match unit_synonyms(def.broker_key)
+            .iter()
+            .find(|u| u.key == first.key)
+        {
+            Some(u) => match first.value.trim().parse::<i64>() {
+                Ok(v) if v < 0 => "-1".to_string(),
+                Ok(v) => v.saturating_mul(u.factor).to_string(),
+                Err(_) => def.default.to_string(),
+            },
+            None => first.value,
+        };
+        (value, first.source)
     }
 
-    /// Every value set for a topic config's broker key, most specific first: dynamic for this
-    /// broker, dynamic cluster default, static (DescribeConfigs lists them as synonyms).
-    pub fn topic_default_layers(&self, def: &TopicConfigDef) -> Vec<(String, ConfigSource)> {
+    /// Every value set for a topic config's broker key and the keys it falls back to (in
+    /// Kafka's order: `log.retention.ms`, `.minutes`, `.hours`), each dynamic for this broker,
+    /// dynamic default, static: what DescribeConfigs lists as synonyms before the defaults.
+    pub fn topic_default_layers(&self, def: &TopicConfigDef) -> Vec<Layer> {
         if def.broker_key.is_empty() {
             return Vec::new();
         }
-        let mut out = self.dynamic_configs().layers(self.node_id, def.broker_key);
-        if let Some(v) = self.static_props.get(def.broker_key) {
-            out.push((v.clone(), ConfigSource::StaticBroker));
+        let keys = std::iter::once(def.broker_key)
+            .chain(unit_synonyms(def.broker_key).iter().map(|u| u.key));
+        let mut out = Vec::new();
+        for key in keys {
+            out.extend(self.key_layers(key));
+        }
+        out
+    }
+
+    /// The values set for one broker key: dynamic for this broker, dynamic default, static.
+    pub fn key_layers(&self, key: &'static str) -> Vec<Layer> {
+        let dynamic = self.dynamic_configs();
+        let mut out: Vec<Layer> = dynamic
+            .layers(self.node_id, key)
+            .into_iter()
+            .map(|(value, source)| Layer { key, value, source })
+            .collect();
+        if let Some(v) = self.static_props.get(key) {
+            out.push(Layer {
+                key,
+                value: v.clone(),
+                source: ConfigSource::StaticBroker,
+            });
         }
         out
     }
@@ -292,6 +330,17 @@ fn resolve_listen(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
         .map_err(|e| invalid(key, &s, e.to_string()))?
         .next()
         .ok_or_else(|| invalid(key, &s, "resolves to no address"))
+}
+
+/// One value set for a broker key, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The broker key.
+    pub key: &'static str,
+    /// Its value as set.
+    pub value: String,
+    /// Dynamic (this broker or the default) or static.
+    pub source: ConfigSource,
 }
 
 /// Coordinator settings, named after Kafka's broker configs.
@@ -372,6 +421,52 @@ mod tests {
         let mut p = Properties::new();
         p.insert("num.partitions".into(), "0".into());
         assert!(Config::from_properties(p).is_err());
+    }
+
+    #[test]
+    fn retention_falls_back_to_minutes_then_hours() {
+        let cfg = |pairs: &[(&str, &str)]| {
+            Config::from_properties(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+            .unwrap()
+        };
+        let d = topic_config_def("retention.ms").unwrap();
+        assert_eq!(cfg(&[]).topic_default(d).0, "604800000");
+        assert_eq!(
+            cfg(&[("log.retention.hours", "1")]).topic_default(d),
+            ("3600000".to_string(), ConfigSource::StaticBroker)
+        );
+        assert_eq!(
+            cfg(&[("log.retention.hours", "1"), ("log.retention.minutes", "2")])
+                .topic_default(d)
+                .0,
+            "120000"
+        );
+        assert_eq!(
+            cfg(&[("log.retention.ms", "5"), ("log.retention.minutes", "2")])
+                .topic_default(d)
+                .0,
+            "5"
+        );
+        assert_eq!(
+            cfg(&[("log.retention.hours", "-1")]).topic_default(d).0,
+            "-1"
+        );
+        assert!(Config::from_properties(
+            [("log.retention.hours".to_string(), "a week".to_string())]
+                .into_iter()
+                .collect()
+        )
+        .is_err());
+        let roll = topic_config_def("segment.ms").unwrap();
+        assert_eq!(
+            cfg(&[("log.roll.hours", "2")]).topic_default(roll).0,
+            "7200000"
+        );
     }
 
     #[test]

@@ -145,18 +145,58 @@ const fn def_no_default_synonym(
     }
 }
 
-/// The key a broker key with no default of its own falls back to, and that key's default: Kafka
-/// lists it as a DEFAULT_CONFIG synonym after the static setting (`retention.ms` set through
-/// `log.retention.ms=...` reads `{STATIC_BROKER_CONFIG:log.retention.ms=...,
-/// DEFAULT_CONFIG:log.retention.hours=168}`; unset, it lists no synonyms at all).
-pub fn fallback_synonym(broker_key: &str) -> Option<(&'static str, &'static str)> {
-    match broker_key {
-        "log.retention.ms" => Some(("log.retention.hours", "168")),
-        "log.roll.ms" => Some(("log.roll.hours", "168")),
-        "log.roll.jitter.ms" => Some(("log.roll.jitter.hours", "0")),
-        "log.flush.interval.ms" => Some(("log.flush.scheduler.interval.ms", "9223372036854775807")),
-        _ => None,
+/// A broker key Kafka reads after a topic config's own broker key, in a coarser unit:
+/// `log.retention.ms` is unset by default and falls back to `log.retention.minutes`, then to
+/// `log.retention.hours` (168).
+#[derive(Debug)]
+pub struct UnitSynonym {
+    /// The broker key, e.g. `log.retention.hours`.
+    pub key: &'static str,
+    /// Milliseconds per unit of its value.
+    pub factor: i64,
+    /// Its default, if it has one (`log.retention.minutes` has none).
+    pub default: Option<&'static str>,
+}
+
+const fn unit(key: &'static str, factor: i64, default: Option<&'static str>) -> UnitSynonym {
+    UnitSynonym {
+        key,
+        factor,
+        default,
     }
+}
+
+static RETENTION_UNITS: &[UnitSynonym] = &[
+    unit("log.retention.minutes", 60_000, None),
+    unit("log.retention.hours", 3_600_000, Some("168")),
+];
+static ROLL_UNITS: &[UnitSynonym] = &[unit("log.roll.hours", 3_600_000, Some("168"))];
+static JITTER_UNITS: &[UnitSynonym] = &[unit("log.roll.jitter.hours", 3_600_000, Some("0"))];
+static FLUSH_UNITS: &[UnitSynonym] = &[unit(
+    "log.flush.scheduler.interval.ms",
+    1,
+    Some("9223372036854775807"),
+)];
+
+/// The keys a topic config's broker key falls back to, in Kafka's order of precedence.
+pub fn unit_synonyms(broker_key: &str) -> &'static [UnitSynonym] {
+    match broker_key {
+        "log.retention.ms" => RETENTION_UNITS,
+        "log.roll.ms" => ROLL_UNITS,
+        "log.roll.jitter.ms" => JITTER_UNITS,
+        "log.flush.interval.ms" => FLUSH_UNITS,
+        _ => &[],
+    }
+}
+
+/// The unit synonym named `key` and the topic config it serves, if `key` is one.
+pub fn unit_synonym(key: &str) -> Option<(&'static TopicConfigDef, &'static UnitSynonym)> {
+    TOPIC_CONFIGS.iter().find_map(|d| {
+        unit_synonyms(d.broker_key)
+            .iter()
+            .find(|u| u.key == key)
+            .map(|u| (d, u))
+    })
 }
 
 const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];

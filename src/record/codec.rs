@@ -4,7 +4,10 @@
 //!
 //! What each codec may allocate, whatever the bytes say:
 //! - gzip (`flate2`, concatenated members as Java's `GZIPInputStream`): its 32 KiB window.
-//! - lz4 (the LZ4 frame format Kafka uses for v2 batches): one block, at most 4 MiB.
+//! - lz4 (the LZ4 frame format Kafka uses for v2 batches): one block, at most 4 MiB. The frame
+//!   descriptor is checked as Kafka's `Lz4BlockInputStream` checks it: version 01, reserved
+//!   bits clear, independent blocks (lz4js, which some kafkajs setups use, writes dependent-block
+//!   frames; Kafka refuses them, so Gregor does too), a block size id of 4-7.
 //! - zstd: a window of at most 2^[`ZSTD_WINDOW_LOG_MAX`] bytes; a frame asking for more is refused.
 //! - snappy: Kafka's xerial framing (`\x82SNAPPY\0`, then length-prefixed raw blocks) decodes one
 //!   block at a time; a raw (unframed) payload, which librdkafka writes, is one block. A block's
@@ -62,7 +65,10 @@ pub fn decoder<'a>(
     match codec {
         GZIP => Ok(Box::new(flate2::read::MultiGzDecoder::new(data))),
         SNAPPY => Ok(Box::new(SnappyReader::new(data, block_limit)?)),
-        LZ4 => Ok(Box::new(lz4::Decoder::new(data)?)),
+        LZ4 => {
+            check_lz4_frame(data)?;
+            Ok(Box::new(lz4::Decoder::new(data)?))
+        }
         ZSTD => {
             let mut d = zstd::stream::read::Decoder::with_buffer(data)?;
             d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
@@ -182,6 +188,39 @@ impl Read for SnappyReader<'_> {
     }
 }
 
+/// The LZ4 frame's magic number, little-endian on the wire.
+const LZ4_MAGIC: u32 = 0x184D_2204;
+
+/// Kafka's checks of an LZ4 frame descriptor (`Lz4BlockOutputStream.FLG/BD.validate`).
+fn check_lz4_frame(data: &[u8]) -> io::Result<()> {
+    let bad = |what: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("lz4 frame: {what}"),
+        ))
+    };
+    if data.len() < 7 {
+        return bad("shorter than its header");
+    }
+    if u32::from_le_bytes([data[0], data[1], data[2], data[3]]) != LZ4_MAGIC {
+        return bad("not an LZ4 frame (bad magic)");
+    }
+    let (flg, bd) = (data[4], data[5]);
+    if flg >> 6 != 1 {
+        return bad(&format!("version {} is unsupported", flg >> 6));
+    }
+    if flg & 0x02 != 0 || bd & 0x8f != 0 {
+        return bad("reserved bits must be 0");
+    }
+    if flg & 0x20 == 0 {
+        return bad("dependent block stream is unsupported");
+    }
+    if !(4..=7).contains(&((bd >> 4) & 7)) {
+        return bad("block size is unsupported");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +253,29 @@ mod tests {
         let lie = [0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0];
         let e = read_all(SNAPPY, &lie).unwrap_err();
         assert!(e.to_string().contains("cannot hold"), "{e}");
+    }
+
+    #[test]
+    fn lz4_frames_kafka_refuses_are_refused() {
+        let text = b"lz4 lz4 lz4 lz4 lz4 lz4 lz4".repeat(50);
+        let mut enc = lz4::EncoderBuilder::new()
+            .block_mode(lz4::BlockMode::Independent)
+            .build(Vec::new())
+            .unwrap();
+        std::io::Write::write_all(&mut enc, &text).unwrap();
+        let (good, r) = enc.finish();
+        r.unwrap();
+        assert_eq!(read_all(LZ4, &good).unwrap(), text);
+        // Clear the block-independence flag (what lz4js writes), fixing the header checksum
+        // so only the flag is wrong.
+        let mut dependent = good.clone();
+        dependent[4] &= !0x20;
+        let e = read_all(LZ4, &dependent).unwrap_err();
+        assert!(e.to_string().contains("dependent block"), "{e}");
+        let mut reserved = good.clone();
+        reserved[5] |= 0x01;
+        assert!(read_all(LZ4, &reserved).is_err());
+        assert!(read_all(LZ4, &good[..5]).is_err());
     }
 
     #[test]

@@ -67,13 +67,20 @@ impl TopicRegistry {
             )));
         }
         for (k, v) in entity.iter() {
-            if let DynamicKey::TopicDefault(d) = classify_dynamic(k) {
-                d.validate(v).map_err(|reason| {
-                    TopicError::InvalidBrokerConfig(format!(
-                        "Invalid value {v} for configuration {k}: {reason}"
-                    ))
-                })?;
-            }
+            let checked = match classify_dynamic(k) {
+                DynamicKey::TopicDefault(d) => d.validate(v),
+                DynamicKey::UnitSynonym => v
+                    .trim()
+                    .parse::<i64>()
+                    .map(|_| ())
+                    .map_err(|_| "Not a number".to_string()),
+                DynamicKey::Unknown | DynamicKey::Static => Ok(()),
+            };
+            checked.map_err(|reason| {
+                TopicError::InvalidBrokerConfig(format!(
+                    "Invalid value {v} for configuration {k}: {reason}"
+                ))
+            })?;
         }
         if broker.is_some() && entity.is_empty() {
             next.per_broker.retain(|_, m| !m.is_empty());

@@ -226,6 +226,18 @@ fn batch(t0: i64, values: &[&str]) -> Vec<u8> {
     simple_batch(t0, &records)
 }
 
+/// `data` as one LZ4 frame with the given block mode.
+fn lz4_frame(data: &[u8], mode: lz4::BlockMode) -> Vec<u8> {
+    let mut enc = lz4::EncoderBuilder::new()
+        .block_mode(mode)
+        .build(Vec::new())
+        .unwrap();
+    std::io::Write::write_all(&mut enc, data).unwrap();
+    let (out, r) = enc.finish();
+    r.unwrap();
+    out
+}
+
 /// A batch header claiming `count` records over `records` with codec `attributes`.
 fn claiming(t0: i64, count: i32, attributes: i16, records: &[u8]) -> Vec<u8> {
     build_batch(
@@ -566,6 +578,17 @@ async fn produce_cases(p: &mut Pair, t0: i64) {
         ("not_snappy", "diff-log", claiming(t0, 1, 2, &one)),
         ("not_lz4", "diff-log", claiming(t0, 1, 3, &one)),
         ("not_zstd", "diff-log", claiming(t0, 1, 4, &one)),
+        // An LZ4 frame with linked (dependent) blocks, as lz4js writes: Kafka refuses it.
+        (
+            "lz4_dependent_blocks",
+            "diff-log",
+            claiming(t0, 1, 3, &lz4_frame(&one, lz4::BlockMode::Linked)),
+        ),
+        (
+            "lz4_independent_blocks",
+            "diff-log",
+            claiming(t0, 1, 3, &lz4_frame(&one, lz4::BlockMode::Independent)),
+        ),
         ("unknown_codec", "diff-log", claiming(t0, 1, 5, &one)),
         ("key_2^30", "diff-log", claiming(t0, 1, 0, &huge_key)),
         // Kafka stores this one: on its own topic, so the reads below see the same log.
