@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{log_config, produce_rules, TopicError, TopicRegistry};
+use super::{TopicError, TopicRegistry};
 use crate::config::{classify_dynamic, Config, DynamicBrokerConfigs, DynamicKey};
 use crate::properties;
 
@@ -92,15 +92,7 @@ impl TopicRegistry {
         self.config.set_dynamic_configs(next);
         // Topic defaults may have changed: every topic's rules and log config, again.
         for topic in self.all() {
-            let overrides = topic.overrides();
-            *topic
-                .produce_rules
-                .write()
-                .unwrap_or_else(|p| p.into_inner()) = produce_rules(&self.config, &overrides);
-            let lc = log_config(&self.config, &overrides);
-            for p in topic.partitions() {
-                p.log().set_config(lc.clone());
-            }
+            self.apply_configs(&topic);
         }
         Ok(())
     }

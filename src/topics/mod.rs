@@ -604,17 +604,24 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
-        *topic.configs.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
+        *topic.configs.write().unwrap_or_else(|p| p.into_inner()) = next;
         self.persist(&topic)?;
+        self.apply_configs(&topic);
+        Ok(())
+    }
+
+    /// Recomputes a topic's produce rules and its partitions' log config from its overrides and
+    /// the broker defaults in force (after either changed).
+    fn apply_configs(&self, topic: &Topic) {
+        let overrides = topic.overrides();
         *topic
             .produce_rules
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = produce_rules(&self.config, &next);
-        let lc = log_config(&self.config, &next);
+            .unwrap_or_else(|p| p.into_inner()) = produce_rules(&self.config, &overrides);
+        let lc = log_config(&self.config, &overrides);
         for p in topic.partitions() {
             p.log().set_config(lc.clone());
         }
-        Ok(())
     }
 
     /// Every topic config with its effective value and source.

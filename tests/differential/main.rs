@@ -118,32 +118,7 @@ impl Pair {
         req: RequestKind,
         version: i16,
     ) -> (Answer, Answer) {
-        self.correlation += 1;
-        let g = Self::send(
-            &mut self.gregor,
-            self.gregor_addr,
-            &req,
-            version,
-            self.correlation,
-        )
-        .await;
-        let k = Self::send(
-            &mut self.kafka,
-            self.kafka_addr,
-            &req,
-            version,
-            self.correlation,
-        )
-        .await;
-        let d = diff::compare(
-            &diff::fields(&answer_text(&g)),
-            &diff::fields(&answer_text(&k)),
-        );
-        if !d.is_empty() && std::env::var("DIFF_RAW").is_ok_and(|c| case.contains(&c)) {
-            println!("{case}: gregor {g:?}\n{case}: kafka {k:?}");
-        }
-        self.results.push((case.to_string(), d));
-        (g, k)
+        self.compare_each(req.clone(), req, case, version).await
     }
 
     /// [`Self::compare`] with a request of its own for each broker (carrying the member id
@@ -176,6 +151,9 @@ impl Pair {
             &diff::fields(&answer_text(&g)),
             &diff::fields(&answer_text(&k)),
         );
+        if !d.is_empty() && std::env::var("DIFF_RAW").is_ok_and(|c| case.contains(&c)) {
+            println!("{case}: gregor {g:?}\n{case}: kafka {k:?}");
+        }
         self.results.push((case.to_string(), d));
         (g, k)
     }
