@@ -19,7 +19,7 @@ use kafka_protocol::ResponseError;
 use super::{sb, Node};
 use crate::config::{
     classify_dynamic, topic_config_def, unit_synonyms, Config, ConfigSource, ConfigType,
-    DynamicKey, TopicConfigDef, BROKER_CONFIGS, TOPIC_CONFIGS,
+    DynamicKey, Layer, TopicConfigDef, BROKER_CONFIGS, TOPIC_CONFIGS,
 };
 use crate::topics::TopicError;
 
@@ -115,16 +115,21 @@ fn wire_entry(e: Entry, synonyms: bool, version: i16) -> DescribeConfigsResource
 /// A synonym as DescribeConfigs lists it: (name, value, source).
 type Synonym = (String, Option<String>, ConfigSource);
 
+/// Values set for broker keys, as synonyms.
+fn layer_synonyms(layers: &[Layer]) -> Vec<Synonym> {
+    layers
+        .iter()
+        .map(|l| (l.key.to_string(), Some(l.value.clone()), l.source))
+        .collect()
+}
+
 /// The synonyms of a topic config's broker key as Kafka lists them: each value set for it and
 /// the keys it falls back to (dynamic for this broker, dynamic default, static), then, if any
 /// is set, the defaults of those fallback keys, then the broker key's own default if it has
 /// one.
 fn broker_key_synonyms(cfg: &Config, d: &TopicConfigDef) -> Vec<Synonym> {
     let layers = cfg.topic_default_layers(d);
-    let mut out: Vec<Synonym> = layers
-        .iter()
-        .map(|l| (l.key.to_string(), Some(l.value.clone()), l.source))
-        .collect();
+    let mut out = layer_synonyms(&layers);
     if !layers.is_empty() {
         for u in unit_synonyms(d.broker_key) {
             if let Some(default) = u.default {
@@ -304,10 +309,7 @@ fn broker_entries(node: &Node) -> Vec<Entry> {
     for d in TOPIC_CONFIGS {
         for u in unit_synonyms(d.broker_key) {
             let layers = cfg.key_layers(u.key);
-            let mut synonyms: Vec<Synonym> = layers
-                .iter()
-                .map(|l| (l.key.to_string(), Some(l.value.clone()), l.source))
-                .collect();
+            let mut synonyms = layer_synonyms(&layers);
             if let Some(default) = u.default {
                 synonyms.push((
                     u.key.to_string(),

@@ -6,11 +6,7 @@ use kafka_protocol::ResponseError;
 use super::Node;
 
 /// Allocates a producer id (epoch 0) for an idempotent producer.
-pub fn init_producer_id(
-    node: &Node,
-    req: InitProducerIdRequest,
-    _version: i16,
-) -> InitProducerIdResponse {
+pub fn init_producer_id(node: &Node, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let fail = |e: ResponseError| {
         InitProducerIdResponse::default()
             .with_error_code(e.code())

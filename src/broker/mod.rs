@@ -226,7 +226,7 @@ impl Node {
             }
             Rq::DeleteRecords(r) => Rs::DeleteRecords(offsets::delete_records(self, r)),
             Rq::InitProducerId(r) => {
-                Rs::InitProducerId(init_producer_id::init_producer_id(self, r, version))
+                Rs::InitProducerId(init_producer_id::init_producer_id(self, r))
             }
             Rq::FindCoordinator(r) => {
                 Rs::FindCoordinator(groups::find_coordinator(self, r, version))

@@ -288,8 +288,10 @@ impl Config {
 
     /// The values set for one broker key: dynamic for this broker, dynamic default, static.
     pub fn key_layers(&self, key: &'static str) -> Vec<Layer> {
-        let dynamic = self.dynamic_configs();
-        let mut out: Vec<Layer> = dynamic
+        let mut out: Vec<Layer> = self
+            .dynamic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
             .layers(self.node_id, key)
             .into_iter()
             .map(|(value, source)| Layer { key, value, source })

@@ -110,6 +110,33 @@ impl Pair {
         }
     }
 
+    /// One request to each broker under one correlation id: (Gregor's answer, Kafka's).
+    async fn send_both(
+        &mut self,
+        gregor_req: &RequestKind,
+        kafka_req: &RequestKind,
+        version: i16,
+    ) -> (Answer, Answer) {
+        self.correlation += 1;
+        let g = Self::send(
+            &mut self.gregor,
+            self.gregor_addr,
+            gregor_req,
+            version,
+            self.correlation,
+        )
+        .await;
+        let k = Self::send(
+            &mut self.kafka,
+            self.kafka_addr,
+            kafka_req,
+            version,
+            self.correlation,
+        )
+        .await;
+        (g, k)
+    }
+
     /// Sends `req` at `version` to both brokers, compares the answers, and returns them
     /// (Gregor's, Kafka's).
     pub async fn compare(
@@ -130,23 +157,7 @@ impl Pair {
         case: &str,
         version: i16,
     ) -> (Answer, Answer) {
-        self.correlation += 1;
-        let g = Self::send(
-            &mut self.gregor,
-            self.gregor_addr,
-            &gregor_req,
-            version,
-            self.correlation,
-        )
-        .await;
-        let k = Self::send(
-            &mut self.kafka,
-            self.kafka_addr,
-            &kafka_req,
-            version,
-            self.correlation,
-        )
-        .await;
+        let (g, k) = self.send_both(&gregor_req, &kafka_req, version).await;
         let d = diff::compare(
             &diff::fields(&answer_text(&g)),
             &diff::fields(&answer_text(&k)),
@@ -168,23 +179,7 @@ impl Pair {
     ) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            self.correlation += 1;
-            let g = Self::send(
-                &mut self.gregor,
-                self.gregor_addr,
-                &req,
-                version,
-                self.correlation,
-            )
-            .await;
-            let k = Self::send(
-                &mut self.kafka,
-                self.kafka_addr,
-                &req,
-                version,
-                self.correlation,
-            )
-            .await;
+            let (g, k) = self.send_both(&req, &req, version).await;
             let ok = |a: &Answer| matches!(a, Answer::Response(r) if cond(r));
             if ok(&g) && ok(&k) {
                 return;
