@@ -16,6 +16,7 @@
 //!
 //! Pure state machines (time passed in, no I/O; import leaves only):
 //! - [`group`]: the classic consumer-group protocol, Kafka's `GroupCoordinator` semantics.
+//! - [`txn`]: the transaction coordinator, Kafka's `TransactionCoordinator` semantics.
 //!
 //! Storage:
 //! - [`log`]: one partition's segmented on-disk log: segments, indexes, the loader and crash
@@ -27,7 +28,8 @@
 //!
 //! Coordination and cluster state:
 //! - [`coordinator`]: the coordinator runtime, shards over internal-topic partitions with one
-//!   deadline timer; the classic group coordinator is its first shard type.
+//!   deadline timer; the classic group coordinator and the transaction coordinator are its
+//!   shard types, and the transaction markers are written from here.
 //! - [`cluster`]: the [`cluster::Cluster`] every node serves from: nodes, topics,
 //!   coordinators, producer ids, fault rules, the clock.
 //!
@@ -60,3 +62,4 @@ pub mod protocol;
 pub mod record;
 pub mod server;
 pub mod topics;
+pub mod txn;

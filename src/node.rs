@@ -19,12 +19,13 @@ use crate::clock::Clock;
 use crate::cluster::producer_ids::ProducerIdAllocator;
 use crate::cluster::{Cluster, NodeInfo};
 use crate::config::Config;
-use crate::coordinator::GroupCoordinator;
+use crate::coordinator::{GroupCoordinator, TransactionCoordinator};
 use crate::log::dir_lock::DirLock;
 use crate::log::{FileSystem, LogDir, StdFileSystem};
 use crate::properties::{self, Properties};
 use crate::server::ServeLimits;
 use crate::topics::TopicRegistry;
+use crate::txn::TxnError;
 
 /// Name of the marker file written after a clean stop.
 pub const CLEAN_SHUTDOWN_MARKER: &str = ".clean-shutdown";
@@ -171,20 +172,46 @@ pub async fn start_with(
         };
         (host, i32::from(addr.port()))
     });
-    let producer_ids =
-        ProducerIdAllocator::open(&config.data_dir).context("opening the producer id allocator")?;
+    let producer_ids = Arc::new(
+        ProducerIdAllocator::open(&config.data_dir).context("opening the producer id allocator")?,
+    );
     let groups = Arc::new(
         GroupCoordinator::open(registry.clone(), clock.clone(), &config)
             .context("loading consumer groups")?,
     );
+    // Markers move partitions' last stable offsets: they wake long-polling fetches like any
+    // append. The cluster is built after its coordinators, so the hook finds it later.
+    let cluster_slot: Arc<std::sync::OnceLock<std::sync::Weak<Cluster>>> = Arc::default();
+    let allocator = producer_ids.clone();
+    let hook = cluster_slot.clone();
+    let txns = TransactionCoordinator::open(
+        registry.clone(),
+        groups.clone(),
+        clock.clone(),
+        &config,
+        Arc::new(move || {
+            allocator.allocate().map_err(|e| {
+                tracing::error!(error = %e, "cannot persist the producer id block");
+                TxnError::ProducerIdUnavailable
+            })
+        }),
+        Arc::new(move || {
+            if let Some(c) = hook.get().and_then(std::sync::Weak::upgrade) {
+                c.notify_appended();
+            }
+        }),
+    )
+    .context("loading transactions")?;
     let cluster = Arc::new(Cluster::new(
         config.clone(),
         cluster_id,
         registry.clone(),
         groups.clone(),
+        txns.clone(),
         producer_ids,
         clock,
     ));
+    let _ = cluster_slot.set(Arc::downgrade(&cluster));
     cluster.add_node(NodeInfo {
         id: config.node_id,
         host: advertised.0,
@@ -192,6 +219,8 @@ pub async fn start_with(
     });
     let node = Arc::new(Node::new(config.node_id, cluster.clone()));
     let group_timer = tokio::spawn(groups.run_timer(cluster.subscribe_stopping()));
+    let txn_timer = tokio::spawn(txns.clone().run_timer(cluster.subscribe_stopping()));
+    let txn_markers = tokio::spawn(txns.run_marker_task(cluster.subscribe_stopping()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let retention = tokio::spawn(retention_task(cluster.clone()));
     let limits = ServeLimits {
@@ -208,6 +237,8 @@ pub async fn start_with(
         .await;
         retention.abort();
         group_timer.abort();
+        txn_timer.abort();
+        txn_markers.abort();
         let registry = serving.cluster.topics.clone();
         let data_dir = serving.cluster.config.data_dir.clone();
         let flushed = tokio::task::spawn_blocking(move || {

@@ -4,13 +4,19 @@
 //! stay in their files and are sent with `sendfile` by the connection
 //! ([`crate::protocol::fetch_frame`]); smaller ones are read into the response after the lock is
 //! released. Either way the bytes go out exactly as stored.
+//!
+//! `isolation_level=1` (read_committed) stops at each partition's last stable offset and lists
+//! the aborted transactions overlapping the records returned; read_uncommitted returns
+//! everything up to the high watermark and no list (the client filters nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
@@ -96,6 +102,7 @@ fn plan(
     version: i16,
 ) -> (Vec<TopicPlan>, i64, bool) {
     let mut remaining = i64::from(req.max_bytes.max(0));
+    let read_committed = req.isolation_level == 1;
     let mut available = 0i64;
     let mut errored = false;
     let mut out = Vec::with_capacity(topics.len());
@@ -130,12 +137,22 @@ fn plan(
             let (hw, start) = (log.high_watermark(), log.log_start_offset());
             data = data
                 .with_high_watermark(hw)
-                .with_last_stable_offset(hw)
+                .with_last_stable_offset(log.last_stable_offset())
                 .with_log_start_offset(start);
             let slice = if limit <= 0 && !first_with_data {
                 None
             } else {
-                match log.read(fp.fetch_offset, limit.max(1) as usize) {
+                let max = limit.max(1) as usize;
+                let read = if read_committed {
+                    // Only below the LSO, with the aborted transactions it overlaps.
+                    log.read_committed(fp.fetch_offset, max).map(|r| {
+                        data.aborted_transactions = Some(aborted_list(r.aborted));
+                        r.slice
+                    })
+                } else {
+                    log.read(fp.fetch_offset, max)
+                };
+                match read {
                     Ok(info) => Some(info),
                     Err(e @ LogError::OffsetOutOfRange { .. }) => {
                         tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "fetch out of range");
@@ -169,6 +186,18 @@ fn plan(
         out.push((name, ft.topic_id, parts));
     }
     (out, available, errored)
+}
+
+/// Kafka's AbortedTransaction entries.
+fn aborted_list(aborted: Vec<(i64, i64)>) -> Vec<AbortedTransaction> {
+    aborted
+        .into_iter()
+        .map(|(pid, first)| {
+            AbortedTransaction::default()
+                .with_producer_id(ProducerId(pid))
+                .with_first_offset(first)
+        })
+        .collect()
 }
 
 /// Reads the planned bytes that are copied (no partition lock held) and builds the response.

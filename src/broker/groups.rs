@@ -38,14 +38,19 @@ fn opt(s: &Option<StrBytes>) -> Option<String> {
 
 /// FindCoordinator: each key's coordinator is the leader of its internal partition, from the
 /// cluster's view. With that partition's log directory offline it has no leader, and Kafka
-/// answers COORDINATOR_NOT_AVAILABLE with no node. Transactional ids (key type 1) are placed
-/// like group ids until the transaction coordinator lands.
+/// answers COORDINATOR_NOT_AVAILABLE with no node. Key type 0 is a group id (placed by
+/// `__consumer_offsets`), 1 a transactional id (placed by `__transaction_state`).
 pub fn find_coordinator(
     node: &Node,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let locate = |key: &str| match node.cluster.group_coordinator(key) {
+    let transactional = req.key_type == 1;
+    let locate = |key: &str| match if transactional {
+        node.cluster.txn_coordinator(key)
+    } else {
+        node.cluster.group_coordinator(key)
+    } {
         Some(n) => (BrokerId(n.id), sb(n.host), n.port, 0),
         None => (
             BrokerId(-1),

@@ -1,12 +1,18 @@
-//! InitProducerId for idempotent producers (no transactional id yet).
+//! InitProducerId: a fresh producer id for an idempotent producer, or the transaction
+//! coordinator's answer for a transactional id (epoch bump, fencing).
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
+use super::transactions::txn_code;
 use super::Node;
 
-/// Allocates a producer id (epoch 0) for an idempotent producer.
-pub fn init_producer_id(node: &Node, req: InitProducerIdRequest) -> InitProducerIdResponse {
+/// Answers InitProducerId.
+pub async fn init_producer_id(
+    node: &Node,
+    req: InitProducerIdRequest,
+    version: i16,
+) -> InitProducerIdResponse {
     let fail = |e: ResponseError| {
         InitProducerIdResponse::default()
             .with_error_code(e.code())
@@ -14,18 +20,27 @@ pub fn init_producer_id(node: &Node, req: InitProducerIdRequest) -> InitProducer
             .with_producer_epoch(-1)
     };
     // As Kafka's request handler checks: an id without an epoch (or the reverse) is malformed.
-    match (req.producer_id.0, req.producer_epoch) {
-        (-1, -1) => {}
+    let expected = match (req.producer_id.0, req.producer_epoch) {
+        (-1, -1) => None,
         (-1, _) | (_, -1) => return fail(ResponseError::InvalidRequest),
-        _ => {}
-    }
+        (pid, epoch) => Some((pid, epoch)),
+    };
     match req.transactional_id.as_ref().map(|t| t.as_str()) {
         None => {}
         // Kafka's transaction coordinator refuses an empty transactional id.
         Some("") => return fail(ResponseError::InvalidRequest),
         Some(t) => {
-            tracing::warn!(transactional_id = t, "transactions are not supported yet");
-            return fail(ResponseError::TransactionalIdAuthorizationFailed);
+            return match node
+                .cluster
+                .txns
+                .init_producer_id(t, req.transaction_timeout_ms, expected)
+                .await
+            {
+                Ok(r) => InitProducerIdResponse::default()
+                    .with_producer_id(ProducerId(r.producer_id))
+                    .with_producer_epoch(r.producer_epoch),
+                Err(e) => fail(txn_code(e, version, 4)),
+            };
         }
     }
     // Without a transactional id Kafka hands out a fresh producer id every time, whatever the

@@ -17,6 +17,7 @@ mod offsets;
 mod produce;
 mod producers;
 mod security;
+mod transactions;
 
 use std::sync::Arc;
 
@@ -206,9 +207,11 @@ impl Node {
             Rq::DescribeProducers(r) => {
                 Rs::DescribeProducers(producers::describe_producers(self, r))
             }
-            Rq::ListTransactions(r) => Rs::ListTransactions(producers::list_transactions(r)),
+            Rq::ListTransactions(r) => {
+                Rs::ListTransactions(producers::list_transactions(self, r).await)
+            }
             Rq::DescribeTransactions(r) => {
-                Rs::DescribeTransactions(producers::describe_transactions(r))
+                Rs::DescribeTransactions(producers::describe_transactions(self, r).await)
             }
             Rq::DescribeConfigs(r) => Rs::DescribeConfigs(configs::describe(self, r, version)),
             Rq::AlterConfigs(r) => Rs::AlterConfigs(configs::alter(self, r)),
@@ -226,7 +229,20 @@ impl Node {
             }
             Rq::DeleteRecords(r) => Rs::DeleteRecords(offsets::delete_records(self, r)),
             Rq::InitProducerId(r) => {
-                Rs::InitProducerId(init_producer_id::init_producer_id(self, r))
+                Rs::InitProducerId(init_producer_id::init_producer_id(self, r, version).await)
+            }
+            Rq::AddPartitionsToTxn(r) => {
+                Rs::AddPartitionsToTxn(transactions::add_partitions_to_txn(self, r, version).await)
+            }
+            Rq::AddOffsetsToTxn(r) => {
+                Rs::AddOffsetsToTxn(transactions::add_offsets_to_txn(self, r, version).await)
+            }
+            Rq::EndTxn(r) => Rs::EndTxn(transactions::end_txn(self, r, version).await),
+            Rq::TxnOffsetCommit(r) => {
+                Rs::TxnOffsetCommit(transactions::txn_offset_commit(self, r, version).await)
+            }
+            Rq::WriteTxnMarkers(r) => {
+                Rs::WriteTxnMarkers(transactions::write_txn_markers(self, r).await)
             }
             Rq::FindCoordinator(r) => {
                 Rs::FindCoordinator(groups::find_coordinator(self, r, version))

@@ -48,6 +48,8 @@ pub fn check_leader_epoch(p: &Partition, current: i32) -> Result<(), ResponseErr
 
 /// ListOffsets: earliest, latest, max timestamp, or the first offset at or after a timestamp.
 pub fn list_offsets(node: &Node, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    // read_committed sees up to the last stable offset (Kafka's `lastFetchableOffset`).
+    let read_committed = version >= 2 && req.isolation_level == 1;
     let topics = req
         .topics
         .into_iter()
@@ -62,15 +64,21 @@ pub fn list_offsets(node: &Node, req: ListOffsetsRequest, version: i16) -> ListO
                         check_leader_epoch(&p, lp.current_leader_epoch)?;
                         let log = p.log();
                         log.check_online().map_err(|e| e.code())?;
+                        let fetchable = if read_committed {
+                            log.last_stable_offset()
+                        } else {
+                            log.high_watermark()
+                        };
+                        let below = |found: Option<(i64, i64)>| {
+                            found
+                                .filter(|(o, _)| *o < fetchable)
+                                .map_or((-1, -1), |(o, ts)| (o, ts))
+                        };
                         let (offset, ts) = match lp.timestamp {
-                            LATEST | LATEST_TIERED => (log.high_watermark(), -1),
+                            LATEST | LATEST_TIERED => (fetchable, -1),
                             EARLIEST | EARLIEST_LOCAL => (log.log_start_offset(), -1),
-                            MAX_TIMESTAMP => {
-                                log.max_timestamp().map_or((-1, -1), |(o, ts)| (o, ts))
-                            }
-                            ts if ts >= 0 => log
-                                .offset_for_timestamp(ts)
-                                .map_or((-1, -1), |(o, ts)| (o, ts)),
+                            MAX_TIMESTAMP => below(log.max_timestamp()),
+                            ts if ts >= 0 => below(log.offset_for_timestamp(ts)),
                             // Kafka 4.4 answers a special timestamp it does not know (below
                             // -5) with UNSUPPORTED_VERSION.
                             _ => return Err(ResponseError::UnsupportedVersion),

@@ -17,6 +17,7 @@ use crate::log::LogError;
 use crate::record::batch::{BatchError, RecordError};
 use crate::record::validate::{validate_produce, ProduceRules};
 use crate::topics::{Partition, TopicError};
+use crate::txn::TxnError;
 
 /// Why a partition's records were not stored: the code, Kafka's `error_message`, and the
 /// refused records.
@@ -43,6 +44,7 @@ impl Refusal {
 /// Answers (or, for acks=0, just performs) a Produce request.
 pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
+    let txn_id: Option<String> = req.transactional_id.as_ref().map(|t| t.to_string());
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let mut appended = false;
     for td in req.topic_data {
@@ -58,10 +60,9 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                 .get(&td.name)
                 .ok_or_else(|| TopicError::Unknown(td.name.to_string()))
         };
-        let parts = td
-            .partition_data
-            .into_iter()
-            .map(|pd| {
+        let mut parts = Vec::with_capacity(td.partition_data.len());
+        for pd in td.partition_data {
+            parts.push({
                 let mut r = PartitionProduceResponse::default()
                     .with_index(pd.index)
                     .with_base_offset(-1)
@@ -89,12 +90,16 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                                     ..Refusal::code(e)
                                 })
                             }
-                            Some(p) => append(
-                                &p,
-                                &t.produce_rules(),
-                                pd.records.as_deref().unwrap_or(&[]),
-                                node.cluster.clock.now_ms(),
-                            ),
+                            Some(p) => {
+                                append(
+                                    node,
+                                    txn_id.as_deref(),
+                                    &p,
+                                    &t.produce_rules(),
+                                    pd.records.as_deref().unwrap_or(&[]),
+                                )
+                                .await
+                            }
                         },
                     }
                 };
@@ -128,8 +133,8 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                     }
                 }
                 r
-            })
-            .collect();
+            });
+        }
         let mut tr = TopicProduceResponse::default().with_partition_responses(parts);
         if version >= 13 {
             tr = tr.with_topic_id(td.topic_id);
@@ -144,12 +149,15 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
     (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
 }
 
-fn append(
+/// Validates, checks a transactional batch against its transaction, and appends.
+async fn append(
+    node: &Node,
+    transactional_id: Option<&str>,
     p: &Partition,
     rules: &ProduceRules,
     records: &[u8],
-    now: i64,
 ) -> Result<crate::log::AppendInfo, Refusal> {
+    let now = node.cluster.clock.now_ms();
     let header = validate_produce(records, rules, now).map_err(|e| {
         tracing::info!(topic = %p.topic, partition = p.index, error = %e, "rejected produce batch");
         let log_start_offset = if e.before_log() {
@@ -174,9 +182,51 @@ fn append(
             },
         }
     })?;
+    if header.is_transactional() {
+        verify_transactional(node, transactional_id, p, &header).await?;
+    }
     let result = p.log().append(records, &[header], p.leader_epoch(), now);
     result.map_err(|e: LogError| {
         tracing::error!(topic = %p.topic, partition = p.index, error = %e, "append failed");
         Refusal::code(e.code())
+    })
+}
+
+/// KIP-890 part 1 (`transaction.partition.verification.enable`): a transactional batch must
+/// come with its transactional id, from the transaction's current producer, to a partition
+/// added to the transaction. A batch of a fenced producer answers INVALID_PRODUCER_EPOCH (as
+/// the partition's own epoch check would); any other mismatch INVALID_TXN_STATE.
+async fn verify_transactional(
+    node: &Node,
+    transactional_id: Option<&str>,
+    p: &Partition,
+    h: &crate::record::batch::BatchHeader,
+) -> Result<(), Refusal> {
+    let Some(id) = transactional_id.filter(|t| !t.is_empty()) else {
+        tracing::info!(topic = %p.topic, partition = p.index, "transactional batch without a transactional id");
+        return Err(Refusal::code(ResponseError::InvalidTxnState));
+    };
+    if !node.cluster.config.txn.partition_verification {
+        return Ok(());
+    }
+    let verified = node
+        .cluster
+        .txns
+        .verify_partition(
+            id,
+            h.producer_id,
+            h.producer_epoch,
+            (p.topic.clone(), p.index),
+        )
+        .await;
+    verified.map_err(|e| {
+        tracing::info!(topic = %p.topic, partition = p.index, transactional_id = id, error = %e, "refused a transactional batch");
+        Refusal::code(match e {
+            TxnError::ProducerFenced => ResponseError::InvalidProducerEpoch,
+            TxnError::NotCoordinator | TxnError::CoordinatorNotAvailable => {
+                ResponseError::NotEnoughReplicas
+            }
+            _ => ResponseError::InvalidTxnState,
+        })
     })
 }

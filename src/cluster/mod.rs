@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::coordinator::GroupCoordinator;
+use crate::coordinator::{GroupCoordinator, TransactionCoordinator};
 use crate::topics::{Topic, TopicError, TopicRegistry};
 use faults::Faults;
 use producer_ids::ProducerIdAllocator;
@@ -47,8 +47,10 @@ pub struct Cluster {
     pub topics: Arc<TopicRegistry>,
     /// The classic group coordinator.
     pub groups: Arc<GroupCoordinator>,
+    /// The transaction coordinator.
+    pub txns: Arc<TransactionCoordinator>,
     /// Producer id allocation for InitProducerId.
-    pub producer_ids: ProducerIdAllocator,
+    pub producer_ids: Arc<ProducerIdAllocator>,
     /// Fault-injection rules (tests today; users later).
     pub faults: Faults,
     /// The one clock.
@@ -70,7 +72,8 @@ impl Cluster {
         cluster_id: String,
         topics: Arc<TopicRegistry>,
         groups: Arc<GroupCoordinator>,
-        producer_ids: ProducerIdAllocator,
+        txns: Arc<TransactionCoordinator>,
+        producer_ids: Arc<ProducerIdAllocator>,
         clock: Clock,
     ) -> Cluster {
         Cluster {
@@ -78,6 +81,7 @@ impl Cluster {
             cluster_id,
             topics,
             groups,
+            txns,
             producer_ids,
             faults: Faults::default(),
             clock,
@@ -129,6 +133,20 @@ impl Cluster {
         }
         let shard = self.groups.shard_of(group_id);
         let leader = match self.topics.get(crate::coordinator::OFFSETS_TOPIC) {
+            Some(t) => t.partition(shard).map(|p| p.leader())?,
+            None => self.controller_id(),
+        };
+        self.node(leader)
+    }
+
+    /// The node coordinating transactional id `transactional_id`: the leader of its
+    /// `__transaction_state` partition (before that topic exists, the controller).
+    pub fn txn_coordinator(&self, transactional_id: &str) -> Option<NodeInfo> {
+        if self.topics.log_dir().is_offline() {
+            return None;
+        }
+        let shard = self.txns.shard_of(transactional_id);
+        let leader = match self.topics.get(crate::coordinator::TRANSACTION_STATE_TOPIC) {
             Some(t) => t.partition(shard).map(|p| p.leader())?,
             None => self.controller_id(),
         };

@@ -61,6 +61,11 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     key("offsets.retention.check.interval.ms", &[], "600000", ConfigType::Long(1), "How often expired offsets are removed."),
     key("offset.metadata.max.bytes", &[], "4096", ConfigType::Int(0), "Longest metadata string of a committed offset."),
     key("offsets.topic.num.partitions", &[], "50", ConfigType::Int(1), "Partitions of __consumer_offsets (at most 1000 here)."),
+    key("transaction.state.log.num.partitions", &[], "50", ConfigType::Int(1), "Partitions of __transaction_state (at most 1000 here)."),
+    key("transaction.max.timeout.ms", &[], "900000", ConfigType::Int(1), "Largest transaction.timeout.ms a producer may ask for."),
+    key("transactional.id.expiration.ms", &[], "604800000", ConfigType::Int(1), "Idle transactional ids are forgotten after this long."),
+    key("transaction.abort.timed.out.transaction.cleanup.interval.ms", &[], "10000", ConfigType::Int(1), "Accepted for Kafka's sake: Gregor aborts a transaction the moment its timeout passes, on its own timer, rather than on a scan."),
+    key("transaction.partition.verification.enable", &[], "true", ConfigType::Boolean, "KIP-890: a transactional produce to a partition not added to the transaction is refused."),
     key("gregor.log.max.open.files", &[], "0", ConfigType::Int(0), "Gregor's own: segment files kept open; 0: half the open-file limit, at most 4096."),
 ];
 
@@ -122,6 +127,17 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
         "offset.metadata.max.bytes" => c.group.max_metadata_size = num(k, value)?,
         "offsets.topic.num.partitions" => {
             c.offsets_topic_partitions = num::<i32>(k, value)?.clamp(1, 1000)
+        }
+        "transaction.state.log.num.partitions" => {
+            c.txn.state_log_partitions = num::<i32>(k, value)?.clamp(1, 1000)
+        }
+        "transaction.max.timeout.ms" => c.txn.max_timeout_ms = num(k, value)?,
+        "transactional.id.expiration.ms" => c.txn.id_expiration_ms = num(k, value)?,
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+            num::<i64>(k, value)?;
+        }
+        "transaction.partition.verification.enable" => {
+            c.txn.partition_verification = value.trim().eq_ignore_ascii_case("true")
         }
         "gregor.log.max.open.files" => {
             let n: usize = num(k, value)?;

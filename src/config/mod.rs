@@ -97,6 +97,8 @@ pub struct Config {
     pub group: GroupConfig,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
     pub offsets_topic_partitions: i32,
+    /// The `transaction.*` and `transactional.id.*` keys.
+    pub txn: TxnConfig,
     /// `gregor.log.max.open.files` (Gregor's own): segment files kept open at once. `None`:
     /// half the open-file limit, at most 4,096 (see [`crate::log::file_cache`]).
     pub max_open_files: Option<usize>,
@@ -129,6 +131,7 @@ impl Default for Config {
             producer_id_expiration_ms: 0,
             group: GroupConfig::default(),
             offsets_topic_partitions: 0,
+            txn: TxnConfig::default(),
             max_open_files: None,
             static_props: Properties::new(),
             unknown_keys: Vec::new(),
@@ -376,6 +379,32 @@ impl Default for GroupConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offsets_retention_check_interval_ms: 600_000,
             max_metadata_size: 4096,
+        }
+    }
+}
+
+/// The transaction coordinator's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnConfig {
+    /// `transaction.state.log.num.partitions`: partitions of `__transaction_state`.
+    pub state_log_partitions: i32,
+    /// `transaction.max.timeout.ms`: the largest `transaction.timeout.ms` a producer may ask for.
+    pub max_timeout_ms: i64,
+    /// `transactional.id.expiration.ms`: idle transactional ids are forgotten after this long.
+    pub id_expiration_ms: i64,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1): a transactional produce to
+    /// a partition not added to the transaction is refused.
+    pub partition_verification: bool,
+}
+
+impl Default for TxnConfig {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        TxnConfig {
+            state_log_partitions: 50,
+            max_timeout_ms: 900_000,
+            id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
+            partition_verification: true,
         }
     }
 }

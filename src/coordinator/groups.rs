@@ -15,8 +15,8 @@ use kafka_protocol::ResponseError;
 use tokio::sync::watch;
 
 use super::runtime::{
-    AppendError, CoordinatorRuntime, InternalTopic, NotLoaded, Shard, ShardEffects, ShardRecord,
-    Written,
+    AppendError, CoordinatorRuntime, InternalTopic, NotLoaded, Replayed, Shard, ShardEffects,
+    ShardRecord, Written,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -24,8 +24,9 @@ use crate::group::{
     self, partition_for, Coordinator, Effects, FetchedOffset, GroupDescription, GroupError,
     GroupListing, HeartbeatRequest, JoinRequest, JoinResult, LeaveRequest, LeaveResult,
     OffsetCommitRequest, OffsetDeleteOutcome, OffsetsLogRecord, PartitionResult, Reply, ReplyId,
-    SyncRequest, SyncResult,
+    SyncRequest, SyncResult, TxnMarker, TxnOffsetCommitRequest,
 };
+use crate::record::control::ControlMarker;
 use crate::topics::{TopicError, TopicRegistry};
 
 /// Name of the internal offsets topic, as Kafka's.
@@ -43,6 +44,13 @@ fn append_error(e: &AppendError) -> GroupError {
 
 fn effects(fx: Effects) -> ShardEffects<Reply> {
     ShardEffects {
+        producer: fx.txn_producer,
+        marker: fx.txn_marker.map(|m| ControlMarker {
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            commit: m.commit,
+            coordinator_epoch: m.coordinator_epoch,
+        }),
         records: fx
             .records
             .into_iter()
@@ -56,18 +64,36 @@ fn effects(fx: Effects) -> ShardEffects<Reply> {
             .into_iter()
             .map(|(ReplyId(id), r)| (id, r))
             .collect(),
+        work: Vec::new(),
     }
 }
 
 impl Shard for Coordinator {
     type Reply = Reply;
+    type Work = ();
 
-    fn replay(&mut self, now_ms: i64, record: ShardRecord) {
-        let record = OffsetsLogRecord {
-            key: record.key,
-            value: record.value,
+    fn replay(&mut self, now_ms: i64, item: Replayed) {
+        let (record, producer_id) = match item {
+            Replayed::Marker {
+                producer_id,
+                commit,
+            } => return self.replay_marker(producer_id, commit),
+            Replayed::Record {
+                record,
+                producer_id,
+            } => (
+                OffsetsLogRecord {
+                    key: record.key,
+                    value: record.value,
+                },
+                producer_id,
+            ),
         };
-        if let Err(e) = Coordinator::replay(self, now_ms, &record) {
+        let replayed = match producer_id {
+            Some(pid) => self.replay_txn_record(now_ms, pid, &record),
+            None => Coordinator::replay(self, now_ms, &record),
+        };
+        if let Err(e) = replayed {
             tracing::warn!(error = %e, "skipping {OFFSETS_TOPIC} record");
         }
     }
@@ -83,6 +109,7 @@ impl Shard for Coordinator {
     fn appended(&mut self, stored: Result<(), &AppendError>) {
         // Offsets committed by the operation become visible only once they are in the log.
         self.complete_pending_commits(stored.is_ok());
+        self.complete_staged_txn(stored.is_ok());
     }
 
     fn failed_reply(reply: Reply, error: &AppendError) -> Reply {
@@ -249,6 +276,63 @@ impl GroupCoordinator {
                 value
             }
         }
+    }
+
+    /// TxnOffsetCommit: staged under the producer until its transaction ends; a failed append
+    /// fails every partition that had no error of its own.
+    pub async fn txn_commit(&self, req: TxnOffsetCommitRequest) -> Vec<PartitionResult> {
+        let group = req.commit.group_id.clone();
+        let wanted: Vec<(String, i32)> = req
+            .commit
+            .partitions
+            .iter()
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect();
+        match self
+            .write(&group, move |c, now| c.txn_commit_offsets(now, req))
+            .await
+        {
+            Err(e) => wanted
+                .into_iter()
+                .map(|(topic, partition)| PartitionResult {
+                    topic,
+                    partition,
+                    error: Some(e),
+                })
+                .collect(),
+            Ok(Written {
+                mut value,
+                appended,
+            }) => {
+                if let Err(e) = appended {
+                    let code = append_error(&e);
+                    for r in value.iter_mut().filter(|r| r.error.is_none()) {
+                        r.error = Some(code);
+                    }
+                }
+                value
+            }
+        }
+    }
+
+    /// Writes a transaction's marker to one partition of `__consumer_offsets` (the shard's) and
+    /// applies it to the offsets the transaction staged there.
+    pub async fn complete_transaction(
+        &self,
+        shard: i32,
+        marker: TxnMarker,
+    ) -> Result<(), AppendError> {
+        let written = self
+            .runtime
+            .write(shard, move |c, _| {
+                ((), effects(c.complete_transaction(marker)))
+            })
+            .await
+            .map_err(|e| AppendError {
+                code: ResponseError::NotCoordinator,
+                message: e.to_string(),
+            })?;
+        written.appended
     }
 
     /// OffsetFetch for one group.

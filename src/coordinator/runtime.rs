@@ -36,7 +36,8 @@ use tokio::sync::{oneshot, watch, Notify};
 
 use crate::clock::Clock;
 use crate::record::batch;
-use crate::record::builder::{simple_batch, RecordFields};
+use crate::record::builder::{build_batch, simple_batch, BatchFields, RecordFields};
+use crate::record::control::{self, ControlMarker};
 use crate::record::reader::{RecordReader, Want};
 use crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES;
 use crate::topics::{Topic, TopicError, TopicRegistry};
@@ -50,23 +51,62 @@ pub struct ShardRecord {
     pub value: Option<Bytes>,
 }
 
-/// What the runtime must do after an operation: append `records`, then send `replies`.
+/// What the runtime must do after an operation: append `records` (or `marker`), then send
+/// `replies`, then (if the append succeeded) hand `work` to the runtime's work sink.
 #[derive(Debug)]
 #[must_use]
-pub struct ShardEffects<R> {
+pub struct ShardEffects<R, W = ()> {
     /// Records for the shard's partition, in order.
     pub records: Vec<ShardRecord>,
+    /// Write `records` as one transactional batch of this producer (id, epoch): a transactional
+    /// offset commit, which the transaction's marker later commits or aborts.
+    pub producer: Option<(i64, i16)>,
+    /// A transaction marker to append instead of records.
+    pub marker: Option<ControlMarker>,
     /// Answers to parked requests, by reply id.
     pub replies: Vec<(u64, R)>,
+    /// Work for the coordinator outside the shard lock (the transaction coordinator's markers
+    /// of a transaction its timer aborted), given to [`CoordinatorRuntime::set_work_sink`]'s
+    /// sink once the records are stored.
+    pub work: Vec<W>,
 }
 
-impl<R> Default for ShardEffects<R> {
+impl<R, W> Default for ShardEffects<R, W> {
     fn default() -> Self {
         ShardEffects {
             records: Vec::new(),
+            producer: None,
+            marker: None,
             replies: Vec::new(),
+            work: Vec::new(),
         }
     }
+}
+
+impl<R, W> ShardEffects<R, W> {
+    /// Whether there is anything to append.
+    fn appends(&self) -> bool {
+        !self.records.is_empty() || self.marker.is_some()
+    }
+}
+
+/// One item of a shard's partition, replayed in log order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replayed {
+    /// A record; `producer_id` is set for a record of a transactional batch.
+    Record {
+        /// The record.
+        record: ShardRecord,
+        /// The producer of its transactional batch.
+        producer_id: Option<i64>,
+    },
+    /// A transaction marker of this producer.
+    Marker {
+        /// The transaction's producer id.
+        producer_id: i64,
+        /// COMMIT or ABORT.
+        commit: bool,
+    },
 }
 
 /// Why records could not be appended: the code the coordinator maps to its own answer.
@@ -87,12 +127,14 @@ pub struct NotLoaded(pub i32);
 pub trait Shard: Send + 'static {
     /// The answer to a parked request.
     type Reply: Send + 'static;
+    /// Work handed out of the shard lock (see [`ShardEffects::work`]).
+    type Work: Send + 'static;
 
-    /// Applies one record of the shard's partition while loading, in log order.
-    fn replay(&mut self, now_ms: i64, record: ShardRecord);
+    /// Applies one record or marker of the shard's partition while loading, in log order.
+    fn replay(&mut self, now_ms: i64, item: Replayed);
 
     /// Fires every deadline that is due.
-    fn tick(&mut self, now_ms: i64) -> ShardEffects<Self::Reply>;
+    fn tick(&mut self, now_ms: i64) -> ShardEffects<Self::Reply, Self::Work>;
 
     /// The earliest time [`Shard::tick`] has something to do.
     fn next_deadline(&self) -> Option<i64>;
@@ -156,7 +198,12 @@ pub struct CoordinatorRuntime<S: Shard> {
     next_reply: AtomicU64,
     /// Builds an empty shard for a partition.
     new_shard: Box<dyn Fn(i32) -> S + Send + Sync>,
+    /// Where work from operations and ticks goes (dropped while unset).
+    work_sink: Mutex<Option<WorkSink<S::Work>>>,
 }
+
+/// Receives a shard's work items, outside its lock.
+type WorkSink<W> = Arc<dyn Fn(i32, Vec<W>) + Send + Sync>;
 
 impl<S: Shard> std::fmt::Debug for CoordinatorRuntime<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,7 +240,33 @@ impl<S: Shard> CoordinatorRuntime<S> {
             timer_target: AtomicI64::new(i64::MAX),
             next_reply: AtomicU64::new(1),
             new_shard: Box::new(new_shard),
+            work_sink: Mutex::new(None),
         })
+    }
+
+    /// Sets where work items go (see [`ShardEffects::work`]).
+    pub fn set_work_sink(&self, sink: impl Fn(i32, Vec<S::Work>) + Send + Sync + 'static) {
+        *self.work_sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(sink));
+    }
+
+    /// Hands work to the sink (no shard lock held).
+    fn deliver(&self, shard: i32, work: Vec<S::Work>) {
+        if work.is_empty() {
+            return;
+        }
+        let sink = self
+            .work_sink
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match sink {
+            Some(sink) => sink(shard, work),
+            None => tracing::warn!(
+                coordinator = self.name,
+                shard,
+                "no work sink; dropping work"
+            ),
+        }
     }
 
     /// Number of shards (partitions of the internal topic).
@@ -263,7 +336,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
     pub async fn write<T, F>(self: &Arc<Self>, shard: i32, op: F) -> Result<Written<T>, NotLoaded>
     where
         T: Send + 'static,
-        F: FnOnce(&mut S, i64) -> (T, ShardEffects<S::Reply>) + Send + 'static,
+        F: FnOnce(&mut S, i64) -> (T, ShardEffects<S::Reply, S::Work>) + Send + 'static,
     {
         let rt = Arc::clone(self);
         off_reactor(move || rt.write_now(shard, op))
@@ -275,15 +348,16 @@ impl<S: Shard> CoordinatorRuntime<S> {
     fn write_now<T>(
         &self,
         shard: i32,
-        op: impl FnOnce(&mut S, i64) -> (T, ShardEffects<S::Reply>),
+        op: impl FnOnce(&mut S, i64) -> (T, ShardEffects<S::Reply, S::Work>),
     ) -> Result<Written<T>, NotLoaded> {
         let mut slot = self.slot(shard).ok_or(NotLoaded(shard))?;
         let loaded = slot.as_mut().ok_or(NotLoaded(shard))?;
         let now = self.clock.now_ms();
         let (value, effects) = op(&mut loaded.machine, now);
-        let appended = self.apply(shard, loaded, effects, now);
+        let (appended, work) = self.apply(shard, loaded, effects, now);
         let next = loaded.machine.next_deadline();
         drop(slot);
+        self.deliver(shard, work);
         self.wake_if_earlier(next);
         Ok(Written { value, appended })
     }
@@ -299,7 +373,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
     /// `op`'s own effects or a later operation deliver.
     pub async fn park<F>(self: &Arc<Self>, shard: i32, op: F) -> Result<S::Reply, NotLoaded>
     where
-        F: FnOnce(&mut S, i64, u64) -> ShardEffects<S::Reply> + Send + 'static,
+        F: FnOnce(&mut S, i64, u64) -> ShardEffects<S::Reply, S::Work> + Send + 'static,
     {
         let id = self.next_reply.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -311,9 +385,10 @@ impl<S: Shard> CoordinatorRuntime<S> {
             let now = rt.clock.now_ms();
             let effects = op(&mut loaded.machine, now, id);
             // A failed append has already answered the parked replies: nothing more to do.
-            let _ = rt.apply(shard, loaded, effects, now);
+            let (_, work) = rt.apply(shard, loaded, effects, now);
             let next = loaded.machine.next_deadline();
             drop(slot);
+            rt.deliver(shard, work);
             rt.wake_if_earlier(next);
             Ok::<(), NotLoaded>(())
         })
@@ -359,19 +434,20 @@ impl<S: Shard> CoordinatorRuntime<S> {
         .unwrap_or_default()
     }
 
-    /// Appends the effects' records, tells the machine, then answers the replies.
+    /// Appends the effects' records, tells the machine, then answers the replies; returns the
+    /// work to deliver (none if the append failed).
     fn apply(
         &self,
         shard: i32,
         loaded: &mut Loaded<S>,
-        effects: ShardEffects<S::Reply>,
+        mut effects: ShardEffects<S::Reply, S::Work>,
         now: i64,
-    ) -> Result<(), AppendError> {
-        let stored = self.append(shard, &effects.records, now);
+    ) -> (Result<(), AppendError>, Vec<S::Work>) {
+        let stored = self.append(shard, &effects, now);
         if let Err(e) = &stored {
             tracing::error!(coordinator = self.name, shard, error = %e.message, "cannot persist coordinator records");
         }
-        if !effects.records.is_empty() {
+        if effects.appends() {
             loaded.machine.appended(stored.as_ref().map(|_| ()));
         }
         for (id, reply) in effects.replies {
@@ -385,13 +461,23 @@ impl<S: Shard> CoordinatorRuntime<S> {
             // The client may have gone away meanwhile; nothing to do then.
             let _ = tx.send(reply);
         }
-        stored
+        let work = if stored.is_ok() {
+            std::mem::take(&mut effects.work)
+        } else {
+            Vec::new()
+        };
+        (stored, work)
     }
 
-    /// Appends records to the shard's partition of the internal topic (created on first use)
-    /// as one uncompressed batch.
-    fn append(&self, shard: i32, records: &[ShardRecord], now: i64) -> Result<(), AppendError> {
-        if records.is_empty() {
+    /// Appends the effects' records to the shard's partition of the internal topic (created
+    /// on first use) as one uncompressed batch, or their marker.
+    fn append(
+        &self,
+        shard: i32,
+        effects: &ShardEffects<S::Reply, S::Work>,
+        now: i64,
+    ) -> Result<(), AppendError> {
+        if !effects.appends() {
             return Ok(());
         }
         let fail = |e: TopicError| AppendError {
@@ -412,7 +498,12 @@ impl<S: Shard> CoordinatorRuntime<S> {
         let p = topic
             .partition(shard)
             .ok_or_else(|| fail(TopicError::Unknown(format!("{}-{shard}", self.topic.name))))?;
-        let fields: Vec<RecordFields<'_>> = records
+        if let Some(marker) = &effects.marker {
+            let appended = p.log().append_marker(marker, p.leader_epoch(), now);
+            return appended.map(|_| ()).map_err(|e| fail(TopicError::Log(e)));
+        }
+        let fields: Vec<RecordFields<'_>> = effects
+            .records
             .iter()
             .map(|r| RecordFields {
                 key: Some(&r.key),
@@ -420,7 +511,10 @@ impl<S: Shard> CoordinatorRuntime<S> {
                 ..RecordFields::default()
             })
             .collect();
-        let buf = simple_batch(now, &fields);
+        let mut buf = simple_batch(now, &fields);
+        if let Some((pid, epoch)) = effects.producer {
+            buf = transactional(&buf, pid, epoch);
+        }
         let headers = batch::frame_batches(&buf).map_err(|e| AppendError {
             code: ResponseError::CorruptMessage,
             message: format!("internal batch failed its own check: {e}"),
@@ -440,13 +534,16 @@ impl<S: Shard> CoordinatorRuntime<S> {
                 continue;
             };
             let now = self.clock.now_ms();
+            let mut work = Vec::new();
             if loaded.machine.next_deadline().is_some_and(|d| d <= now) {
                 let effects = loaded.machine.tick(now);
-                let _ = self.apply(shard, loaded, effects, now);
+                work = self.apply(shard, loaded, effects, now).1;
             }
             if let Some(d) = loaded.machine.next_deadline() {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
+            drop(slot);
+            self.deliver(shard, work);
         }
         next
     }
@@ -482,12 +579,35 @@ async fn off_reactor<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) 
     }
 }
 
-/// Replays one partition of the internal topic, a megabyte at a time, each record through
-/// `apply`; returns how many. Records are walked with bounded memory.
+/// `batch` (one uncompressed batch from `simple_batch`) rebuilt as a transactional batch of
+/// `producer_id` at `epoch`, with no sequence (the broker writes it: Kafka's coordinators do the
+/// same).
+fn transactional(batch: &[u8], producer_id: i64, epoch: i16) -> Vec<u8> {
+    let Some(h) = batch::BatchHeader::parse(batch) else {
+        return batch.to_vec();
+    };
+    build_batch(
+        &BatchFields {
+            attributes: h.attributes | batch::TRANSACTIONAL_BIT,
+            last_offset_delta: h.last_offset_delta,
+            base_timestamp: h.base_timestamp,
+            max_timestamp: h.max_timestamp,
+            producer_id,
+            producer_epoch: epoch,
+            base_sequence: -1,
+            records_count: h.records_count,
+            ..BatchFields::default()
+        },
+        &batch[batch::BATCH_HEADER_LEN..],
+    )
+}
+
+/// Replays one partition of the internal topic, a megabyte at a time, each record (and marker)
+/// through `apply`; returns how many. Records are walked with bounded memory.
 fn replay_partition(
     topic: &Topic,
     index: i32,
-    mut apply: impl FnMut(ShardRecord),
+    mut apply: impl FnMut(Replayed),
 ) -> Result<usize, TopicError> {
     let Some(p) = topic.partition(index) else {
         return Ok(0);
@@ -510,6 +630,21 @@ fn replay_partition(
         let mut pos = 0;
         while pos < bytes.len() {
             let h = batch::check_batch(&bytes[pos..], pos).map_err(|e| undecodable(&e))?;
+            if h.is_control() {
+                if let Some(commit) = control::marker_type(&bytes[pos..], &h) {
+                    if h.base_offset >= offset {
+                        apply(Replayed::Marker {
+                            producer_id: h.producer_id,
+                            commit,
+                        });
+                        n += 1;
+                    }
+                }
+                next = next.max(h.next_offset());
+                pos += h.total_len();
+                continue;
+            }
+            let producer_id = h.is_transactional().then_some(h.producer_id);
             let mut records = RecordReader::new(&bytes[pos..], &h, DEFAULT_MAX_UNCOMPRESSED_BYTES)
                 .map_err(|e| undecodable(&e))?;
             while let Some(r) = records
@@ -520,9 +655,12 @@ fn replay_partition(
                     continue;
                 }
                 let Some(key) = records.key() else { continue };
-                apply(ShardRecord {
-                    key: Bytes::copy_from_slice(key),
-                    value: records.value().map(Bytes::copy_from_slice),
+                apply(Replayed::Record {
+                    record: ShardRecord {
+                        key: Bytes::copy_from_slice(key),
+                        value: records.value().map(Bytes::copy_from_slice),
+                    },
+                    producer_id,
                 });
                 n += 1;
             }
@@ -563,7 +701,11 @@ mod tests {
 
     impl Shard for Sum {
         type Reply = i64;
-        fn replay(&mut self, _now: i64, r: ShardRecord) {
+        type Work = ();
+        fn replay(&mut self, _now: i64, item: Replayed) {
+            let Replayed::Record { record: r, .. } = item else {
+                return;
+            };
             let v = r.value.unwrap_or_default();
             self.total += std::str::from_utf8(&v).unwrap().parse::<i64>().unwrap();
         }
@@ -571,8 +713,8 @@ mod tests {
             self.ticks += 1;
             self.deadline = None;
             ShardEffects {
-                records: Vec::new(),
                 replies: self.parked.drain(..).map(|id| (id, self.total)).collect(),
+                ..ShardEffects::default()
             }
         }
         fn next_deadline(&self) -> Option<i64> {
@@ -595,6 +737,7 @@ mod tests {
                 ShardEffects {
                     records: vec![number(n)],
                     replies,
+                    ..ShardEffects::default()
                 },
             )
         }

@@ -6,7 +6,7 @@
 //! `sync_deadline_ms`, member heartbeat deadlines) that `tick` fires, and parked requests become
 //! [`ReplyId`]s answered through [`Effects`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -19,6 +19,7 @@ use super::rebalance::{
 };
 use super::records::{DecodedRecord, GroupMetadataValue, OffsetsLogRecord, RecordError};
 use super::state::{Group, GroupState, Member};
+use super::txn_offsets::StagedTxn;
 use super::types::*;
 use super::GroupError;
 use crate::config::GroupConfig;
@@ -38,6 +39,10 @@ pub struct Coordinator {
     pub(super) next_commit_token: u64,
     /// When the next offset-retention sweep runs; armed by the first call that has a time.
     pub(super) next_sweep_ms: Option<i64>,
+    /// Groups holding offsets of each open transaction, by producer id.
+    pub(super) txn_groups: HashMap<i64, BTreeSet<String>>,
+    /// A transactional commit or marker handed to the caller, applied once it is stored.
+    pub(super) staged_txn: Option<StagedTxn>,
 }
 
 impl Coordinator {
@@ -49,6 +54,8 @@ impl Coordinator {
             pending_commits: IndexMap::new(),
             next_commit_token: 0,
             next_sweep_ms: None,
+            txn_groups: HashMap::new(),
+            staged_txn: None,
         }
     }
 

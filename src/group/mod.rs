@@ -19,6 +19,7 @@
 //! - `rebalance`: the join/sync/membership transitions of one group, as free functions.
 //! - `offsets`: offset commit (applied on confirmation), fetch, delete, retention.
 //! - [`records`]: the `__consumer_offsets` key/value codec and [`partition_for`].
+//! - `txn_offsets`: TxnOffsetCommit, staged under the producer until its transaction's marker.
 //! - `types`: the plain request and answer types.
 //! - `error`: [`GroupError`] and its Kafka error codes.
 
@@ -28,6 +29,7 @@ mod offsets;
 mod rebalance;
 pub mod records;
 pub mod state;
+mod txn_offsets;
 mod types;
 
 #[cfg(test)]
@@ -42,8 +44,9 @@ pub use offsets::{
 };
 pub use records::{partition_for, OffsetsLogRecord, RecordError};
 pub use state::GroupState;
+pub use txn_offsets::TxnOffsetCommitRequest;
 pub use types::{
     Effects, GroupDescription, GroupListing, HeartbeatRequest, JoinMember, JoinRequest, JoinResult,
     LeaveMember, LeaveRequest, LeaveResult, MemberDescription, Reply, ReplyId, SyncRequest,
-    SyncResult,
+    SyncResult, TxnMarker,
 };

@@ -40,7 +40,7 @@ impl From<OffsetCommitValue> for CommittedOffset {
 }
 
 impl CommittedOffset {
-    fn to_value(&self) -> OffsetCommitValue {
+    pub(super) fn to_value(&self) -> OffsetCommitValue {
         OffsetCommitValue {
             offset: self.offset,
             leader_epoch: self.leader_epoch,
@@ -315,7 +315,9 @@ impl Coordinator {
         };
         keys.into_iter()
             .map(|key| {
-                if require_stable && group.pending_offsets.contains_key(&key) {
+                let pending =
+                    group.pending_offsets.contains_key(&key) || self.has_txn_offset(group, &key);
+                if require_stable && pending {
                     return unknown(&key.0, key.1, Some(GroupError::UnstableOffsetCommit));
                 }
                 match group.offsets.get(&key) {
@@ -458,7 +460,10 @@ impl Coordinator {
 /// Kafka's `validateOffsetCommit`: a commit naming a member or generation must come from a
 /// current member of the current generation; an anonymous commit (generation -1, no member) is
 /// only accepted while the group has no members.
-fn validate_offset_commit(group: &Group, req: &OffsetCommitRequest) -> Result<(), GroupError> {
+pub(super) fn validate_offset_commit(
+    group: &Group,
+    req: &OffsetCommitRequest,
+) -> Result<(), GroupError> {
     if req.generation_id >= 0 || !req.member_id.is_empty() || req.group_instance_id.is_some() {
         validate_current_member(group, &req.member_id, req.group_instance_id.as_deref())?;
         if req.generation_id != group.generation_id {

@@ -204,6 +204,9 @@ pub(super) struct Group {
     pub(super) offsets: IndexMap<(String, i32), CommittedOffset>,
     /// Partitions with commits handed to the log but not yet confirmed, with their count.
     pub(super) pending_offsets: HashMap<(String, i32), usize>,
+    /// Offsets of open transactions (TxnOffsetCommit), by producer id: applied by the
+    /// transaction's COMMIT marker, dropped by its ABORT.
+    pub(super) txn_offsets: HashMap<i64, IndexMap<(String, i32), CommittedOffset>>,
 }
 
 impl Group {
@@ -227,6 +230,7 @@ impl Group {
             subscribed_topics: None,
             offsets: IndexMap::new(),
             pending_offsets: HashMap::new(),
+            txn_offsets: HashMap::new(),
         }
     }
 
@@ -363,7 +367,7 @@ impl Group {
 
     /// Whether the group has offsets, persisted or pending.
     pub(super) fn has_offsets(&self) -> bool {
-        !self.offsets.is_empty() || !self.pending_offsets.is_empty()
+        !self.offsets.is_empty() || !self.pending_offsets.is_empty() || !self.txn_offsets.is_empty()
     }
 
     /// Nothing worth keeping: no members, no pending members, no offsets, no rebalance history.

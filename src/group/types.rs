@@ -24,6 +24,25 @@ pub struct Effects {
     pub replies: Vec<(ReplyId, Reply)>,
     /// Records to append to the internal offsets log, in order.
     pub records: Vec<OffsetsLogRecord>,
+    /// Write `records` as one transactional batch of this producer (id, epoch): a
+    /// TxnOffsetCommit.
+    pub txn_producer: Option<(i64, i16)>,
+    /// A transaction marker to append instead of records.
+    pub txn_marker: Option<TxnMarker>,
+}
+
+/// A transaction marker for `__consumer_offsets` (the transaction coordinator's, written here
+/// so the group coordinator sees it in log order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnMarker {
+    /// The transaction's producer id.
+    pub producer_id: i64,
+    /// Its producer epoch.
+    pub producer_epoch: i16,
+    /// COMMIT or ABORT.
+    pub commit: bool,
+    /// The transaction coordinator's epoch.
+    pub coordinator_epoch: i32,
 }
 
 impl Effects {

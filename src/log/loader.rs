@@ -11,7 +11,9 @@
 //! 3. [`settle_offsets`]: the log start offset within the segments, segments wholly below it
 //!    deleted (a crash between checkpoint and deletion), an empty log created where needed.
 //! 4. Epochs rebuilt from batch headers if their checkpoint is missing, then cut to the log.
-//! 5. [`load_producer_state`]: the newest producer snapshot and the batches after it.
+//! 5. [`load_producer_state`]: the newest producer snapshot and the batches after it; the
+//!    aborted-transaction index, with entries past the log end dropped and those of replayed
+//!    ABORT markers re-added (a crash may have lost the file write).
 //! 6. After a recovery the result is flushed and checkpointed; after a clean stop the indexes
 //!    are written if rebuilt.
 
@@ -26,6 +28,8 @@ use super::log_dir::LogDir;
 use super::partition_log::{LogConfig, PartitionLog};
 use super::producer_state::ProducerStateManager;
 use super::segment::{self, LogSegment};
+use super::txn_index::{AbortedTxn, TxnIndex};
+use crate::record::control;
 
 /// What the small checkpoint files say.
 struct Checkpoints {
@@ -127,9 +131,26 @@ impl PartitionLog {
         epochs.truncate_from_end(log_end_offset);
         epochs.truncate_from_start(log_start_offset);
 
-        let (producers, snapshot_offset, replayed) =
-            load_producer_state(dir, &segments, log_start_offset, log_end_offset)?;
+        let seg_bases: Vec<i64> = segments.iter().map(LogSegment::base_offset).collect();
+        let mut txn_index = TxnIndex::load(dir, &seg_bases);
+        let mut txn_index_changed = txn_index.truncate_from(log_end_offset) > 0;
+        let (producers, snapshot_offset, replayed) = load_producer_state(
+            dir,
+            &segments,
+            log_start_offset,
+            log_end_offset,
+            &mut txn_index,
+            &mut txn_index_changed,
+        )?;
+        if txn_index_changed {
+            for (i, &base) in seg_bases.iter().enumerate() {
+                txn_index
+                    .write_segment(log_dir.fs(), dir, base, seg_bases.get(i + 1).copied())
+                    .map_err(|e| LogError::io("write transaction index", dir, e))?;
+            }
+        }
         let mut log = PartitionLog {
+            txn_index,
             producers,
             producer_replayed_batches: replayed,
             producer_snapshot_offset: snapshot_offset,
@@ -295,6 +316,8 @@ fn load_producer_state(
     segments: &[LogSegment],
     log_start_offset: i64,
     log_end_offset: i64,
+    txn_index: &mut TxnIndex,
+    txn_index_changed: &mut bool,
 ) -> Result<(ProducerStateManager, i64, usize), LogError> {
     let (mut state, from, snapshot) = match ProducerStateManager::load_latest(dir, log_end_offset) {
         Some((s, at)) => (s, at, at),
@@ -303,13 +326,39 @@ fn load_producer_state(
     let mut replayed = 0usize;
     if from < log_end_offset {
         for seg in segments.iter().filter(|s| s.next_offset() > from) {
-            seg.for_each_header_from(from.max(seg.base_offset()), |h| {
-                if h.base_offset >= from {
+            let mut failed = None;
+            seg.for_each_batch_from(from.max(seg.base_offset()), |pos, h| {
+                if h.base_offset < from || failed.is_some() {
+                    return;
+                }
+                replayed += 1;
+                if !h.is_control() {
                     state.update(h, h.base_offset);
-                    replayed += 1;
+                    return;
+                }
+                // A marker: its type is in its one record.
+                let commit = match seg.read_batch_at(pos, h) {
+                    Ok(bytes) => control::marker_type(&bytes, h),
+                    Err(e) => {
+                        failed = Some(e);
+                        return;
+                    }
+                };
+                let Some(commit) = commit else { return };
+                if let Some((first, last)) = state.complete_txn(h, h.base_offset, commit) {
+                    let lso = state.first_unstable_offset().unwrap_or(last + 1);
+                    *txn_index_changed |= txn_index.add(AbortedTxn {
+                        producer_id: h.producer_id,
+                        first_offset: first,
+                        last_offset: last,
+                        last_stable_offset: lso,
+                    });
                 }
             })
             .map_err(|e| LogError::io("replay producer state", dir, e))?;
+            if let Some(e) = failed {
+                return Err(LogError::io("replay producer state", dir, e));
+            }
         }
     }
     Ok((state, snapshot, replayed))
@@ -329,6 +378,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
         } else if let Some(stem) = name
             .strip_suffix(".index")
             .or_else(|| name.strip_suffix(".timeindex"))
+            .or_else(|| name.strip_suffix(".txnindex"))
         {
             if let Some(base) = segment::parse_log_file_name(&format!("{stem}.log")) {
                 index_files.push((base, entry.path()));
@@ -346,7 +396,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
 }
 
 fn delete_segment_files(fs: &dyn FileSystem, dir: &Path, base: i64) {
-    for ext in ["log", "index", "timeindex"] {
+    for ext in ["log", "index", "timeindex", "txnindex"] {
         let path = dir.join(segment::file_name(base, ext));
         if let Err(e) = fs.remove_file(&path) {
             tracing::warn!(file = %path.display(), error = %e, "cannot delete segment file");

@@ -14,8 +14,11 @@
 //! - [`index`]: the offset and time indexes.
 //! - [`epoch`]: the leader epoch cache behind OffsetForLeaderEpoch.
 //! - [`checkpoint`]: the small atomically-replaced metadata files.
-//! - [`producer_state`]: idempotent-producer state (Kafka's `ProducerStateManager`) and its
-//!   snapshots.
+//! - [`producer_state`]: idempotent and transactional producer state (Kafka's
+//!   `ProducerStateManager`) and its snapshots.
+//! - [`txn_index`]: the aborted-transaction index (`.txnindex`).
+//! - `transactions`: markers, the last stable offset and read_committed reads of a
+//!   [`PartitionLog`].
 //! - [`error`]: [`LogError`] and its Kafka error codes.
 //! - [`fs`]: the [`FileSystem`] seam every write goes through, and a fault-injecting one.
 //! - [`log_dir`]: [`LogDir`], a directory of logs that goes offline on an I/O error.
@@ -34,6 +37,8 @@ pub mod log_dir;
 pub mod partition_log;
 pub mod producer_state;
 pub mod segment;
+mod transactions;
+pub mod txn_index;
 
 pub use error::LogError;
 pub use fs::{FaultInjectingFileSystem, FileSystem, FsOp, StdFileSystem};

@@ -131,6 +131,8 @@ pub struct PartitionLog {
     pub(super) producer_replayed_batches: usize,
     /// Log end offset covered by the newest producer snapshot on disk (-1: none).
     pub(super) producer_snapshot_offset: i64,
+    /// Aborted transactions, for read_committed fetches (see `super::txn_index`).
+    pub(super) txn_index: super::txn_index::TxnIndex,
     /// Set when the topic is deleted: later calls through a partition handle still held
     /// elsewhere fail with [`LogError::Deleted`] instead of writing into a removed directory
     /// (which would look like a disk failure and take the log directory offline).
@@ -153,15 +155,18 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
-        self.guarded(|log| log.append_inner(batches, headers, leader_epoch, now_ms))
+        self.guarded(|log| log.append_inner(batches, headers, leader_epoch, now_ms, None))
     }
 
-    fn append_inner(
+    /// [`Self::append`]; `marker` is the type (COMMIT `true`) of the control batches among
+    /// `headers` (only the broker writes them, see `append_marker`).
+    pub(super) fn append_inner(
         &mut self,
         batches: &[u8],
         headers: &[BatchHeader],
         leader_epoch: i32,
         now_ms: i64,
+        marker: Option<bool>,
     ) -> Result<AppendInfo, LogError> {
         if headers.is_empty() {
             return Err(LogError::InvalidAppend("no batches"));
@@ -255,7 +260,10 @@ impl PartitionLog {
         // Only now that the write succeeded does the producer state move.
         let mut first = base_offset;
         for h in headers {
-            self.producers.update(h, first);
+            match marker {
+                Some(commit) if h.is_control() => self.apply_marker(h, first, commit)?,
+                _ => self.producers.update(h, first),
+            }
             first += i64::from(h.last_offset_delta) + 1;
         }
         if self.epochs.assign(leader_epoch, base_offset) {
@@ -551,7 +559,7 @@ impl PartitionLog {
     /// Runs a mutating operation: refused with [`LogError::LogDirOffline`] once the log
     /// directory is offline, and any I/O error it hits takes the directory offline (Kafka's
     /// `LogDirFailureChannel`), so no later write lands after a failed one.
-    fn guarded<T>(
+    pub(super) fn guarded<T>(
         &mut self,
         op: impl FnOnce(&mut Self) -> Result<T, LogError>,
     ) -> Result<T, LogError> {
@@ -712,7 +720,7 @@ impl PartitionLog {
     }
 
     /// Index of the last segment whose base offset is `<= offset` (0 if none).
-    fn segment_index_for(&self, offset: i64) -> usize {
+    pub(super) fn segment_index_for(&self, offset: i64) -> usize {
         self.segments
             .partition_point(|s| s.base_offset() <= offset)
             .saturating_sub(1)
@@ -789,10 +797,16 @@ impl PartitionLog {
         let k = k.min(self.segments.len() - 1);
         for seg in self.segments.drain(..k) {
             tracing::info!(file = %seg.log_path().display(), "deleting segment");
-            if let Err(e) = seg.delete_files() {
+            let txn_index = super::txn_index::path(&self.dir, seg.base_offset());
+            let deleted = seg
+                .delete_files()
+                .and_then(|()| self.log_dir.fs().remove_file(&txn_index));
+            if let Err(e) = deleted {
                 let e = LogError::io("delete segment", &self.dir, e);
                 self.log_dir.mark_offline(&e);
             }
         }
+        let start = self.segments[0].base_offset();
+        self.txn_index.truncate_before(start);
     }
 }

@@ -1,6 +1,14 @@
 //! Idempotent-producer state of one partition, as Kafka's `ProducerStateManager`: for each
 //! producer id its epoch and the metadata of its last five batches, so a retried batch is found
-//! and answered with its original offsets instead of being stored twice.
+//! and answered with its original offsets instead of being stored twice; and for a
+//! transactional producer the first offset of its open transaction, which bounds the last
+//! stable offset ([`ProducerStateManager::first_unstable_offset`]).
+//!
+//! Transactions: a transactional data batch opens the producer's transaction (if none is open)
+//! at its offset; a marker ([`ProducerStateManager::complete_txn`]) closes it and, for an ABORT,
+//! returns the range `[first offset, marker offset]` for the aborted-transaction index. Batches
+//! the broker writes itself (markers, transactional offset commits) carry no sequence (-1):
+//! their epoch is checked and adopted, their sequence is not.
 //!
 //! Use, under the partition's lock (Kafka's `UnifiedLog.append`):
 //! 1. [`ProducerStateManager::check`] each batch before writing: `Append`, `Duplicate` (answer
@@ -10,13 +18,14 @@
 //!    leaves the state untouched, so the producer's retry is judged against the old state.
 //!
 //! Snapshot file `<offset>.snapshot` (offset = the log end offset it covers), big-endian:
-//! `b"GRPS"` magic, u16 format version (1), u32 entry count, entries, u32 CRC-32C of everything
-//! before it. An entry: producer id i64, epoch i16, last timestamp i64, batch count u8, then per
-//! batch first seq i32, last seq i32, first offset i64, last offset i64, max timestamp i64.
+//! `b"GRPS"` magic, u16 format version (2; 1 is read too), u32 entry count, entries, u32 CRC-32C
+//! of everything before it. An entry: producer id i64, epoch i16, last timestamp i64, (v2) first
+//! offset of the open transaction i64 (-1: none), batch count u8, then per batch first seq i32,
+//! last seq i32, first offset i64, last offset i64, max timestamp i64.
 //! A snapshot that fails its CRC is ignored (the state is rebuilt from an older one or from the
 //! log), as Kafka does with a corrupt snapshot.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use kafka_protocol::ResponseError;
@@ -29,7 +38,7 @@ use crate::record::batch::BatchHeader;
 pub const BATCHES_TO_RETAIN: usize = 5;
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"GRPS";
-const SNAPSHOT_VERSION: u16 = 1;
+const SNAPSHOT_VERSION: u16 = 2;
 /// Extension of snapshot files in the partition directory.
 pub const SNAPSHOT_EXT: &str = "snapshot";
 
@@ -57,6 +66,20 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// Largest timestamp seen, for `producer.id.expiration.ms`.
     pub last_timestamp: i64,
+    /// First offset of the producer's open transaction in this partition.
+    pub current_txn_first_offset: Option<i64>,
+}
+
+impl ProducerEntry {
+    /// The entry a producer's first batch `h` creates.
+    fn new(h: &BatchHeader) -> Self {
+        ProducerEntry {
+            epoch: h.producer_epoch,
+            batches: VecDeque::with_capacity(BATCHES_TO_RETAIN),
+            last_timestamp: h.max_timestamp,
+            current_txn_first_offset: None,
+        }
+    }
 }
 
 /// Why an idempotent batch was refused.
@@ -121,6 +144,8 @@ fn in_sequence(last: i32, next: i32) -> bool {
 pub struct ProducerStateManager {
     /// State per producer id.
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset -> producer id (the smallest bounds the LSO).
+    ongoing: BTreeMap<i64, i64>,
     /// Number of batches applied since the last snapshot (to know whether one is worth writing).
     dirty: usize,
 }
@@ -169,6 +194,10 @@ impl ProducerStateManager {
                 current: entry.epoch,
             });
         }
+        if h.base_sequence < 0 {
+            // Written by the broker (a marker, a transactional offset commit): no sequence.
+            return Ok(Check::Append);
+        }
         let last_seq = increment_sequence(h.base_sequence, h.last_offset_delta);
         if h.producer_epoch == entry.epoch {
             if let Some(dup) = entry
@@ -201,7 +230,8 @@ impl ProducerStateManager {
     /// Records a batch that was written at `first_offset` (call only after the write succeeded,
     /// and also when replaying the log on start-up).
     pub fn update(&mut self, h: &BatchHeader, first_offset: i64) {
-        if !h.has_producer_id() {
+        if !h.has_producer_id() || h.is_control() {
+            // Markers are applied by `complete_txn`, which needs their type.
             return;
         }
         let meta = BatchMetadata {
@@ -214,29 +244,70 @@ impl ProducerStateManager {
         let entry = self
             .producers
             .entry(h.producer_id)
-            .or_insert_with(|| ProducerEntry {
-                epoch: h.producer_epoch,
-                batches: VecDeque::with_capacity(BATCHES_TO_RETAIN),
-                last_timestamp: h.max_timestamp,
-            });
+            .or_insert_with(|| ProducerEntry::new(h));
         if h.producer_epoch > entry.epoch {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
         }
-        if entry.batches.len() == BATCHES_TO_RETAIN {
-            entry.batches.pop_front();
+        if h.base_sequence >= 0 {
+            if entry.batches.len() == BATCHES_TO_RETAIN {
+                entry.batches.pop_front();
+            }
+            entry.batches.push_back(meta);
         }
-        entry.batches.push_back(meta);
+        entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
+        if h.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(first_offset);
+            self.ongoing.insert(first_offset, h.producer_id);
+        }
+        self.dirty += 1;
+    }
+
+    /// Applies a transaction marker stored at `offset` (after the write, and when replaying):
+    /// the producer's epoch moves to the marker's, and its open transaction (if any) ends.
+    /// Returns `(first offset, marker offset)` of the transaction when the marker is an ABORT
+    /// that ended one, for the aborted-transaction index.
+    pub fn complete_txn(
+        &mut self,
+        h: &BatchHeader,
+        offset: i64,
+        commit: bool,
+    ) -> Option<(i64, i64)> {
+        let entry = self
+            .producers
+            .entry(h.producer_id)
+            .or_insert_with(|| ProducerEntry::new(h));
+        if h.producer_epoch > entry.epoch {
+            entry.epoch = h.producer_epoch;
+            entry.batches.clear();
+        }
         entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
         self.dirty += 1;
+        let first = entry.current_txn_first_offset.take()?;
+        self.ongoing.remove(&first);
+        (!commit).then_some((first, offset))
+    }
+
+    /// The first offset of the oldest open transaction: the last stable offset, unless it is
+    /// at or past the high watermark.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// Open transactions, as (producer id, first offset), oldest first.
+    pub fn ongoing(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.ongoing.iter().map(|(first, pid)| (*pid, *first))
     }
 
     /// Forgets producers whose last write is older than `now_ms - expiration_ms`
     /// (`producer.id.expiration.ms`). Returns how many were removed.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, e| e.last_timestamp >= now_ms.saturating_sub(expiration_ms));
+        // A producer with an open transaction is kept: it still bounds the LSO (as Kafka's).
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || e.last_timestamp >= now_ms.saturating_sub(expiration_ms)
+        });
         let removed = before - self.producers.len();
         self.dirty += removed;
         removed
@@ -260,6 +331,7 @@ impl ProducerStateManager {
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&e.epoch.to_be_bytes());
             out.extend_from_slice(&e.last_timestamp.to_be_bytes());
+            out.extend_from_slice(&e.current_txn_first_offset.unwrap_or(-1).to_be_bytes());
             out.push(e.batches.len() as u8);
             for b in &e.batches {
                 out.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -281,15 +353,28 @@ impl ProducerStateManager {
             return None;
         }
         let mut r = Reader(body);
-        if r.take(4)? != SNAPSHOT_MAGIC || u16::from_be_bytes(r.arr()?) != SNAPSHOT_VERSION {
+        if r.take(4)? != SNAPSHOT_MAGIC {
+            return None;
+        }
+        let version = u16::from_be_bytes(r.arr()?);
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return None;
         }
         let count = u32::from_be_bytes(r.arr()?);
         let mut producers = HashMap::new();
+        let mut ongoing = BTreeMap::new();
         for _ in 0..count {
             let id = i64::from_be_bytes(r.arr()?);
             let epoch = i16::from_be_bytes(r.arr()?);
             let last_timestamp = i64::from_be_bytes(r.arr()?);
+            let txn_first = if version >= 2 {
+                Some(i64::from_be_bytes(r.arr()?)).filter(|o| *o >= 0)
+            } else {
+                None
+            };
+            if let Some(first) = txn_first {
+                ongoing.insert(first, id);
+            }
             let n = r.take(1)?[0] as usize;
             if n > BATCHES_TO_RETAIN {
                 return None;
@@ -310,6 +395,7 @@ impl ProducerStateManager {
                     epoch,
                     batches,
                     last_timestamp,
+                    current_txn_first_offset: txn_first,
                 },
             );
         }
@@ -318,6 +404,7 @@ impl ProducerStateManager {
         }
         Some(ProducerStateManager {
             producers,
+            ongoing,
             dirty: 0,
         })
     }

@@ -547,6 +547,24 @@ impl LogSegment {
         .map(|_| ())
     }
 
+    /// [`Self::for_each_header_from`] with each batch's position too.
+    pub fn for_each_batch_from(
+        &self,
+        offset: i64,
+        mut f: impl FnMut(u64, &BatchHeader),
+    ) -> std::io::Result<()> {
+        let Some((start, _)) = self.find_batch(offset)? else {
+            return Ok(());
+        };
+        let mut pos = start;
+        self.scan_from(start, |h| {
+            f(pos, h);
+            pos += h.total_len() as u64;
+            false
+        })
+        .map(|_| ())
+    }
+
     /// Scans batch headers from `pos` to the first one satisfying `pred`.
     fn scan_from(
         &self,

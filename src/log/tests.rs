@@ -34,10 +34,21 @@ fn encode_with_producer(
     compression: Compression,
     producer: Option<(i64, i16, i32)>,
 ) -> Vec<u8> {
+    encode_batch(n, first_ts, value_len, compression, producer, false)
+}
+
+fn encode_batch(
+    n: usize,
+    first_ts: i64,
+    value_len: usize,
+    compression: Compression,
+    producer: Option<(i64, i16, i32)>,
+    transactional: bool,
+) -> Vec<u8> {
     let (pid, epoch, seq) = producer.unwrap_or((NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE));
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
@@ -877,4 +888,105 @@ fn a_failed_leader_epoch_checkpoint_fails_the_append_and_the_log_dir() {
     let err = log.append(&batch, &headers, 1, NOW).unwrap_err();
     assert_eq!(err.code(), ResponseError::KafkaStorageError, "{err}");
     assert!(log_dir.is_offline());
+}
+
+/// One transactional batch of `n` records from producer `pid` at `epoch`, first sequence `seq`.
+fn transactional(pid: i64, epoch: i16, seq: i32, n: usize) -> Vec<u8> {
+    encode_batch(n, NOW, 2, Compression::None, Some((pid, epoch, seq)), true)
+}
+
+fn marker(
+    log: &mut PartitionLog,
+    pid: i64,
+    epoch: i16,
+    commit: bool,
+) -> Result<AppendInfo, LogError> {
+    let m = crate::record::control::ControlMarker {
+        producer_id: pid,
+        producer_epoch: epoch,
+        commit,
+        coordinator_epoch: 0,
+    };
+    log.append_marker(&m, 0, NOW)
+}
+
+#[test]
+fn markers_move_the_last_stable_offset_and_read_committed_stops_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
+    append_batch(&mut log, 2, NOW, 10, 0); // 0-1
+    let first_len = log.read(0, 1 << 20).unwrap().len;
+    append_raw(&mut log, transactional(7, 0, 0, 3)).unwrap(); // 2-4, open
+    assert_eq!(log.last_stable_offset(), 2);
+    let r = log.read_committed(0, 1 << 20).unwrap();
+    assert_eq!(r.slice.len, first_len, "only the batch below the LSO");
+    assert!(r.aborted.is_empty());
+    assert_eq!(log.read_committed(2, 1 << 20).unwrap().slice.len, 0);
+    append_raw(&mut log, transactional(8, 0, 0, 2)).unwrap(); // 5-6, open
+    assert_eq!(log.open_transactions(), vec![(7, 2), (8, 5)]);
+    assert_eq!(marker(&mut log, 7, 0, false).unwrap().base_offset, 7);
+    assert_eq!(log.last_stable_offset(), 5, "producer 8 still open");
+    // The read stops before producer 8's batch, and lists the abort it overlaps.
+    let r = log.read_committed(0, 1 << 20).unwrap();
+    assert_eq!(r.aborted, vec![(7, 2)]);
+    marker(&mut log, 8, 0, true).unwrap(); // 8
+    assert_eq!(log.last_stable_offset(), 9);
+    assert_eq!(log.last_stable_offset(), log.high_watermark());
+    let all = log.read_committed(0, 1 << 20).unwrap();
+    assert_eq!(all.slice.len, log.read(0, 1 << 20).unwrap().len);
+    assert_eq!(all.aborted, vec![(7, 2)]);
+    assert!(log.read_committed(8, 1 << 20).unwrap().aborted.is_empty());
+    // A marker from an older epoch than the producer's is refused.
+    append_raw(&mut log, transactional(9, 3, 0, 1)).unwrap();
+    let fenced = marker(&mut log, 9, 2, false).unwrap_err();
+    assert_eq!(fenced.code(), ResponseError::InvalidProducerEpoch);
+    // A marker with a bumped epoch (the coordinator fencing the producer) ends the
+    // transaction, and the old epoch cannot write after it.
+    marker(&mut log, 9, 4, false).unwrap();
+    let zombie = append_raw(&mut log, transactional(9, 3, 1, 1)).unwrap_err();
+    assert_eq!(zombie.code(), ResponseError::InvalidProducerEpoch);
+    assert_eq!(log.aborted_transactions().len(), 2);
+}
+
+#[test]
+fn the_aborted_index_and_open_transactions_survive_a_clean_stop_and_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
+        append_raw(&mut log, transactional(7, 0, 0, 3)).unwrap(); // 0-2
+        marker(&mut log, 7, 0, false).unwrap(); // 3
+        append_raw(&mut log, transactional(8, 0, 0, 2)).unwrap(); // 4-5, open
+        log.close().unwrap();
+    }
+    let txn_index = super::txn_index::path(dir.path(), 0);
+    assert_eq!(std::fs::metadata(&txn_index).unwrap().len(), 34);
+    {
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
+        assert_eq!(log.aborted_transactions().len(), 1);
+        assert_eq!(
+            log.last_stable_offset(),
+            4,
+            "the open transaction came back from the snapshot"
+        );
+        marker(&mut log, 8, 0, false).unwrap(); // 6
+                                                // A crash (no close) that lost the index file: recovery replays the markers.
+        drop(log);
+    }
+    std::fs::remove_file(&txn_index).unwrap();
+    for snapshot in super::producer_state::list_snapshots(dir.path()) {
+        std::fs::remove_file(snapshot.1).unwrap();
+    }
+    let log = PartitionLog::open(dir.path(), LogConfig::default(), true).unwrap();
+    let got: Vec<(i64, i64, i64)> = log
+        .aborted_transactions()
+        .iter()
+        .map(|a| (a.producer_id, a.first_offset, a.last_offset))
+        .collect();
+    assert_eq!(got, vec![(7, 0, 3), (8, 4, 6)]);
+    assert_eq!(log.last_stable_offset(), 7);
+    assert_eq!(
+        std::fs::metadata(&txn_index).unwrap().len(),
+        68,
+        "rewritten"
+    );
 }

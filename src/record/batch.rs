@@ -54,8 +54,10 @@ const MAX_TIMESTAMP_AT: usize = 35;
 
 const COMPRESSION_MASK: i16 = 0x07;
 pub(crate) const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
-const TRANSACTIONAL_BIT: i16 = 1 << 4;
-const CONTROL_BIT: i16 = 1 << 5;
+/// Attribute bit of a transactional batch.
+pub const TRANSACTIONAL_BIT: i16 = 1 << 4;
+/// Attribute bit of a control batch (transaction markers).
+pub const CONTROL_BIT: i16 = 1 << 5;
 
 /// Highest compression codec id Kafka defines (zstd).
 pub(crate) const MAX_COMPRESSION_CODE: u8 = 4;
