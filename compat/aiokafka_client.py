@@ -11,10 +11,12 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import InvalidProducerEpoch, KafkaError, ProducerFenced
 from aiokafka.structs import OffsetAndMetadata
 
 from common import (CODECS, check_key_placement, key_records, HEARTBEAT_MS, SESSION_TIMEOUT_MS, WAIT_S, Failed, check,
-                    compare_partitions, main, name, record)
+                    compare_partitions, main, name, record, TXN_OFFSET_ABORTED,
+                    TXN_OFFSET_COMMITTED, check_txn_reads, txn_partitions, txn_plan)
 
 CLIENT = "aiokafka"
 
@@ -274,6 +276,125 @@ async def admin_groups(bootstrap):
     return "list_consumer_groups, describe_consumer_groups (1 member, Stable)"
 
 
+async def read_isolated(bootstrap, parts, want, isolation, wait=WAIT_S):
+    """Read `want` records from the beginning of parts [(topic, partition)], assigned (no
+    group), at the given isolation_level; returns {(topic, partition): [value, ...]}."""
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                         isolation_level=isolation)
+    await c.start()
+    try:
+        tps = [TopicPartition(t, p) for t, p in parts]
+        c.assign(tps)
+        for tp in tps:
+            c.seek(tp, 0)
+        got, n, deadline = {}, 0, time.time() + wait
+        while n < want and time.time() < deadline:
+            for tp, msgs in (await c.getmany(timeout_ms=300)).items():
+                got.setdefault((tp.topic, tp.partition), []).extend(m.value for m in msgs)
+                n += len(msgs)
+        return got
+    finally:
+        await c.stop()
+
+
+def bounded(aw, what, wait=WAIT_S):
+    async def run():
+        try:
+            return await asyncio.wait_for(aw, wait)
+        except asyncio.TimeoutError:
+            raise Failed(f"{what} did not finish within {wait:.0f}s")
+    return run()
+
+
+async def txn_send(p, recs):
+    """Send (topic, partition, value) records in the open transaction, waiting for the acks
+    (so an abort aborts records that are in the log)."""
+    for t, part, v in recs:
+        await bounded(p.send_and_wait(t, value=v, partition=part), "send_and_wait")
+
+
+async def transactions(bootstrap):
+    topic_a, topic_b = name("txa", CLIENT), name("txb", CLIENT)
+    await (await create_topic(bootstrap, topic_a, 3)).close()
+    await (await create_topic(bootstrap, topic_b, 2)).close()
+    txid = name("txid", CLIENT)
+    plan = txn_plan(topic_a, topic_b)
+    # aiokafka's start() runs InitProducerId (in the background: begin_transaction waits for it).
+    p1 = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=txid)
+    p2 = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=txid)
+    a = await admin(bootstrap)
+    try:
+        await bounded(p1.start(), "start")
+        for commit, recs in plan:
+            await bounded(p1.begin_transaction(), "begin_transaction")
+            await txn_send(p1, recs)
+            if commit:
+                await bounded(p1.commit_transaction(), "commit_transaction")
+            else:
+                await bounded(p1.abort_transaction(), "abort_transaction")
+        parts = txn_partitions(topic_a, topic_b)
+        committed = await read_isolated(bootstrap, parts, 15, "read_committed")
+        uncommitted = await read_isolated(bootstrap, parts, 22, "read_uncommitted")
+        detail = check_txn_reads(plan, committed, uncommitted)
+
+        # Fencing: a second producer with the same transactional_id (its begin_transaction
+        # returns once its InitProducerId did); the first one's next transaction must fail
+        # with ProducerFenced. p2's transaction goes on below, with offsets.
+        await bounded(p2.start(), "start")
+        await bounded(p2.begin_transaction(), "begin_transaction")
+        fenced, step = None, "begin_transaction"
+        try:
+            await p1.begin_transaction()
+            step = "send_and_wait"
+            await bounded(p1.send_and_wait(topic_a, value=b"after-fencing", partition=0), step)
+            step = "commit_transaction"
+            await bounded(p1.commit_transaction(), step)
+        except KafkaError as e:
+            fenced = e
+        check(fenced is not None, "the fenced producer committed a transaction")
+        check(isinstance(fenced, (ProducerFenced, InvalidProducerEpoch)),
+              f"the fenced producer failed with {type(fenced).__name__}: {fenced}, "
+              f"not a fenced error")
+        detail += f"; fenced: {step} raised {type(fenced).__name__}"
+
+        # Offsets in a transaction (send_offsets_to_transaction takes a group id): a commit
+        # makes them G's committed offset, an abort does not.
+        group = name("txgroup", CLIENT)
+        tp = TopicPartition(topic_a, 0)
+
+        async def offset():
+            got = await a.list_consumer_group_offsets(group, partitions=[tp])
+            return got[tp].offset if tp in got else None
+
+        for off, commit in ((TXN_OFFSET_COMMITTED, True), (TXN_OFFSET_ABORTED, False)):
+            if off != TXN_OFFSET_COMMITTED:
+                await bounded(p2.begin_transaction(), "begin_transaction")
+            await txn_send(p2, [(topic_b, 0, f"offsets-{off}".encode())])
+            await bounded(p2.send_offsets_to_transaction({tp: OffsetAndMetadata(off, "")}, group),
+                          "send_offsets_to_transaction")
+            if commit:
+                await bounded(p2.commit_transaction(), "commit_transaction")
+                await until(offset, lambda o: o == off, f"committed offset {off} of {group}")
+            else:
+                await bounded(p2.abort_transaction(), "abort_transaction")
+        # The producer's next transaction starts only once the abort is complete on the broker.
+        await bounded(p2.begin_transaction(), "begin_transaction")
+        await txn_send(p2, [(topic_b, 0, b"offsets-after-abort")])
+        got = await offset()
+        check(got == TXN_OFFSET_COMMITTED, f"after the aborted transaction the committed offset "
+              f"is {got}, expected {TXN_OFFSET_COMMITTED}")
+        await bounded(p2.commit_transaction(), "commit_transaction")
+    finally:
+        for c in (p1, p2):
+            try:
+                await asyncio.wait_for(c.stop(), 10)
+            except Exception:  # the fenced producer may fail to stop cleanly
+                pass
+        await a.close()
+    return detail + (f"; send_offsets_to_transaction: commit -> {TXN_OFFSET_COMMITTED}, abort "
+                     f"kept it")
+
+
 def sync(fn):
     return lambda bootstrap: asyncio.run(fn(bootstrap))
 
@@ -283,5 +404,5 @@ if __name__ == "__main__":
         "codecs": codecs, "idempotent": idempotent, "group_rebalance": group_rebalance,
         "commit_resume": commit_resume, "offset_reset": offset_reset,
         "key_partition": key_partition, "admin_topics": admin_topics,
-        "admin_groups": admin_groups,
+        "admin_groups": admin_groups, "transactions": transactions,
     }.items()})

@@ -16,8 +16,8 @@ import time
 import traceback
 import uuid
 
-# The scenario names, in matrix column order. Keep in step with scripts/compat, the Node and
-# Java programs.
+# The scenario names, in matrix column order. Keep in step with scripts/compat, the Node, Java
+# and Go programs.
 SCENARIOS = [
     "codecs",           # 1. keyed records with headers, each codec, byte-identical, in order
     "idempotent",       # 2. idempotent producer: N produced, exactly N read back
@@ -27,6 +27,7 @@ SCENARIOS = [
     "key_partition",    # 6. same key -> same partition, every time, across producers
     "admin_topics",     # 7a. create topic, describe configs, add partitions, delete topic
     "admin_groups",     # 7b. list and describe groups
+    "transactions",     # 8. commit / abort / read_committed, fencing, offsets in a transaction
 ]
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
@@ -103,6 +104,54 @@ def check_key_placement(rounds):
     used = {next(iter(p)) for p in placement.values()}
     check(len(used) > 1, "all 12 keys landed on one partition of 6")
     return f"12 keys x 10 sends, {len(used)} partitions used, each key on one partition"
+
+
+# The transactions scenario: three transactions of one transactional producer over 5 partitions
+# of two topics (3 + 2), record i of a transaction on partition i % 5. The second aborts.
+TXNS = [("t1", True, 10), ("t2", False, 7), ("t3", True, 5)]
+# Offsets the scenario sends to a transaction: committed, then aborted (must not stick).
+TXN_OFFSET_COMMITTED, TXN_OFFSET_ABORTED = 4, 6
+
+
+def txn_partitions(topic_a, topic_b):
+    return [(topic_a, 0), (topic_a, 1), (topic_a, 2), (topic_b, 0), (topic_b, 1)]
+
+
+def txn_plan(topic_a, topic_b):
+    """[(commit, [(topic, partition, value)])] for the three transactions, in order."""
+    parts = txn_partitions(topic_a, topic_b)
+    return [(commit, [(*parts[i % len(parts)], f"{t}-{i}".encode()) for i in range(n)])
+            for t, commit, n in TXNS]
+
+
+def check_txn_reads(plan, committed, uncommitted):
+    """committed / uncommitted: {(topic, partition): [value, ...]} in offset order, as read
+    with isolation.level read_committed / read_uncommitted. read_committed must see exactly the
+    committed transactions' records, per partition in order; read_uncommitted all of them
+    (Kafka hands aborted records to read_uncommitted consumers)."""
+    want, every = {}, {}
+    for commit, recs in plan:
+        for t, p, v in recs:
+            every.setdefault((t, p), []).append(v)
+            if commit:
+                want.setdefault((t, p), []).append(v)
+    aborted = {v for commit, recs in plan if not commit for _, _, v in recs}
+    leaked = sorted(v.decode() for vs in committed.values() for v in vs if v in aborted)
+    check(not leaked, f"read_committed consumer saw aborted records {leaked}")
+    for tp in sorted(want):
+        got = committed.get(tp, [])
+        check(got == want[tp], f"read_committed {tp[0]}[{tp[1]}]: got "
+              f"{[v.decode() for v in got]}, expected {[v.decode() for v in want[tp]]}")
+    n_committed, n_all = sum(map(len, want.values())), sum(map(len, every.values()))
+    n = sum(map(len, uncommitted.values()))
+    check(n == n_all, f"read_uncommitted consumer read {n} records, expected {n_all} "
+          f"(committed and aborted)")
+    for tp in sorted(every):
+        got = uncommitted.get(tp, [])
+        check(sorted(got) == sorted(every[tp]), f"read_uncommitted {tp[0]}[{tp[1]}]: got "
+              f"{[v.decode() for v in got]}, expected {[v.decode() for v in every[tp]]}")
+    return (f"3 transactions over 5 partitions of 2 topics: read_committed {n_committed} "
+            f"(no aborted), read_uncommitted {n_all}")
 
 
 def short(x, n=120):

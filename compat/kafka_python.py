@@ -12,9 +12,12 @@ import time
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import InvalidProducerEpochError, KafkaError, ProducerFencedError
+from kafka.structs import OffsetAndMetadata
 
-from common import (CODECS, check_key_placement, key_records, HEARTBEAT_MS, SESSION_TIMEOUT_MS, WAIT_S, check,
-                    compare_partitions, main, name, record, wait_until)
+from common import (CODECS, check_key_placement, key_records, HEARTBEAT_MS, SESSION_TIMEOUT_MS, WAIT_S, Failed, check,
+                    compare_partitions, main, name, record, wait_until, TXN_OFFSET_ABORTED,
+                    TXN_OFFSET_COMMITTED, check_txn_reads, txn_partitions, txn_plan)
 
 CLIENT = "kafka-python"
 
@@ -161,7 +164,6 @@ def commit_resume(bootstrap):
     a.subscribe([topic])
     seen = drain(a, 10)
     check(len(seen) == 10, f"first member read {len(seen)}/10")
-    from kafka.structs import OffsetAndMetadata
     a.commit({tp: OffsetAndMetadata(5, "", -1)})  # v5.. count as unprocessed
     check(a.committed(tp) == 5, f"committed offset reads back as {a.committed(tp)}, expected 5")
     a.close()
@@ -256,10 +258,129 @@ def admin_groups(bootstrap):
     return "list_groups, describe_groups (1 member, Stable, [0])"
 
 
+def bounded(fn, what, wait=WAIT_S):
+    """Run a blocking call that takes no timeout (kafka-python's commit_transaction,
+    abort_transaction, send_offsets_to_transaction) in a thread; Failed after `wait`."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # re-raised in the caller
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(wait)
+    if t.is_alive():
+        raise Failed(f"{what} did not return within {wait:.0f}s")
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def read_isolated(bootstrap, parts, want, isolation, wait=WAIT_S):
+    """Read `want` records from the beginning of parts [(topic, partition)], assigned (no
+    group), at the given isolation_level; returns {(topic, partition): [value, ...]}."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                      isolation_level=isolation)
+    tps = [TopicPartition(t, p) for t, p in parts]
+    c.assign(tps)
+    c.seek_to_beginning(*tps)
+    got, n, deadline = {}, 0, time.time() + wait
+    while n < want and time.time() < deadline:
+        for tp, msgs in c.poll(timeout_ms=300).items():
+            got.setdefault((tp.topic, tp.partition), []).extend(m.value for m in msgs)
+            n += len(msgs)
+    c.close()
+    return got
+
+
+def txn_producer(bootstrap, txid):
+    p = KafkaProducer(bootstrap_servers=bootstrap, transactional_id=txid, max_block_ms=WAIT_S * 1000)
+    p.init_transactions()
+    return p
+
+
+def txn_send(p, recs):
+    """Send (topic, partition, value) records in the open transaction and wait for the acks
+    (abort_transaction would otherwise drop records not yet sent)."""
+    futures = [p.send(t, value=v, partition=part) for t, part, v in recs]
+    p.flush(timeout=WAIT_S)
+    for f in futures:
+        f.get(timeout=WAIT_S)
+
+
+def transactions(bootstrap):
+    topic_a, topic_b = name("txa", CLIENT), name("txb", CLIENT)
+    create_topic(bootstrap, topic_a, 3).close()
+    create_topic(bootstrap, topic_b, 2).close()
+    txid = name("txid", CLIENT)
+    plan = txn_plan(topic_a, topic_b)
+    p1 = txn_producer(bootstrap, txid)
+    for commit, recs in plan:
+        p1.begin_transaction()
+        txn_send(p1, recs)
+        if commit:
+            bounded(p1.commit_transaction, "commit_transaction")
+        else:
+            bounded(p1.abort_transaction, "abort_transaction")
+    parts = txn_partitions(topic_a, topic_b)
+    committed = read_isolated(bootstrap, parts, 15, "read_committed")
+    uncommitted = read_isolated(bootstrap, parts, 22, "read_uncommitted")
+    detail = check_txn_reads(plan, committed, uncommitted)
+
+    # Fencing: a second producer with the same transactional_id; the first one's next
+    # transaction must fail with ProducerFencedError (or the broker's INVALID_PRODUCER_EPOCH).
+    p2 = txn_producer(bootstrap, txid)
+    fenced, step = None, "begin_transaction"
+    try:
+        p1.begin_transaction()
+        step = "send"
+        p1.send(topic_a, value=b"after-fencing", partition=0)
+        step = "commit_transaction"
+        bounded(p1.commit_transaction, "commit_transaction of the fenced producer")
+    except KafkaError as e:
+        fenced = e
+    check(fenced is not None, "the fenced producer committed a transaction")
+    check(isinstance(fenced, (ProducerFencedError, InvalidProducerEpochError)),
+          f"the fenced producer failed with {type(fenced).__name__}: {fenced}, not a fenced error")
+    detail += f"; fenced: {step} raised {type(fenced).__name__}"
+    p1.close(timeout=5)
+
+    # Offsets in a transaction (send_offsets_to_transaction with the group metadata of a
+    # consumer in group G): a commit makes them G's committed offset, an abort does not.
+    group = name("txgroup", CLIENT)
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    tp = TopicPartition(topic_a, 0)
+    for off, commit in ((TXN_OFFSET_COMMITTED, True), (TXN_OFFSET_ABORTED, False)):
+        p2.begin_transaction()
+        txn_send(p2, [(topic_b, 0, f"offsets-{off}".encode())])
+        bounded(lambda: p2.send_offsets_to_transaction({tp: OffsetAndMetadata(off, "", -1)},
+                                                       c.group_metadata()),
+                "send_offsets_to_transaction")
+        if commit:
+            bounded(p2.commit_transaction, "commit_transaction")
+            wait_until(lambda: c.committed(tp) == off, f"committed offset {off} of {group}")
+        else:
+            bounded(p2.abort_transaction, "abort_transaction")
+    # The producer's next transaction starts only once the abort is complete on the broker.
+    p2.begin_transaction()
+    txn_send(p2, [(topic_b, 0, b"offsets-after-abort")])
+    got = c.committed(tp)
+    check(got == TXN_OFFSET_COMMITTED, f"after the aborted transaction the committed offset is "
+          f"{got}, expected {TXN_OFFSET_COMMITTED}")
+    bounded(p2.commit_transaction, "commit_transaction")
+    p2.close(timeout=5)
+    c.close()
+    return detail + (f"; send_offsets_to_transaction: commit -> {TXN_OFFSET_COMMITTED}, abort "
+                     f"kept it")
+
+
 if __name__ == "__main__":
     main(CLIENT, {
         "codecs": codecs, "idempotent": idempotent, "group_rebalance": group_rebalance,
         "commit_resume": commit_resume, "offset_reset": offset_reset,
         "key_partition": key_partition, "admin_topics": admin_topics,
-        "admin_groups": admin_groups,
+        "admin_groups": admin_groups, "transactions": transactions,
     })

@@ -11,7 +11,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions, NewTopic)
 
 from common import (CODECS, check_key_placement, key_records, HEARTBEAT_MS, SESSION_TIMEOUT_MS, WAIT_S, Failed, check,
-                    compare_partitions, main, name, record, wait_until)
+                    compare_partitions, main, name, record, wait_until, TXN_OFFSET_ABORTED,
+                    TXN_OFFSET_COMMITTED, check_txn_reads, txn_partitions, txn_plan)
 
 CLIENT = "confluent"
 
@@ -256,10 +257,113 @@ def admin_groups(bootstrap):
     return "list_consumer_groups, describe_consumer_groups (1 member, Stable, [0])"
 
 
+def read_isolated(bootstrap, parts, want, isolation, wait=WAIT_S):
+    """Read `want` records from the beginning of parts [(topic, partition)], assigned (no
+    group), at the given isolation.level; returns {(topic, partition): [value, ...]}."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": name("reader", CLIENT),
+                  "enable.auto.commit": False, "isolation.level": isolation})
+    c.assign([TopicPartition(t, p, 0) for t, p in parts])
+    got, n = {}, 0
+    deadline = time.time() + wait
+    while n < want and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            raise KafkaException(m.error())
+        got.setdefault((m.topic(), m.partition()), []).append(m.value())
+        n += 1
+    c.close()
+    return got
+
+
+def txn_producer(bootstrap, txid):
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": txid})
+    p.init_transactions(WAIT_S)
+    return p
+
+
+def txn_send(p, recs):
+    """Produce (topic, partition, value) records in the open transaction; waits for the acks
+    (abort_transaction would otherwise purge records not yet sent)."""
+    errors = []
+    for t, part, v in recs:
+        p.produce(t, value=v, partition=part, on_delivery=lambda err, msg: err and errors.append(err))
+    check(p.flush(WAIT_S) == 0 and not errors, f"transactional produce: errors {errors[:3]}")
+
+
+def transactions(bootstrap):
+    topic_a, topic_b = name("txa", CLIENT), name("txb", CLIENT)
+    create_topic(bootstrap, topic_a, 3)
+    create_topic(bootstrap, topic_b, 2)
+    txid = name("txid", CLIENT)
+    plan = txn_plan(topic_a, topic_b)
+    p1 = txn_producer(bootstrap, txid)
+    for commit, recs in plan:
+        p1.begin_transaction()
+        txn_send(p1, recs)
+        if commit:
+            p1.commit_transaction(WAIT_S)
+        else:
+            p1.abort_transaction(WAIT_S)
+    parts = txn_partitions(topic_a, topic_b)
+    committed = read_isolated(bootstrap, parts, 15, "read_committed")
+    uncommitted = read_isolated(bootstrap, parts, 22, "read_uncommitted")
+    detail = check_txn_reads(plan, committed, uncommitted)
+
+    # Fencing: a second producer with the same transactional.id; the first one's next
+    # transaction must fail with librdkafka's fenced error (fatal).
+    p2 = txn_producer(bootstrap, txid)
+    fenced, step = None, "begin_transaction"
+    try:
+        p1.begin_transaction()
+        step = "produce"
+        p1.produce(topic_a, value=b"after-fencing", partition=0)
+        step = "commit_transaction"
+        p1.commit_transaction(WAIT_S)
+    except KafkaException as e:
+        fenced = e.args[0]
+    check(fenced is not None, "the fenced producer committed a transaction")
+    check(fenced.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
+                            KafkaError.INVALID_PRODUCER_EPOCH),
+          f"the fenced producer failed with {fenced.name()} ({fenced.str()}), not a fenced error")
+    detail += f"; fenced: {step} raised {fenced.name()} (fatal={fenced.fatal()})"
+
+    # Offsets in a transaction (send_offsets_to_transaction with the group metadata of a
+    # consumer in group G): a commit makes them G's committed offset, an abort does not.
+    group = name("txgroup", CLIENT)
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    tp = TopicPartition(topic_a, 0)
+
+    def offset():
+        return c.committed([tp], timeout=10)[0].offset
+
+    for off, commit in ((TXN_OFFSET_COMMITTED, True), (TXN_OFFSET_ABORTED, False)):
+        p2.begin_transaction()
+        txn_send(p2, [(topic_b, 0, f"offsets-{off}".encode())])
+        p2.send_offsets_to_transaction([TopicPartition(topic_a, 0, off)],
+                                       c.consumer_group_metadata(), WAIT_S)
+        if commit:
+            p2.commit_transaction(WAIT_S)
+            wait_until(lambda: offset() == off, f"committed offset {off} of {group}")
+        else:
+            p2.abort_transaction(WAIT_S)
+    # The producer's next transaction starts only once the abort is complete on the broker.
+    p2.begin_transaction()
+    txn_send(p2, [(topic_b, 0, b"offsets-after-abort")])
+    got = offset()
+    check(got == TXN_OFFSET_COMMITTED, f"after the aborted transaction the committed offset is "
+          f"{got}, expected {TXN_OFFSET_COMMITTED}")
+    p2.commit_transaction(WAIT_S)
+    c.close()
+    return detail + (f"; send_offsets_to_transaction: commit -> {TXN_OFFSET_COMMITTED}, abort "
+                     f"kept it")
+
+
 if __name__ == "__main__":
     main(CLIENT, {
         "codecs": codecs, "idempotent": idempotent, "group_rebalance": group_rebalance,
         "commit_resume": commit_resume, "offset_reset": offset_reset,
         "key_partition": key_partition, "admin_topics": admin_topics,
-        "admin_groups": admin_groups,
+        "admin_groups": admin_groups, "transactions": transactions,
     })

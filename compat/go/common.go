@@ -51,6 +51,7 @@ var SCENARIOS = []string{
 	"key_partition",   // same key -> same partition, every time, across producers
 	"admin_topics",    // create topic, describe configs, add partitions, delete topic
 	"admin_groups",    // list and describe groups
+	"transactions",    // commit / abort / read_committed, fencing, offsets in a transaction
 }
 
 var CODECS = []string{"none", "gzip", "snappy", "lz4", "zstd"}
@@ -469,6 +470,138 @@ func rebalanceScenario(owned []*ownedSet, leave func(i int)) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Sprintf("4 members: 3x1 + idle; member leaving with %v -> reassigned", gone)
+}
+
+// ---- transactions ---------------------------------------------------------------------------
+
+// The transactions scenario (compat/common.py txn_plan): three transactions of one transactional
+// producer over 5 partitions of two topics (3 + 2), record i of a transaction on partition i % 5;
+// the second aborts. Offsets sent to a transaction: 4 committed, then 6 aborted.
+const (
+	txnOffsetCommitted = 4
+	txnOffsetAborted   = 6
+)
+
+type topicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp topicPartition) String() string { return fmt.Sprintf("%s[%d]", tp.Topic, tp.Partition) }
+
+type txnRec struct {
+	topicPartition
+	Value string
+}
+
+type txn struct {
+	Commit bool
+	Recs   []txnRec
+}
+
+func txnPartitions(a, b string) []topicPartition {
+	return []topicPartition{{a, 0}, {a, 1}, {a, 2}, {b, 0}, {b, 1}}
+}
+
+func txnPlan(a, b string) []txn {
+	parts := txnPartitions(a, b)
+	var plan []txn
+	for _, t := range []struct {
+		name   string
+		commit bool
+		n      int
+	}{{"t1", true, 10}, {"t2", false, 7}, {"t3", true, 5}} {
+		x := txn{Commit: t.commit}
+		for i := 0; i < t.n; i++ {
+			x.Recs = append(x.Recs, txnRec{parts[i%len(parts)], fmt.Sprintf("%s-%d", t.name, i)})
+		}
+		plan = append(plan, x)
+	}
+	return plan
+}
+
+// txnReads collects values read back per partition, from any goroutine.
+type txnReads struct {
+	mu  sync.Mutex
+	got map[topicPartition][]string
+	n   int
+}
+
+func newTxnReads() *txnReads { return &txnReads{got: map[topicPartition][]string{}} }
+
+func (r *txnReads) add(topic string, partition int32, value []byte) {
+	r.mu.Lock()
+	r.got[topicPartition{topic, partition}] = append(r.got[topicPartition{topic, partition}], string(value))
+	r.n++
+	r.mu.Unlock()
+}
+
+func (r *txnReads) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+func (r *txnReads) snapshot() map[topicPartition][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[topicPartition][]string{}
+	for tp, vs := range r.got {
+		out[tp] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// checkTxnReads: committed / uncommitted are the values read per partition in offset order with
+// isolation level read_committed / read_uncommitted. read_committed must see exactly the
+// committed transactions' records, in order; read_uncommitted all of them (Kafka hands aborted
+// records to read_uncommitted consumers).
+func checkTxnReads(plan []txn, committed, uncommitted map[topicPartition][]string) string {
+	want, every := map[topicPartition][]string{}, map[topicPartition][]string{}
+	aborted := map[string]bool{}
+	nWant, nAll := 0, 0
+	for _, t := range plan {
+		for _, r := range t.Recs {
+			every[r.topicPartition] = append(every[r.topicPartition], r.Value)
+			nAll++
+			if t.Commit {
+				want[r.topicPartition] = append(want[r.topicPartition], r.Value)
+				nWant++
+			} else {
+				aborted[r.Value] = true
+			}
+		}
+	}
+	var leaked []string
+	for _, vs := range committed {
+		for _, v := range vs {
+			if aborted[v] {
+				leaked = append(leaked, v)
+			}
+		}
+	}
+	sort.Strings(leaked)
+	check(len(leaked) == 0, "read_committed consumer saw aborted records %v", leaked)
+	var tps []topicPartition
+	for tp := range every {
+		tps = append(tps, tp)
+	}
+	sort.Slice(tps, func(i, j int) bool { return tps[i].String() < tps[j].String() })
+	for _, tp := range tps {
+		check(sameStrings(committed[tp], want[tp]), "read_committed %s: got %v, expected %v", tp, committed[tp], want[tp])
+	}
+	n := 0
+	for _, vs := range uncommitted {
+		n += len(vs)
+	}
+	check(n == nAll, "read_uncommitted consumer read %d records, expected %d (committed and aborted)", n, nAll)
+	for _, tp := range tps {
+		got, exp := append([]string(nil), uncommitted[tp]...), append([]string(nil), every[tp]...)
+		sort.Strings(got)
+		sort.Strings(exp)
+		check(sameStrings(got, exp), "read_uncommitted %s: got %v, expected %v", tp, uncommitted[tp], every[tp])
+	}
+	return fmt.Sprintf("3 transactions over 5 partitions of 2 topics: read_committed %d (no aborted), read_uncommitted %d", nWant, nAll)
 }
 
 func short(b []byte) string {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -27,6 +28,7 @@ func init() {
 		"codecs": f.codecs, "idempotent": f.idempotent, "group_rebalance": f.groupRebalance,
 		"commit_resume": f.commitResume, "offset_reset": f.offsetReset,
 		"key_partition": f.keyPartition, "admin_topics": f.adminTopics, "admin_groups": f.adminGroups,
+		"transactions": f.transactions,
 	})
 }
 
@@ -407,4 +409,169 @@ func (franz) adminGroups(bootstrap string) string {
 	}
 	check(fmt.Sprint(parts) == "[0]", "described assignment %v", parts)
 	return "ListGroups, DescribeGroups (1 member, Stable, [0]) (kadm)"
+}
+
+// franzReadIsolated reads want records of parts from offset 0 (no group) at the given isolation
+// level.
+func franzReadIsolated(bootstrap string, parts []topicPartition, want int, level kgo.IsolationLevel) map[topicPartition][]string {
+	offsets := map[string]map[int32]kgo.Offset{}
+	for _, tp := range parts {
+		if offsets[tp.Topic] == nil {
+			offsets[tp.Topic] = map[int32]kgo.Offset{}
+		}
+		offsets[tp.Topic][tp.Partition] = kgo.NewOffset().At(0)
+	}
+	cl := franzClient(bootstrap, kgo.ConsumePartitions(offsets), kgo.FetchIsolationLevel(level))
+	defer cl.Close()
+	got := newTxnReads()
+	ctx, cancel := waitCtx()
+	defer cancel()
+	for got.count() < want && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fail("fetch %s[%d]: %v", t, p, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) { got.add(r.Topic, r.Partition, r.Value) })
+	}
+	return got.snapshot()
+}
+
+func franzTxnRecords(recs []txnRec) []*kgo.Record {
+	var out []*kgo.Record
+	for _, r := range recs {
+		out = append(out, &kgo.Record{Topic: r.Topic, Partition: r.Partition, Value: []byte(r.Value)})
+	}
+	return out
+}
+
+// isFenced: the errors franz-go returns to a fenced transactional producer.
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
+// transactions: kgo's transactional producer (BeginTransaction / EndTransaction) for the three
+// transactions and fencing. kgo has no sendOffsetsToTransaction: offsets join a transaction only
+// through a GroupTransactSession, whose End commits, inside the transaction, the offsets the
+// session's group member consumed. So the offsets part consumes a third topic (one partition,
+// 6 records) in group G with a session: 4 records then End(TryCommit) -> G's offset is 4; 2 more
+// then End(TryAbort) -> still 4, and the session rewinds to 4.
+func (franz) transactions(bootstrap string) string {
+	topicA, topicB, input := name("txa", franzName), name("txb", franzName), name("txin", franzName)
+	txid, group := name("txid", franzName), name("txgroup", franzName)
+	adminCl := franzClient(bootstrap)
+	defer adminCl.Close()
+	adm := kadm.NewClient(adminCl)
+	franzCreateTopic(adm, topicA, 3)
+	franzCreateTopic(adm, topicB, 2)
+	franzCreateTopic(adm, input, 1)
+	franzProduce(bootstrap, input, plain(seq("in", 0, 6)...))
+	ctx, cancel := waitCtx()
+	defer cancel()
+
+	plan := txnPlan(topicA, topicB)
+	p1 := franzClient(bootstrap, kgo.TransactionalID(txid), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	defer p1.Close()
+	for _, t := range plan {
+		must(p1.BeginTransaction(), "BeginTransaction")
+		// ProduceSync waits for the acks: an abort aborts records that are in the log.
+		must(p1.ProduceSync(ctx, franzTxnRecords(t.Recs)...).FirstErr(), "transactional produce")
+		must(p1.EndTransaction(ctx, kgo.TransactionEndTry(t.Commit)), "EndTransaction")
+	}
+	parts := txnPartitions(topicA, topicB)
+	detail := checkTxnReads(plan, franzReadIsolated(bootstrap, parts, 15, kgo.ReadCommitted()),
+		franzReadIsolated(bootstrap, parts, 22, kgo.ReadUncommitted()))
+
+	// Fencing: a second producer with the same transactional id (a GroupTransactSession, used for
+	// the offsets below; ProducerID runs its InitProducerId). The first producer's next
+	// transaction must fail with PRODUCER_FENCED / INVALID_PRODUCER_EPOCH.
+	s, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(bootstrap), kgo.TransactionalID(txid), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(input), kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.SessionTimeout(SessionTimeout), kgo.HeartbeatInterval(Heartbeat),
+		kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, func() string {
+			return time.Now().Format("15:04:05.000 ") + "[franz-go session] "
+		})))
+	must(err, "NewGroupTransactSession")
+	defer s.Close()
+	_, _, err = s.Client().ProducerID(ctx)
+	must(err, "ProducerID (InitProducerId) of the second producer")
+	step, then := "BeginTransaction", ""
+	err = p1.BeginTransaction()
+	if err == nil {
+		step = "ProduceSync"
+		err = p1.ProduceSync(ctx, &kgo.Record{Topic: topicA, Partition: 0, Value: []byte("after-fencing")}).FirstErr()
+		if err == nil {
+			step = "EndTransaction(TryCommit)"
+			err = p1.EndTransaction(ctx, kgo.TryCommit)
+		} else {
+			// After a failed produce, kgo's way out is an abort; reported, not required to fail
+			// (kgo may answer it locally).
+			then = fmt.Sprintf(", then EndTransaction(TryAbort) returned %v", p1.EndTransaction(ctx, kgo.TryAbort))
+		}
+	}
+	check(err != nil, "the fenced producer committed a transaction")
+	check(isFenced(err), "the fenced producer failed with %T: %v, not a fenced error", err, err)
+	detail += fmt.Sprintf("; fenced: %s returned %v%s", step, err, then)
+
+	offset := func() int64 {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		offs, err := adm.FetchOffsets(c, group)
+		if err != nil {
+			return -2
+		}
+		o, ok := offs.Lookup(input, 0)
+		if !ok || o.Err != nil {
+			return -1
+		}
+		return o.At
+	}
+	poll := func(n int) []string {
+		var got []string
+		pctx, cancel := waitCtx()
+		defer cancel()
+		for len(got) < n && pctx.Err() == nil {
+			fs := s.PollRecords(pctx, n-len(got))
+			fs.EachError(func(t string, p int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					fail("fetch %s[%d]: %v", t, p, err)
+				}
+			})
+			fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+		}
+		check(len(got) == n, "the session consumed %v, expected %d records", got, n)
+		return got
+	}
+	out := func(v string) {
+		must(s.ProduceSync(ctx, &kgo.Record{Topic: topicB, Partition: 0, Value: []byte(v)}).FirstErr(), "produce "+v)
+	}
+	must(s.Begin(), "session Begin")
+	got := poll(txnOffsetCommitted)
+	check(sameStrings(got, seq("in", 0, 4)), "the session consumed %v, expected in0..in3", got)
+	out("offsets-4")
+	committed, err := s.End(ctx, kgo.TryCommit)
+	must(err, "session End(TryCommit)")
+	check(committed, "session End(TryCommit) aborted")
+	waitUntil(func() bool { return offset() == txnOffsetCommitted }, fmt.Sprintf("committed offset 4 of %s", group), nil)
+
+	must(s.Begin(), "session Begin")
+	aborted := poll(txnOffsetAborted - txnOffsetCommitted)
+	out("offsets-6")
+	committed, err = s.End(ctx, kgo.TryAbort)
+	must(err, "session End(TryAbort)")
+	check(!committed, "session End(TryAbort) committed")
+	// The producer's next transaction starts only once the abort is complete on the broker.
+	must(s.Begin(), "session Begin")
+	again := poll(txnOffsetAborted - txnOffsetCommitted)
+	check(sameStrings(again, aborted), "after the abort the session consumed %v, expected %v again (rewound to 4)", again, aborted)
+	out("offsets-after-abort")
+	o := offset()
+	check(o == txnOffsetCommitted, "after the aborted transaction the committed offset is %d, expected 4", o)
+	committed, err = s.End(ctx, kgo.TryCommit)
+	must(err, "session End(TryCommit)")
+	check(committed, "session End(TryCommit) aborted")
+	waitUntil(func() bool { return offset() == txnOffsetAborted }, fmt.Sprintf("committed offset 6 of %s", group), nil)
+	return detail + "; GroupTransactSession offsets: commit -> 4, abort kept 4 (session rewound), commit -> 6"
 }

@@ -12,7 +12,7 @@
 // is built on, since the Reader does not expose its assignment.
 //
 // kafka-go has no idempotent producer (its Writer and Client.Produce carry no producer id or
-// sequence numbers), so `idempotent` is n/a.
+// sequence numbers), so `idempotent` is n/a; nor a transactional one, so `transactions` is n/a.
 package main
 
 import (
@@ -38,6 +38,7 @@ func init() {
 		"codecs": k.codecs, "idempotent": k.idempotent, "group_rebalance": k.groupRebalance,
 		"commit_resume": k.commitResume, "offset_reset": k.offsetReset,
 		"key_partition": k.keyPartition, "admin_topics": k.adminTopics, "admin_groups": k.adminGroups,
+		"transactions": k.transactions,
 	})
 }
 
@@ -255,6 +256,13 @@ func (kafkaGo) codecs(bootstrap string) string {
 
 func (kafkaGo) idempotent(string) string {
 	na("kafka-go has no idempotent producer: its Writer and Client.Produce send no producer id or sequence numbers")
+	return ""
+}
+
+func (kafkaGo) transactions(string) string {
+	na("kafka-go has no transactional producer: its Writer and Client.Produce write every batch with producer id -1 " +
+		"(only the raw InitProducerID, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit and EndTxn calls exist, " +
+		"with no way to produce records into the transaction)")
 	return ""
 }
 

@@ -31,6 +31,7 @@ func init() {
 		"codecs": s.codecs, "idempotent": s.idempotent, "group_rebalance": s.groupRebalance,
 		"commit_resume": s.commitResume, "offset_reset": s.offsetReset,
 		"key_partition": s.keyPartition, "admin_topics": s.adminTopics, "admin_groups": s.adminGroups,
+		"transactions": s.transactions,
 	})
 }
 
@@ -490,4 +491,175 @@ func (saramaClient) adminGroups(bootstrap string) string {
 	}
 	check(fmt.Sprint(parts) == "[0]", "described assignment %v", parts)
 	return "ListConsumerGroups, DescribeConsumerGroups (1 member, Stable, [0]) (ClusterAdmin)"
+}
+
+// saramaReadIsolated reads want records of parts from offset 0 with PartitionConsumers (no
+// group) at the given isolation level.
+func saramaReadIsolated(bootstrap string, parts []topicPartition, want int, level sarama.IsolationLevel) map[topicPartition][]string {
+	cfg := saramaConfig()
+	cfg.Consumer.Return.Errors = true
+	cfg.Consumer.IsolationLevel = level
+	c, err := sarama.NewConsumer([]string{bootstrap}, cfg)
+	must(err, "NewConsumer")
+	defer c.Close()
+	got := newTxnReads()
+	errs := make(chan string, 16)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, tp := range parts {
+		pc, err := c.ConsumePartition(tp.Topic, tp.Partition, 0)
+		must(err, "ConsumePartition "+tp.String())
+		wg.Add(1)
+		go func(pc sarama.PartitionConsumer) {
+			defer wg.Done()
+			for {
+				select {
+				case m, ok := <-pc.Messages():
+					if !ok {
+						return
+					}
+					got.add(m.Topic, m.Partition, m.Value)
+				case e, ok := <-pc.Errors():
+					if ok {
+						select {
+						case errs <- fmt.Sprintf("%s[%d]: %v", e.Topic, e.Partition, e.Err):
+						default:
+						}
+					}
+				case <-stop:
+					return
+				}
+			}
+		}(pc)
+	}
+	deadline := time.Now().Add(WAIT)
+	for got.count() < want && time.Now().Before(deadline) && len(errs) == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case e := <-errs:
+		fail("consume: %s", e)
+	default:
+	}
+	return got.snapshot()
+}
+
+func saramaTxnProducer(bootstrap, txid string) sarama.SyncProducer {
+	cfg := saramaConfig()
+	// What sarama's config validation requires of a transactional producer.
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Transaction.ID = txid
+	cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	p, err := sarama.NewSyncProducer([]string{bootstrap}, cfg) // runs InitProducerId
+	must(err, "NewSyncProducer (transactional)")
+	return p
+}
+
+func saramaTxnMessages(recs []txnRec) []*sarama.ProducerMessage {
+	var out []*sarama.ProducerMessage
+	for _, r := range recs {
+		out = append(out, &sarama.ProducerMessage{Topic: r.Topic, Partition: r.Partition, Value: sarama.StringEncoder(r.Value)})
+	}
+	return out
+}
+
+// saramaFenced: the errors sarama returns to a fenced transactional producer.
+func saramaFenced(err error) bool {
+	return errors.Is(err, sarama.ErrProducerFenced) || errors.Is(err, sarama.ErrInvalidProducerEpoch)
+}
+
+func (saramaClient) transactions(bootstrap string) string {
+	topicA, topicB := name("txa", saramaName), name("txb", saramaName)
+	txid, group := name("txid", saramaName), name("txgroup", saramaName)
+	a := saramaAdmin(bootstrap)
+	defer a.Close()
+	saramaCreateTopic(a, topicA, 3)
+	saramaCreateTopic(a, topicB, 2)
+	plan := txnPlan(topicA, topicB)
+	p1 := saramaTxnProducer(bootstrap, txid)
+	defer p1.Close()
+	for _, t := range plan {
+		must(p1.BeginTxn(), "BeginTxn")
+		// SendMessages waits for the acks: an abort aborts records that are in the log.
+		must(p1.SendMessages(saramaTxnMessages(t.Recs)), "transactional SendMessages")
+		if t.Commit {
+			must(p1.CommitTxn(), "CommitTxn")
+		} else {
+			must(p1.AbortTxn(), "AbortTxn")
+		}
+	}
+	parts := txnPartitions(topicA, topicB)
+	detail := checkTxnReads(plan, saramaReadIsolated(bootstrap, parts, 15, sarama.ReadCommitted),
+		saramaReadIsolated(bootstrap, parts, 22, sarama.ReadUncommitted))
+
+	// Fencing: a second producer with the same transactional id (NewSyncProducer runs its
+	// InitProducerId); the first producer's next transaction must fail with PRODUCER_FENCED /
+	// INVALID_PRODUCER_EPOCH.
+	p2 := saramaTxnProducer(bootstrap, txid)
+	defer p2.Close()
+	step := "BeginTxn"
+	err := p1.BeginTxn()
+	if err == nil {
+		step = "SendMessage"
+		_, _, err = p1.SendMessage(&sarama.ProducerMessage{Topic: topicA, Partition: 0, Value: sarama.StringEncoder("after-fencing")})
+		if err == nil {
+			step = "CommitTxn"
+			err = p1.CommitTxn()
+		}
+	}
+	check(err != nil, "the fenced producer committed a transaction")
+	check(saramaFenced(err), "the fenced producer failed with %T: %v, not a fenced error", err, err)
+	// sarama 1.61 has ErrProducerFenced (KError 90) but no text for it: its Error() reads
+	// "Unknown error, how did this happen? Error code = 90". Name it by its constant.
+	errName := err.Error()
+	switch {
+	case errors.Is(err, sarama.ErrProducerFenced):
+		errName = "ErrProducerFenced (KError 90)"
+	case errors.Is(err, sarama.ErrInvalidProducerEpoch):
+		errName = "ErrInvalidProducerEpoch (KError 47)"
+	}
+	detail += fmt.Sprintf("; fenced: %s returned %s (TxnStatus %v)", step, errName, p1.TxnStatus())
+
+	// Offsets in a transaction (AddOffsetsToTxn takes a group id): a commit makes them G's
+	// committed offset, an abort does not.
+	offset := func() int64 {
+		resp, err := a.ListConsumerGroupOffsets(group, map[string][]int32{topicA: {0}})
+		if err != nil {
+			return -2
+		}
+		b := resp.GetBlock(topicA, 0)
+		if b == nil || b.Err != sarama.ErrNoError {
+			return -1
+		}
+		return b.Offset
+	}
+	out := func(v string) {
+		_, _, err := p2.SendMessage(&sarama.ProducerMessage{Topic: topicB, Partition: 0, Value: sarama.StringEncoder(v)})
+		must(err, "SendMessage "+v)
+	}
+	for _, off := range []int64{txnOffsetCommitted, txnOffsetAborted} {
+		must(p2.BeginTxn(), "BeginTxn")
+		out(fmt.Sprintf("offsets-%d", off))
+		must(p2.AddOffsetsToTxn(map[string][]*sarama.PartitionOffsetMetadata{
+			topicA: {{Partition: 0, Offset: off}},
+		}, group), "AddOffsetsToTxn")
+		if off == txnOffsetCommitted {
+			must(p2.CommitTxn(), "CommitTxn")
+			waitUntil(func() bool { return offset() == off }, fmt.Sprintf("committed offset %d of %s", off, group), nil)
+		} else {
+			must(p2.AbortTxn(), "AbortTxn")
+		}
+	}
+	// The producer's next transaction starts only once the abort is complete on the broker.
+	must(p2.BeginTxn(), "BeginTxn")
+	out("offsets-after-abort")
+	o := offset()
+	check(o == txnOffsetCommitted, "after the aborted transaction the committed offset is %d, expected 4", o)
+	must(p2.CommitTxn(), "CommitTxn")
+	return detail + "; AddOffsetsToTxn: commit -> 4, abort kept it"
 }

@@ -16,13 +16,15 @@ import org.apache.kafka.clients.consumer.*;
 import org.apache.kafka.clients.producer.*;
 import org.apache.kafka.common.*;
 import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.*;
 
 public class Scenarios {
     static final List<String> SCENARIOS = List.of("codecs", "idempotent", "group_rebalance",
-            "commit_resume", "offset_reset", "key_partition", "admin_topics", "admin_groups");
+            "commit_resume", "offset_reset", "key_partition", "admin_topics", "admin_groups", "transactions");
     static final long WAIT_MS = 1000L * Long.parseLong(System.getenv().getOrDefault("COMPAT_WAIT", "40"));
     static String bootstrap;
 
@@ -368,6 +370,172 @@ public class Scenarios {
             }
         }
         return "listGroups, describeConsumerGroups (1 member, Stable, [0])";
+    }
+
+    // ---- transactions (the plan of compat/common.py txn_plan) --------------------------------
+
+    record TxnRec(String topic, int partition, String value) {}
+    record Txn(boolean commit, List<TxnRec> recs) {}
+
+    static List<Txn> txnPlan(String a, String b) {
+        List<TopicPartition> parts = List.of(new TopicPartition(a, 0), new TopicPartition(a, 1),
+                new TopicPartition(a, 2), new TopicPartition(b, 0), new TopicPartition(b, 1));
+        List<Txn> plan = new ArrayList<>();
+        Object[][] txns = {{"t1", true, 10}, {"t2", false, 7}, {"t3", true, 5}};
+        for (Object[] t : txns) {
+            List<TxnRec> recs = new ArrayList<>();
+            for (int i = 0; i < (int) t[2]; i++) {
+                TopicPartition tp = parts.get(i % parts.size());
+                recs.add(new TxnRec(tp.topic(), tp.partition(), t[0] + "-" + i));
+            }
+            plan.add(new Txn((boolean) t[1], recs));
+        }
+        return plan;
+    }
+
+    /** Read `want` records of the partitions from the beginning, assigned (no group), at the
+     *  given isolation.level; returns "topic[partition]" -> values in offset order. */
+    static Map<String, List<String>> readIsolated(List<TopicPartition> tps, int want, String isolation) {
+        try (var c = consumer("isolation.level", isolation)) {
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<String, List<String>> got = new TreeMap<>();
+            for (var r : drain(c, want, WAIT_MS))
+                got.computeIfAbsent(r.topic() + "[" + r.partition() + "]", k -> new ArrayList<>())
+                        .add(new String(r.value(), StandardCharsets.UTF_8));
+            return got;
+        }
+    }
+
+    static String checkTxnReads(List<Txn> plan, Map<String, List<String>> committed, Map<String, List<String>> uncommitted) {
+        Map<String, List<String>> want = new TreeMap<>(), every = new TreeMap<>();
+        Set<String> aborted = new HashSet<>();
+        for (Txn t : plan)
+            for (TxnRec r : t.recs) {
+                String k = r.topic + "[" + r.partition + "]";
+                every.computeIfAbsent(k, x -> new ArrayList<>()).add(r.value);
+                if (t.commit) want.computeIfAbsent(k, x -> new ArrayList<>()).add(r.value);
+                else aborted.add(r.value);
+            }
+        List<String> leaked = new ArrayList<>();
+        for (var vs : committed.values()) for (String v : vs) if (aborted.contains(v)) leaked.add(v);
+        check(leaked.isEmpty(), "read_committed consumer saw aborted records " + leaked);
+        for (var e : want.entrySet()) {
+            List<String> got = committed.getOrDefault(e.getKey(), List.of());
+            check(got.equals(e.getValue()), "read_committed " + e.getKey() + ": got " + got + ", expected " + e.getValue());
+        }
+        int nWant = want.values().stream().mapToInt(List::size).sum();
+        int nAll = every.values().stream().mapToInt(List::size).sum();
+        int n = uncommitted.values().stream().mapToInt(List::size).sum();
+        check(n == nAll, "read_uncommitted consumer read " + n + " records, expected " + nAll + " (committed and aborted)");
+        for (var e : every.entrySet()) {
+            List<String> got = new ArrayList<>(uncommitted.getOrDefault(e.getKey(), List.of()));
+            List<String> exp = new ArrayList<>(e.getValue());
+            Collections.sort(got);
+            Collections.sort(exp);
+            check(got.equals(exp), "read_uncommitted " + e.getKey() + ": got " + got + ", expected " + exp);
+        }
+        return "3 transactions over 5 partitions of 2 topics: read_committed " + nWant + " (no aborted), read_uncommitted " + nAll;
+    }
+
+    static KafkaProducer<byte[], byte[]> txnProducer(String txid) {
+        var p = new KafkaProducer<>(props("transactional.id", txid, "max.block.ms", String.valueOf(WAIT_MS)),
+                new ByteArraySerializer(), new ByteArraySerializer());
+        p.initTransactions();
+        return p;
+    }
+
+    /** Send records in the open transaction and wait for the acks (abortTransaction would
+     *  otherwise drop records not yet sent). */
+    static void txnSend(KafkaProducer<byte[], byte[]> p, List<TxnRec> recs) throws Exception {
+        List<Future<RecordMetadata>> fs = new ArrayList<>();
+        for (TxnRec r : recs)
+            fs.add(p.send(new ProducerRecord<>(r.topic, r.partition, null, r.value.getBytes(StandardCharsets.UTF_8))));
+        p.flush();
+        for (var f : fs) f.get(WAIT_MS, TimeUnit.MILLISECONDS);
+    }
+
+    static String transactions() throws Exception {
+        String topicA = name("txa"), topicB = name("txb"), txid = name("txid"), group = name("txgroup");
+        try (Admin a = admin()) {
+            createTopic(a, topicA, 3);
+            createTopic(a, topicB, 2);
+            List<Txn> plan = txnPlan(topicA, topicB);
+            var p1 = txnProducer(txid);
+            for (Txn t : plan) {
+                p1.beginTransaction();
+                txnSend(p1, t.recs);
+                if (t.commit) p1.commitTransaction(); else p1.abortTransaction();
+            }
+            List<TopicPartition> tps = List.of(new TopicPartition(topicA, 0), new TopicPartition(topicA, 1),
+                    new TopicPartition(topicA, 2), new TopicPartition(topicB, 0), new TopicPartition(topicB, 1));
+            String detail = checkTxnReads(plan, readIsolated(tps, 15, "read_committed"), readIsolated(tps, 22, "read_uncommitted"));
+
+            // Fencing: a second producer with the same transactional.id; the first one's next
+            // transaction must fail with ProducerFencedException.
+            try (var p2 = txnProducer(txid)) {
+                Exception fenced = null;
+                String step = "beginTransaction";
+                try {
+                    p1.beginTransaction();
+                    step = "send";
+                    p1.send(new ProducerRecord<>(topicA, 0, null, "after-fencing".getBytes(StandardCharsets.UTF_8)));
+                    step = "commitTransaction";
+                    p1.commitTransaction();
+                } catch (KafkaException e) {
+                    fenced = e;
+                }
+                check(fenced != null, "the fenced producer committed a transaction");
+                detail += "; fenced: " + step + " raised " + fenced.getClass().getSimpleName();
+                if (fenced instanceof InvalidProducerEpochException) {
+                    // Under transaction.version 2 a produce at the old epoch fails with
+                    // INVALID_PRODUCER_EPOCH, an abortable error; the abort then learns it was fenced.
+                    fenced = null;
+                    try {
+                        p1.abortTransaction();
+                    } catch (KafkaException e) {
+                        fenced = e;
+                    }
+                    check(fenced != null, "after InvalidProducerEpochException the fenced producer aborted without error");
+                    detail += ", abortTransaction " + fenced.getClass().getSimpleName();
+                }
+                check(fenced instanceof ProducerFencedException, "the fenced producer failed with " + fenced + ", not a fenced error");
+                p1.close(Duration.ofSeconds(5));
+
+                // Offsets in a transaction (sendOffsetsToTransaction with the groupMetadata() of a
+                // consumer in group G; the ConsumerGroupMetadata(String) constructor is deprecated
+                // for removal): a commit makes them G's committed offset, an abort does not.
+                TopicPartition tp = new TopicPartition(topicA, 0);
+                ConsumerGroupMetadata meta;
+                try (var c = groupConsumer(group, "enable.auto.commit", "false")) { meta = c.groupMetadata(); }
+                java.util.function.LongSupplier offset = () -> {
+                    try {
+                        var m = a.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().get(tp);
+                        return m == null ? -1 : m.offset();
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                };
+                for (long off : new long[] {4, 6}) {
+                    p2.beginTransaction();
+                    txnSend(p2, List.of(new TxnRec(topicB, 0, "offsets-" + off)));
+                    p2.sendOffsetsToTransaction(Map.of(tp, new OffsetAndMetadata(off)), meta);
+                    if (off == 4) {
+                        p2.commitTransaction();
+                        waitUntil(() -> offset.getAsLong() == off, "committed offset " + off + " of " + group, null);
+                    } else {
+                        p2.abortTransaction();
+                    }
+                }
+                // The producer's next transaction starts only once the abort is complete on the broker.
+                p2.beginTransaction();
+                txnSend(p2, List.of(new TxnRec(topicB, 0, "offsets-after-abort")));
+                long got = offset.getAsLong();
+                check(got == 4, "after the aborted transaction the committed offset is " + got + ", expected 4");
+                p2.commitTransaction();
+            }
+            return detail + "; sendOffsetsToTransaction: commit -> 4, abort kept it";
+        }
     }
 
     public static void main(String[] args) throws Exception {

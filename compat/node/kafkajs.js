@@ -28,7 +28,7 @@ CompressionCodecs[CompressionTypes.ZSTD] = () => ({
 const CLIENT = 'kafkajs'
 const WAIT_MS = 1000 * Number(process.env.COMPAT_WAIT || 40)
 const SCENARIOS = ['codecs', 'idempotent', 'group_rebalance', 'commit_resume', 'offset_reset',
-  'key_partition', 'admin_topics', 'admin_groups']
+  'key_partition', 'admin_topics', 'admin_groups', 'transactions']
 const CODECS = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP,
   snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }
 
@@ -75,6 +75,62 @@ async function readAll (topic, want, ms = WAIT_MS) {
     .catch(e => { if (ms === WAIT_MS) throw e })
   await c.disconnect()
   return got
+}
+
+// Read `want` records of `topics` from the beginning through a fresh group, read_committed
+// (kafkajs's default) or with readUncommitted; returns { 'topic[partition]': [value, ...] }.
+async function readIsolated (topics, want, readUncommitted) {
+  // maxWaitTimeInMs 500 (default 5000): disconnect waits for the fetch in flight.
+  const c = kafka.consumer({ groupId: name('reader'), sessionTimeout: 10000, heartbeatInterval: 1000, readUncommitted, maxWaitTimeInMs: 500 })
+  closers.push(() => c.disconnect())
+  await c.connect()
+  await c.subscribe({ topics, fromBeginning: true })
+  const got = {}
+  let n = 0
+  await c.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      (got[`${topic}[${partition}]`] = got[`${topic}[${partition}]`] || []).push(message.value.toString())
+      n++
+    },
+  })
+  await waitUntil(() => n >= want, `${want} records (${readUncommitted ? 'read_uncommitted' : 'read_committed'}) via a consumer group (have ${n})`)
+  await c.disconnect()
+  return got
+}
+
+// The transactions scenario's plan (compat/common.py txn_plan): three transactions over 5
+// partitions of two topics, the second aborted.
+const TXNS = [['t1', true, 10], ['t2', false, 7], ['t3', true, 5]]
+const txnPlan = (a, b) => {
+  const parts = [[a, 0], [a, 1], [a, 2], [b, 0], [b, 1]]
+  return TXNS.map(([t, commit, n]) => ({
+    commit,
+    recs: [...Array(n).keys()].map(i => ({ topic: parts[i % 5][0], partition: parts[i % 5][1], value: `${t}-${i}` })),
+  }))
+}
+function checkTxnReads (plan, committed, uncommitted) {
+  const want = {}; const every = {}; const aborted = new Set()
+  for (const { commit, recs } of plan) {
+    for (const { topic, partition, value } of recs) {
+      const k = `${topic}[${partition}]`;
+      (every[k] = every[k] || []).push(value)
+      if (commit) (want[k] = want[k] || []).push(value)
+      else aborted.add(value)
+    }
+  }
+  const leaked = Object.values(committed).flat().filter(v => aborted.has(v))
+  check(leaked.length === 0, `read_committed consumer saw aborted records ${leaked}`)
+  for (const k of Object.keys(want).sort()) {
+    check(JSON.stringify(committed[k] || []) === JSON.stringify(want[k]),
+      `read_committed ${k}: got ${committed[k] || []}, expected ${want[k]}`)
+  }
+  const count = o => Object.values(o).reduce((n, vs) => n + vs.length, 0)
+  check(count(uncommitted) === count(every), `read_uncommitted consumer read ${count(uncommitted)} records, expected ${count(every)} (committed and aborted)`)
+  for (const k of Object.keys(every).sort()) {
+    check(JSON.stringify([...(uncommitted[k] || [])].sort()) === JSON.stringify([...every[k]].sort()),
+      `read_uncommitted ${k}: got ${uncommitted[k] || []}, expected ${every[k]}`)
+  }
+  return `3 transactions over 5 partitions of 2 topics: read_committed ${count(want)} (no aborted), read_uncommitted ${count(every)}`
 }
 
 // Record i: binary value with all 256 byte values, 3 keys, two headers (one binary).
@@ -259,6 +315,80 @@ const scenarios = {
     const assignment = AssignerProtocol.MemberAssignment.decode(desc.members[0].memberAssignment)
     check(JSON.stringify(assignment.assignment[topic]) === '[0]', `described assignment ${JSON.stringify(assignment.assignment)}`)
     return 'listGroups, describeGroups (1 member, Stable, [0])'
+  },
+
+  async transactions () {
+    const topicA = name('txa'); const topicB = name('txb')
+    const a = await createTopic(topicA, 3)
+    await a.createTopics({ topics: [{ topic: topicB, numPartitions: 2 }], waitForLeaders: true })
+    const transactionalId = name('txid')
+    const plan = txnPlan(topicA, topicB)
+    const txnProducer = async () => {
+      const p = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 })
+      closers.push(() => p.disconnect())
+      await p.connect()
+      return p
+    }
+    const send = (txn, recs) => txn.sendBatch({
+      topicMessages: recs.map(({ topic, partition, value }) => ({ topic, messages: [{ partition, value }] })),
+    })
+    // kafkajs runs InitProducerId on the producer's first transaction().
+    const p1 = await txnProducer()
+    for (const { commit, recs } of plan) {
+      const txn = await p1.transaction()
+      await send(txn, recs) // acked: an abort aborts records that are in the log
+      if (commit) await txn.commit(); else await txn.abort()
+    }
+    const committed = await readIsolated([topicA, topicB], 15, false)
+    const uncommitted = await readIsolated([topicA, topicB], 22, true)
+    let detail = checkTxnReads(plan, committed, uncommitted)
+
+    // Fencing: a second producer with the same transactional id (its first transaction() runs
+    // InitProducerId); the first one's next transaction must fail with the broker's
+    // INVALID_PRODUCER_EPOCH / PRODUCER_FENCED. p2's transaction goes on below, with offsets.
+    const p2 = await txnProducer()
+    let txn2 = await p2.transaction()
+    let fenced = null; let step = 'transaction'
+    try {
+      const t = await p1.transaction()
+      step = 'send'
+      await t.send({ topic: topicA, messages: [{ partition: 0, value: 'after-fencing' }] })
+      step = 'commit'
+      await t.commit()
+    } catch (e) {
+      fenced = e
+    }
+    check(fenced !== null, 'the fenced producer committed a transaction')
+    const type = fenced.type || (fenced.cause && fenced.cause.type)
+    check(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED'].includes(type),
+      `the fenced producer failed with ${fenced.name}: ${fenced.message} (type ${type}), not a fenced error`)
+    detail += `; fenced: ${step} raised ${fenced.name} ${type}`
+
+    // Offsets in a transaction (sendOffsets takes a consumer group id): a commit makes them
+    // G's committed offset, an abort does not.
+    const group = name('txgroup')
+    const offset = async () => {
+      const [{ partitions }] = await a.fetchOffsets({ groupId: group, topics: [topicA] })
+      return partitions.find(p => p.partition === 0).offset
+    }
+    for (const [off, commit] of [[4, true], [6, false]]) {
+      if (off !== 4) txn2 = await p2.transaction()
+      await txn2.send({ topic: topicB, messages: [{ partition: 0, value: `offsets-${off}` }] })
+      await txn2.sendOffsets({ consumerGroupId: group, topics: [{ topic: topicA, partitions: [{ partition: 0, offset: String(off) }] }] })
+      if (commit) {
+        await txn2.commit()
+        await waitUntil(async () => (await offset()) === String(off), `committed offset ${off} of ${group}`)
+      } else {
+        await txn2.abort()
+      }
+    }
+    // The producer's next transaction starts only once the abort is complete on the broker.
+    const txn3 = await p2.transaction()
+    await txn3.send({ topic: topicB, messages: [{ partition: 0, value: 'offsets-after-abort' }] })
+    const got = await offset()
+    check(got === '4', `after the aborted transaction the committed offset is ${got}, expected 4`)
+    await txn3.commit()
+    return detail + '; sendOffsets: commit -> 4, abort kept it'
   },
 }
 

@@ -23,7 +23,8 @@ use crate::txn::TxnError;
 /// refused records.
 struct Refusal {
     code: ResponseError,
-    /// Kafka's `error_message`: only for refused records (and Gregor's injected faults).
+    /// Kafka's `error_message`: for refused records, a partition not in its transaction (and
+    /// Gregor's injected faults).
     message: Option<String>,
     records: Vec<RecordError>,
     /// The partition's log start offset, for refusals Kafka answers after looking at the log.
@@ -203,8 +204,11 @@ async fn verify_transactional(
     h: &crate::record::batch::BatchHeader,
 ) -> Result<(), Refusal> {
     let Some(id) = transactional_id.filter(|t| !t.is_empty()) else {
+        // Kafka's authorizer check on the (missing) transactional id refuses it.
         tracing::info!(topic = %p.topic, partition = p.index, "transactional batch without a transactional id");
-        return Err(Refusal::code(ResponseError::InvalidTxnState));
+        return Err(Refusal::code(
+            ResponseError::TransactionalIdAuthorizationFailed,
+        ));
     };
     if !node.cluster.config.txn.partition_verification {
         return Ok(());
@@ -221,12 +225,16 @@ async fn verify_transactional(
         .await;
     verified.map_err(|e| {
         tracing::info!(topic = %p.topic, partition = p.index, transactional_id = id, error = %e, "refused a transactional batch");
-        Refusal::code(match e {
-            TxnError::ProducerFenced => ResponseError::InvalidProducerEpoch,
+        match e {
+            TxnError::ProducerFenced => Refusal::code(ResponseError::InvalidProducerEpoch),
             TxnError::NotCoordinator | TxnError::CoordinatorNotAvailable => {
-                ResponseError::NotEnoughReplicas
+                Refusal::code(ResponseError::NotEnoughReplicas)
             }
-            _ => ResponseError::InvalidTxnState,
-        })
+            _ => Refusal {
+                // Kafka 4.4's words.
+                message: Some("Partition was not added to the transaction".to_string()),
+                ..Refusal::code(ResponseError::InvalidTxnState)
+            },
+        }
     })
 }

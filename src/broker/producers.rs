@@ -142,11 +142,8 @@ pub async fn describe_transactions(
     for id in req.transactional_ids {
         let state = TransactionState::default().with_transactional_id(id.clone());
         out.push(match node.cluster.txns.describe(&id).await {
-            Err(e) => state
-                .with_error_code(e.code().code())
-                .with_producer_id(ProducerId(-1))
-                .with_producer_epoch(-1)
-                .with_transaction_start_time_ms(-1),
+            // Kafka leaves the other fields at their defaults.
+            Err(e) => state.with_error_code(e.code().code()),
             Ok(m) => {
                 let mut topics: Vec<TopicData> = Vec::new();
                 for (topic, p) in &m.partitions {

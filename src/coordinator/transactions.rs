@@ -13,8 +13,8 @@
 //! task through the runtime's work sink.
 //!
 //! Fencing: InitProducerId for a transactional id with an Ongoing transaction aborts it with a
-//! bumped epoch (the markers carry that epoch, so the old producer's next write is refused),
-//! then answers the new producer at once.
+//! bumped epoch (the markers carry that epoch, so the old producer's next write is refused) and
+//! answers CONCURRENT_TRANSACTIONS as Kafka does; the producer's retry gets the next epoch.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -214,35 +214,27 @@ impl TransactionCoordinator {
         }
     }
 
-    /// InitProducerId with a transactional id. Fencing an Ongoing transaction aborts it first
-    /// (markers written), then the producer gets its bumped epoch.
+    /// InitProducerId with a transactional id. Fencing an Ongoing transaction aborts it (its
+    /// markers written before the answer) and answers CONCURRENT_TRANSACTIONS, as Kafka does;
+    /// the producer's retry then finds the abort complete and gets its epoch.
     pub async fn init_producer_id(
         &self,
         transactional_id: &str,
         timeout_ms: i32,
         expected: Option<(i64, i16)>,
     ) -> Result<InitResult, TxnError> {
-        for _ in 0..2 {
-            let id = transactional_id.to_string();
-            let allocate = Arc::clone(&self.allocate);
-            let (result, jobs) = self
-                .call(transactional_id, move |c, now| {
-                    let out =
-                        c.init_producer_id(now, &id, timeout_ms, expected, &mut || allocate());
-                    (out.0, out.1)
-                })
-                .await;
-            if jobs.is_empty() {
-                return result;
-            }
-            let shard = self.shard_of(transactional_id);
-            for job in jobs {
-                if !self.finish(shard, job).await {
-                    return result;
-                }
-            }
+        let id = transactional_id.to_string();
+        let allocate = Arc::clone(&self.allocate);
+        let (result, jobs) = self
+            .call(transactional_id, move |c, now| {
+                c.init_producer_id(now, &id, timeout_ms, expected, &mut || allocate())
+            })
+            .await;
+        let shard = self.shard_of(transactional_id);
+        for job in jobs {
+            self.finish(shard, job).await;
         }
-        Err(TxnError::ConcurrentTransactions)
+        result
     }
 
     /// AddPartitionsToTxn / AddOffsetsToTxn.

@@ -264,6 +264,11 @@ pub fn api_key_of(req: &RequestKind) -> ApiKey {
         R::DescribeTransactions(_) => ApiKey::DescribeTransactions,
         R::ListTransactions(_) => ApiKey::ListTransactions,
         R::DescribeTopicPartitions(_) => ApiKey::DescribeTopicPartitions,
+        R::AddPartitionsToTxn(_) => ApiKey::AddPartitionsToTxn,
+        R::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
+        R::EndTxn(_) => ApiKey::EndTxn,
+        R::WriteTxnMarkers(_) => ApiKey::WriteTxnMarkers,
+        R::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
         other => panic!("test helper does not know {other:?}"),
     }
 }

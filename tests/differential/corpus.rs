@@ -271,6 +271,7 @@ pub async fn run(p: &mut Pair) {
     misc(p).await;
     tool_apis(p, t0).await;
     broker_configs(p).await;
+    transactions(p, t0).await;
 }
 
 async fn api_versions(p: &mut Pair) {
@@ -1508,4 +1509,414 @@ async fn broker_configs(p: &mut Pair) {
         4,
     )
     .await;
+}
+
+/// A Fetch of one partition at an isolation level (1: read_committed).
+fn fetch_isolated(topic: &str, partition: i32, offset: i64, isolation: i8) -> RequestKind {
+    match fetch(topic, partition, offset) {
+        RequestKind::Fetch(f) => RequestKind::Fetch(f.with_isolation_level(isolation)),
+        other => other,
+    }
+}
+
+/// The transaction APIs, step by step as a transactional producer drives them, with the
+/// errors of each (issue 14).
+async fn transactions(p: &mut Pair, t0: i64) {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::write_txn_markers_request::{
+        WritableTxnMarker, WritableTxnMarkerTopic,
+    };
+    let txn = "diff-txn-id";
+    p.compare(
+        "create_topics/for_transactions",
+        create_topics(
+            vec![
+                create("diff-txn", 2, 1, &[]),
+                create("diff-txn-other", 1, 1, &[]),
+            ],
+            false,
+        ),
+        7,
+    )
+    .await;
+    let find = |key: &str| {
+        RequestKind::FindCoordinator(
+            FindCoordinatorRequest::default()
+                .with_key_type(1)
+                .with_coordinator_keys(vec![s(key)]),
+        )
+    };
+    p.compare("find_coordinator/transaction", find(txn), 4)
+        .await;
+    let init = |timeout: i32, current: Option<(i64, i16)>| {
+        let (pid, epoch) = current.unwrap_or((-1, -1));
+        RequestKind::InitProducerId(
+            InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(s(txn))))
+                .with_transaction_timeout_ms(timeout)
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch),
+        )
+    };
+    // Kafka loads __transaction_state on first use: wait until it answers.
+    p.settle(
+        init(60_000, None),
+        4,
+        |r| matches!(r, ResponseKind::InitProducerId(r) if r.error_code == 0),
+    )
+    .await;
+    p.compare(
+        "init_producer_id/transaction_timeout_too_large",
+        init(900_001, None),
+        4,
+    )
+    .await;
+    let (g, k) = p
+        .compare("init_producer_id/transactional", init(60_000, None), 4)
+        .await;
+    let pe = |a: &Answer| match a {
+        Answer::Response(r) => match r.as_ref() {
+            ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
+            other => panic!("{other:?}"),
+        },
+        Answer::Closed => panic!("InitProducerId closed the connection"),
+    };
+    let (gp, kp) = (pe(&g), pe(&k));
+    let add = |(pid, epoch): (i64, i16), topics: &[(&str, &[i32])]| {
+        RequestKind::AddPartitionsToTxn(
+            AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(TransactionalId(s(txn)))
+                .with_v3_and_below_producer_id(ProducerId(pid))
+                .with_v3_and_below_producer_epoch(epoch)
+                .with_v3_and_below_topics(
+                    topics
+                        .iter()
+                        .map(|(t, ps)| {
+                            AddPartitionsToTxnTopic::default()
+                                .with_name(name(t))
+                                .with_partitions(ps.to_vec())
+                        })
+                        .collect(),
+                ),
+        )
+    };
+    p.compare_each(
+        add(gp, &[("diff-txn", &[0]), ("diff-nope", &[0])]),
+        add(kp, &[("diff-txn", &[0]), ("diff-nope", &[0])]),
+        "add_partitions_to_txn/unknown_topic",
+        3,
+    )
+    .await;
+    p.compare_each(
+        add((gp.0, gp.1 + 5), &[("diff-txn", &[0])]),
+        add((kp.0, kp.1 + 5), &[("diff-txn", &[0])]),
+        "add_partitions_to_txn/wrong_epoch",
+        3,
+    )
+    .await;
+    p.compare_each(
+        add((gp.0, gp.1 + 5), &[("diff-txn", &[0])]),
+        add((kp.0, kp.1 + 5), &[("diff-txn", &[0])]),
+        "add_partitions_to_txn/wrong_epoch_v1",
+        1,
+    )
+    .await;
+    p.compare(
+        "add_partitions_to_txn/unknown_transactional_id",
+        add((12345, 0), &[("diff-txn", &[0])]),
+        3,
+    )
+    .await;
+    p.compare_each(
+        add(gp, &[("diff-txn", &[0, 1])]),
+        add(kp, &[("diff-txn", &[0, 1])]),
+        "add_partitions_to_txn/v3",
+        3,
+    )
+    .await;
+    let batch = |(pid, epoch): (i64, i16), seq: i32, values: &[&str]| {
+        let mut body = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            put_record(
+                &mut body,
+                &RecordFields {
+                    offset_delta: i as i32,
+                    value: Some(v.as_bytes()),
+                    ..Default::default()
+                },
+            );
+        }
+        build_batch(
+            &BatchFields {
+                attributes: gregor::record::batch::TRANSACTIONAL_BIT,
+                base_timestamp: t0,
+                max_timestamp: t0,
+                last_offset_delta: values.len() as i32 - 1,
+                producer_id: pid,
+                producer_epoch: epoch,
+                base_sequence: seq,
+                records_count: values.len() as i32,
+                ..BatchFields::default()
+            },
+            &body,
+        )
+    };
+    let txn_produce = |topic: &str, partition: i32, records: Vec<u8>| match produce(
+        topic, partition, -1, records,
+    ) {
+        RequestKind::Produce(r) => {
+            RequestKind::Produce(r.with_transactional_id(Some(TransactionalId(s(txn)))))
+        }
+        other => other,
+    };
+    p.compare_each(
+        txn_produce("diff-txn", 0, batch(gp, 0, &["a", "b"])),
+        txn_produce("diff-txn", 0, batch(kp, 0, &["a", "b"])),
+        "produce/transactional",
+        9,
+    )
+    .await;
+    p.compare_each(
+        txn_produce("diff-txn-other", 0, batch(gp, 0, &["x"])),
+        txn_produce("diff-txn-other", 0, batch(kp, 0, &["x"])),
+        "produce/transactional_partition_not_added",
+        9,
+    )
+    .await;
+    p.compare_each(
+        produce("diff-txn", 1, -1, batch(gp, 0, &["x"])),
+        produce("diff-txn", 1, -1, batch(kp, 0, &["x"])),
+        "produce/transactional_without_transactional_id",
+        9,
+    )
+    .await;
+    p.compare(
+        "fetch/txn_open_read_committed",
+        fetch_isolated("diff-txn", 0, 0, 1),
+        12,
+    )
+    .await;
+    p.compare(
+        "fetch/txn_open_read_uncommitted",
+        fetch_isolated("diff-txn", 0, 0, 0),
+        12,
+    )
+    .await;
+    let latest = |isolation: i8| match list_offsets("diff-txn", 0, -1) {
+        RequestKind::ListOffsets(r) => RequestKind::ListOffsets(r.with_isolation_level(isolation)),
+        other => other,
+    };
+    p.compare("list_offsets/txn_open_read_committed", latest(1), 7)
+        .await;
+    p.compare("list_offsets/txn_open_read_uncommitted", latest(0), 7)
+        .await;
+    let describe = RequestKind::DescribeTransactions(
+        DescribeTransactionsRequest::default().with_transactional_ids(vec![
+            TransactionalId(s(txn)),
+            TransactionalId(s("diff-nope")),
+        ]),
+    );
+    p.compare("describe_transactions/ongoing", describe.clone(), 0)
+        .await;
+    p.compare(
+        "list_transactions/ongoing",
+        RequestKind::ListTransactions(
+            ListTransactionsRequest::default().with_state_filters(vec![s("Ongoing"), s("Bogus")]),
+        ),
+        1,
+    )
+    .await;
+    let add_offsets = |(pid, epoch): (i64, i16)| {
+        RequestKind::AddOffsetsToTxn(
+            AddOffsetsToTxnRequest::default()
+                .with_transactional_id(TransactionalId(s(txn)))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_group_id(group_id("diff-txn-group")),
+        )
+    };
+    p.compare_each(add_offsets(gp), add_offsets(kp), "add_offsets_to_txn/v3", 3)
+        .await;
+    let txn_commit = |(pid, epoch): (i64, i16), offset: i64| {
+        RequestKind::TxnOffsetCommit(
+            TxnOffsetCommitRequest::default()
+                .with_transactional_id(TransactionalId(s(txn)))
+                .with_group_id(group_id("diff-txn-group"))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_generation_id(-1)
+                .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+                    .with_name(name("diff-txn"))
+                    .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(offset)
+                        .with_committed_leader_epoch(-1)])]),
+        )
+    };
+    // Kafka's group coordinator answers the first TxnOffsetCommit of a new group after it
+    // verified the partition with the transaction coordinator: settle on it, then compare.
+    p.compare_each(
+        txn_commit(gp, 1),
+        txn_commit(kp, 1),
+        "txn_offset_commit/v3",
+        3,
+    )
+    .await;
+    let offset_fetch = RequestKind::OffsetFetch(
+        OffsetFetchRequest::default()
+            .with_group_id(group_id("diff-txn-group"))
+            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                .with_name(name("diff-txn"))
+                .with_partition_indexes(vec![0])]))
+            .with_require_stable(true),
+    );
+    p.compare(
+        "offset_fetch/unstable_under_transaction",
+        offset_fetch.clone(),
+        7,
+    )
+    .await;
+    let end = |(pid, epoch): (i64, i16), commit: bool| {
+        RequestKind::EndTxn(
+            EndTxnRequest::default()
+                .with_transactional_id(TransactionalId(s(txn)))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_committed(commit),
+        )
+    };
+    p.compare_each(end(gp, true), end(kp, true), "end_txn/commit", 3)
+        .await;
+    // Kafka writes its markers after answering: wait until the transaction completed.
+    p.settle(describe.clone(), 0, |r| {
+        matches!(r, ResponseKind::DescribeTransactions(r)
+            if r.transaction_states[0].transaction_state.as_str() == "CompleteCommit")
+    })
+    .await;
+    p.compare("describe_transactions/complete_commit", describe.clone(), 0)
+        .await;
+    p.compare_each(end(gp, true), end(kp, true), "end_txn/commit_retry", 3)
+        .await;
+    p.compare_each(
+        end(gp, false),
+        end(kp, false),
+        "end_txn/abort_after_commit",
+        3,
+    )
+    .await;
+    p.compare("offset_fetch/stable_after_commit", offset_fetch.clone(), 7)
+        .await;
+    p.compare(
+        "fetch/txn_committed_read_committed",
+        fetch_isolated("diff-txn", 0, 0, 1),
+        12,
+    )
+    .await;
+    p.compare("list_offsets/txn_committed_read_committed", latest(1), 7)
+        .await;
+    // A second transaction, aborted: read_committed lists it, read_uncommitted does not.
+    p.compare_each(
+        add(gp, &[("diff-txn", &[1])]),
+        add(kp, &[("diff-txn", &[1])]),
+        "add_partitions_to_txn/second_transaction",
+        3,
+    )
+    .await;
+    p.compare_each(
+        txn_produce("diff-txn", 1, batch(gp, 0, &["gone", "too"])),
+        txn_produce("diff-txn", 1, batch(kp, 0, &["gone", "too"])),
+        "produce/transactional_to_abort",
+        9,
+    )
+    .await;
+    p.compare_each(end(gp, false), end(kp, false), "end_txn/abort", 3)
+        .await;
+    p.settle(describe.clone(), 0, |r| {
+        matches!(r, ResponseKind::DescribeTransactions(r)
+            if r.transaction_states[0].transaction_state.as_str() == "CompleteAbort")
+    })
+    .await;
+    p.compare(
+        "fetch/txn_aborted_read_committed",
+        fetch_isolated("diff-txn", 1, 0, 1),
+        12,
+    )
+    .await;
+    p.compare(
+        "fetch/txn_aborted_read_uncommitted",
+        fetch_isolated("diff-txn", 1, 0, 0),
+        12,
+    )
+    .await;
+    p.compare_each(
+        end(gp, true),
+        end(kp, true),
+        "end_txn/commit_after_abort",
+        3,
+    )
+    .await;
+    p.compare_each(end(gp, true), end(kp, true), "end_txn/no_transaction_v1", 1)
+        .await;
+    p.compare(
+        "end_txn/unknown_transactional_id",
+        RequestKind::EndTxn(
+            EndTxnRequest::default()
+                .with_transactional_id(TransactionalId(s("diff-nope")))
+                .with_producer_id(ProducerId(1))
+                .with_producer_epoch(0)
+                .with_committed(true),
+        ),
+        3,
+    )
+    .await;
+    // Fencing: an InitProducerId while a transaction is open aborts it.
+    p.compare_each(
+        add(gp, &[("diff-txn", &[0])]),
+        add(kp, &[("diff-txn", &[0])]),
+        "add_partitions_to_txn/before_fencing",
+        3,
+    )
+    .await;
+    p.compare(
+        "init_producer_id/fences_an_open_transaction",
+        init(60_000, None),
+        4,
+    )
+    .await;
+    p.settle(describe.clone(), 0, |r| {
+        matches!(r, ResponseKind::DescribeTransactions(r)
+            if r.transaction_states[0].transaction_state.as_str() == "CompleteAbort")
+    })
+    .await;
+    p.compare("init_producer_id/after_fencing", init(60_000, None), 4)
+        .await;
+    p.compare_each(
+        add(gp, &[("diff-txn", &[0])]),
+        add(kp, &[("diff-txn", &[0])]),
+        "add_partitions_to_txn/fenced_producer",
+        3,
+    )
+    .await;
+    p.compare_each(end(gp, true), end(kp, true), "end_txn/fenced_producer", 3)
+        .await;
+    p.compare("describe_transactions/after_fencing", describe, 0)
+        .await;
+    // WriteTxnMarkers, as `kafka-transactions abort` sends it.
+    let markers = |pid: i64| {
+        RequestKind::WriteTxnMarkers(WriteTxnMarkersRequest::default().with_markers(vec![
+            WritableTxnMarker::default()
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(9)
+                .with_transaction_result(false)
+                .with_coordinator_epoch(0)
+                .with_topics(vec![WritableTxnMarkerTopic::default()
+                    .with_name(name("diff-txn-other"))
+                    .with_partition_indexes(vec![0])]),
+        ]))
+    };
+    p.compare_each(markers(gp.0), markers(kp.0), "write_txn_markers/abort", 1)
+        .await;
 }

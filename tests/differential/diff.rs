@@ -145,7 +145,11 @@ fn normalise(path: &str, value: &str) -> String {
         "host" | "port" => "<address>".into(),
         "cluster_id" => "<cluster id>".into(),
         "log_dir" => "<log dir>".into(),
-        "last_fetch_timestamp" | "last_caught_up_timestamp" if !is_null => "<time>".into(),
+        "last_fetch_timestamp" | "last_caught_up_timestamp" | "transaction_start_time_ms"
+            if !is_null =>
+        {
+            "<time>".into()
+        }
         "topic_id" if !is_null => "<topic id>".into(),
         "error_message" | "batch_index_error_message" if value != "None" => {
             "Some(<message>)".into()
