@@ -333,11 +333,13 @@ def transactions(bootstrap):
     # Fencing: a second producer with the same transactional_id; the first one's next
     # transaction must fail with ProducerFencedError (or the broker's INVALID_PRODUCER_EPOCH).
     p2 = txn_producer(bootstrap, txid)
+    # The send's future is waited for: once the producer is in its error state, kafka-python's
+    # transactional methods raise a bare KafkaError("... in an error state: <the error>").
     fenced, step = None, "begin_transaction"
     try:
         p1.begin_transaction()
         step = "send"
-        p1.send(topic_a, value=b"after-fencing", partition=0)
+        p1.send(topic_a, value=b"after-fencing", partition=0).get(timeout=WAIT_S)
         step = "commit_transaction"
         bounded(p1.commit_transaction, "commit_transaction of the fenced producer")
     except KafkaError as e:

@@ -479,9 +479,13 @@ public class Scenarios {
                 try {
                     p1.beginTransaction();
                     step = "send";
-                    p1.send(new ProducerRecord<>(topicA, 0, null, "after-fencing".getBytes(StandardCharsets.UTF_8)));
+                    // The send's future is waited for, so the error does not depend on whether the
+                    // produce failed before or during commitTransaction.
+                    p1.send(new ProducerRecord<>(topicA, 0, null, "after-fencing".getBytes(StandardCharsets.UTF_8))).get(WAIT_MS, TimeUnit.MILLISECONDS);
                     step = "commitTransaction";
                     p1.commitTransaction();
+                } catch (ExecutionException e) {
+                    fenced = e.getCause() instanceof Exception c ? c : e;
                 } catch (KafkaException e) {
                     fenced = e;
                 }

@@ -319,8 +319,20 @@ const scenarios = {
 
   async transactions () {
     const topicA = name('txa'); const topicB = name('txb')
-    const a = await createTopic(topicA, 3)
-    await a.createTopics({ topics: [{ topic: topicB, numPartitions: 2 }], waitForLeaders: true })
+    // Both topics in one CreateTopics, then wait for their metadata here: createTopics'
+    // waitForLeaders retries only LEADER_NOT_AVAILABLE and fails on the UNKNOWN_TOPIC_OR_PARTITION
+    // a just-created topic can still answer with (seen on Kafka 4.4).
+    const a = await admin()
+    await a.createTopics({ topics: [{ topic: topicA, numPartitions: 3 }, { topic: topicB, numPartitions: 2 }], waitForLeaders: false })
+    await waitUntil(async () => {
+      try {
+        const { topics } = await a.fetchTopicMetadata({ topics: [topicA, topicB] })
+        const led = Object.fromEntries(topics.map(t => [t.name, t.partitions.filter(p => p.leader >= 0).length]))
+        return led[topicA] === 3 && led[topicB] === 2
+      } catch (e) {
+        return false
+      }
+    }, `topics ${topicA} (3 partitions) and ${topicB} (2) in metadata`)
     const transactionalId = name('txid')
     const plan = txnPlan(topicA, topicB)
     const txnProducer = async () => {
