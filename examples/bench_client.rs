@@ -122,6 +122,25 @@ enum Cmd {
         brokers: String,
         #[arg(long)]
         topic: String,
+        /// isolation.level=read_committed (reads to each partition's end, markers skipped).
+        #[arg(long)]
+        read_committed: bool,
+        #[arg(long)]
+        broker_pid: Option<u32>,
+    },
+    /// Transactional produce: COUNT records of SIZE bytes in transactions of PER_TXN records,
+    /// each committed before the next begins; throughput and commit latency.
+    Txn {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 100)]
+        per_txn: u64,
         #[arg(long)]
         broker_pid: Option<u32>,
     },
@@ -214,8 +233,17 @@ fn main() -> Result<()> {
         Cmd::Fetch {
             brokers,
             topic,
+            read_committed,
             broker_pid,
-        } => fetch(&brokers, &topic, broker_pid),
+        } => fetch(&brokers, &topic, read_committed, broker_pid),
+        Cmd::Txn {
+            brokers,
+            topic,
+            size,
+            count,
+            per_txn,
+            broker_pid,
+        } => txn(&brokers, &topic, size, count, per_txn, broker_pid),
         Cmd::Latency {
             brokers,
             topic,
@@ -774,13 +802,23 @@ fn many_partitions(brokers: &str, topics: usize, partitions: i32, broker_pid: u3
 // ---------------------------------------------------------------------------------------------
 // fetch
 
-fn fetch(brokers: &str, topic: &str, broker_pid: Option<u32>) -> Result<()> {
+fn fetch(brokers: &str, topic: &str, read_committed: bool, broker_pid: Option<u32>) -> Result<()> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         // librdkafka refuses `assign` without a group.id; it is never joined (no subscribe).
         .set("group.id", format!("bench-fetch-{}", std::process::id()))
         .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
+        // read_committed: the last offsets are markers the application never sees, so a
+        // partition is done at its end-of-partition event.
+        .set("enable.partition.eof", read_committed.to_string())
+        .set(
+            "isolation.level",
+            if read_committed {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
+        )
         .set("fetch.max.bytes", "52428800")
         .set("max.partition.fetch.bytes", "8388608")
         .set("queued.max.messages.kbytes", "262144")
@@ -816,6 +854,12 @@ fn fetch(brokers: &str, topic: &str, broker_pid: Option<u32>) -> Result<()> {
         }
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                if let Some(t) = todo.iter_mut().find(|t| t.0 == p && t.2 < t.1) {
+                    t.2 = t.1;
+                    remaining -= 1;
+                }
+            }
             Some(Err(e)) => bail!("consume error: {e}"),
             Some(Ok(m)) => {
                 msgs += 1;
@@ -841,6 +885,75 @@ fn fetch(brokers: &str, topic: &str, broker_pid: Option<u32>) -> Result<()> {
         c1 - c0,
         json_opt(b1.zip(b0).map(|(a, b)| a - b)),
         json_opt(u1.zip(u0).map(|(a, b)| a - b)),
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// transactions
+
+fn txn(
+    brokers: &str,
+    topic: &str,
+    size: usize,
+    count: u64,
+    per_txn: u64,
+    broker_pid: Option<u32>,
+) -> Result<()> {
+    let mut cfg = producer_config(brokers);
+    cfg.set(
+        "transactional.id",
+        format!("bench-txn-{}-{per_txn}", std::process::id()),
+    );
+    let producer: BaseProducer<AckCounter> = cfg.create_with_context(AckCounter::default())?;
+    let t = Duration::from_secs(60);
+    producer.init_transactions(t)?;
+    let payload = vec![b'x'; size];
+    // Warm-up: one transaction outside the timed section (metadata, partitions, coordinator).
+    producer.begin_transaction()?;
+    producer
+        .send(BaseRecord::<(), [u8]>::to(topic).payload(&payload[..]))
+        .map_err(|(e, _)| e)?;
+    producer.commit_transaction(t)?;
+    producer.context().acked.store(0, Ordering::Relaxed);
+
+    let (b0, c0) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    let t0 = Instant::now();
+    let mut commits_ms = Vec::new();
+    let mut sent = 0u64;
+    while sent < count {
+        producer.begin_transaction()?;
+        let n = per_txn.min(count - sent);
+        for _ in 0..n {
+            loop {
+                match producer.send(BaseRecord::<(), [u8]>::to(topic).payload(&payload[..])) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        producer.poll(Duration::from_millis(1));
+                    }
+                    Err((e, _)) => return Err(e.into()),
+                }
+            }
+        }
+        sent += n;
+        let c = Instant::now();
+        producer.commit_transaction(t)?;
+        commits_ms.push(c.elapsed().as_secs_f64() * 1000.0);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let (b1, c1) = (opt_cpu(broker_pid), cpu_secs(None)?);
+    let acked = producer.context().acked.load(Ordering::Relaxed);
+    commits_ms.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{{\"msgs\":{acked},\"bytes\":{},\"secs\":{secs:.4},\"transactions\":{},\
+         \"commit_p50_ms\":{:.3},\"commit_p99_ms\":{:.3},\"client_cpu\":{:.4},\
+         \"broker_cpu\":{}}}",
+        acked * size as u64,
+        commits_ms.len(),
+        percentile(&commits_ms, 0.50),
+        percentile(&commits_ms, 0.99),
+        c1 - c0,
+        json_opt(b1.zip(b0).map(|(a, b)| a - b)),
     );
     Ok(())
 }

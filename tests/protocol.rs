@@ -176,6 +176,19 @@ async fn every_advertised_api_and_version_is_answered() {
                 ApiKey::DescribeTopicPartitions => {
                     RequestKind::DescribeTopicPartitions(DescribeTopicPartitionsRequest::default())
                 }
+                ApiKey::AddPartitionsToTxn => {
+                    RequestKind::AddPartitionsToTxn(AddPartitionsToTxnRequest::default())
+                }
+                ApiKey::AddOffsetsToTxn => {
+                    RequestKind::AddOffsetsToTxn(AddOffsetsToTxnRequest::default())
+                }
+                ApiKey::EndTxn => RequestKind::EndTxn(EndTxnRequest::default()),
+                ApiKey::WriteTxnMarkers => {
+                    RequestKind::WriteTxnMarkers(WriteTxnMarkersRequest::default())
+                }
+                ApiKey::TxnOffsetCommit => {
+                    RequestKind::TxnOffsetCommit(TxnOffsetCommitRequest::default())
+                }
                 other => panic!("add a default request for {other:?} to this test"),
             };
             // `call` asserts the correlation id and that the body decodes at this version.

@@ -294,3 +294,37 @@ async fn an_open_transaction_survives_a_restart_and_commits_after_it() {
         ["r0", "r1"]
     );
 }
+
+#[tokio::test]
+async fn a_crash_with_some_markers_written_ends_the_transaction_on_every_partition() {
+    use gregor::log::{FaultInjectingFileSystem, FsOp};
+    let fs = std::sync::Arc::new(FaultInjectingFileSystem::new());
+    let mut b = TestBroker::start_with_fs(&[], fs.clone()).await;
+    create_topic(&b, "tx-crash", 2).await;
+    let p = txn_producer(&b, "tx-crash-id", &[]);
+    p.begin_transaction().unwrap();
+    for i in 0..4 {
+        send(&p, "tx-crash", i % 2, &format!("c{i}"));
+    }
+    p.flush(T).unwrap();
+    // The COMMIT marker reaches partition 0, then partition 1's disk fails: the log directory
+    // goes offline with the transaction prepared and half marked.
+    fs.fail(FsOp::Write, "tx-crash-1/", gregor::log::fs::ENOSPC);
+    p.commit_transaction(T).unwrap();
+    drop(p);
+    fs.heal();
+    b.restart().await;
+    // On start the coordinator finds PrepareCommit and writes the markers again.
+    let deadline = Instant::now() + T;
+    loop {
+        let got = values(&read_all(&b, "tx-crash", 2, "read_committed"));
+        if got == ["c0", "c1", "c2", "c3"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not committed everywhere: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -72,6 +72,21 @@ for tag, label in [("produce_1k", "1 KiB acks=1"), ("produce_100", "100 B acks=1
     fig("produce", f"{label}: client CPU / broker CPU", "x",
         [r["client_cpu"] / r["broker_cpu"] for r in rs if r.get("broker_cpu")])
 
+# Transactions: 1 KiB records in transactions of 100 and 10,000, and read_committed fetch.
+for tag, label in [("txn_100", "1 KiB in transactions of 100"),
+                   ("txn_10000", "1 KiB in transactions of 10,000")]:
+    rs = runs.get(tag, [])
+    if not rs:
+        continue
+    fig("transactions", f"{label}: throughput", "MB/s", [r["bytes"] / r["secs"] / MB for r in rs])
+    fig("transactions", f"{label}: commit latency p50", "ms", [r["commit_p50_ms"] for r in rs])
+    fig("transactions", f"{label}: commit latency p99", "ms", [r["commit_p99_ms"] for r in rs])
+    fig("transactions", f"{label}: broker CPU per GB", "s/GB", [cpu_per_gb(r, "broker_cpu") for r in rs])
+rs = runs.get("fetch_committed", [])
+if rs:
+    fig("transactions", "read_committed fetch of them: throughput", "MB/s",
+        [r["bytes"] / r["secs"] / MB for r in rs])
+
 # 9. compressed produce (after the uncompressed rows, same columns)
 for tag, label in [("produce_lz4", "1 KiB lz4 acks=1"), ("produce_zstd", "1 KiB zstd acks=1")]:
     rs = runs.get(tag, [])
@@ -244,6 +259,16 @@ if any(t.startswith("kafka_") for t in runs):
         pairs.append((f"{label}: throughput", "MB/s", g, k, True))
         g, k = both(tag, lambda r: cpu_per_gb(r, "broker_cpu"))
         pairs.append((f"{label}: broker CPU per GB", "s/GB", g, k, False))
+    for tag, label in [("txn_100", "produce 1 KiB in transactions of 100"),
+                       ("txn_10000", "produce 1 KiB in transactions of 10,000")]:
+        g, k = both(tag, lambda r: r["bytes"] / r["secs"] / MB)
+        pairs.append((f"{label}: throughput", "MB/s", g, k, True))
+        g, k = both(tag, lambda r: r["commit_p50_ms"])
+        pairs.append((f"{label}: commit latency p50", "ms", g, k, False))
+        g, k = both(tag, lambda r: r["commit_p99_ms"])
+        pairs.append((f"{label}: commit latency p99", "ms", g, k, False))
+    g, k = both("fetch_committed", lambda r: r["bytes"] / r["secs"] / MB)
+    pairs.append(("read_committed fetch of the transactional topic", "MB/s", g, k, True))
     g, k = both("fetch_1k", lambda r: r["bytes"] / r["secs"] / MB)
     pairs.append(("fetch 1 KiB from offset 0: throughput", "MB/s", g, k, True))
     g, k = both("fetch_1k", lambda r: cpu_per_gb(r, "broker_cpu"))

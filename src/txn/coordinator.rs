@@ -409,18 +409,25 @@ impl TxnCoordinator {
     /// Transactions in a Prepare state whose markers nobody is writing (after a restart, or a
     /// failed attempt, once its retry time came): taken by the caller, who writes them.
     pub fn take_stalled_jobs(&mut self, now_ms: i64) -> Vec<MarkerJob> {
-        let mut jobs: Vec<MarkerJob> = self
+        let mut ids: Vec<String> = self
             .txns
-            .values_mut()
+            .values()
             .filter(|m| {
                 m.state.is_prepare() && !m.markers_in_flight && m.markers_retry_ms <= now_ms
             })
-            .map(|m| {
-                m.markers_in_flight = true;
-                job_of(m)
-            })
+            .map(|m| m.transactional_id.clone())
             .collect();
-        jobs.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        ids.sort();
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(m) = self.txns.get_mut(&id) {
+                // Undone with the call's other changes if its records are not stored, so the
+                // job is handed out again rather than left marked as in flight.
+                self.undo.push((id, Some(m.clone())));
+                m.markers_in_flight = true;
+                jobs.push(job_of(m));
+            }
+        }
         jobs
     }
 
