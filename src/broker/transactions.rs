@@ -86,7 +86,12 @@ async fn add_one(
                 .txns
                 .verify_partition(transactional_id, producer_id, epoch, tp.clone())
                 .await;
-            out.push(code_of(r, version, 2));
+            // Kafka 4.4 reports a partition not in the transaction as TRANSACTION_ABORTABLE
+            // to the (broker) caller of a verification.
+            out.push(match r {
+                Err(TxnError::InvalidTxnState) => ResponseError::TransactionAbortable.code(),
+                r => code_of(r, version, 2),
+            });
         }
         out
     } else {

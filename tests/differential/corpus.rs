@@ -1919,4 +1919,103 @@ async fn transactions(p: &mut Pair, t0: i64) {
     };
     p.compare_each(markers(gp.0), markers(kp.0), "write_txn_markers/abort", 1)
         .await;
+    transaction_edges(p).await;
+}
+
+/// Edges of the transaction APIs: offsets committed to a transaction that never added the
+/// group, the broker-only batched AddPartitionsToTxn (v4+, `verify_only`), and a producer
+/// naming its current id and epoch in InitProducerId (KIP-360).
+async fn transaction_edges(p: &mut Pair) {
+    use kafka_protocol::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+    };
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    let txn = "diff-txn-edges";
+    let init = |current: Option<(i64, i16)>| {
+        let (pid, epoch) = current.unwrap_or((-1, -1));
+        RequestKind::InitProducerId(
+            InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(s(txn))))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch),
+        )
+    };
+    p.settle(
+        init(None),
+        4,
+        |r| matches!(r, ResponseKind::InitProducerId(r) if r.error_code == 0),
+    )
+    .await;
+    let (g, k) = p.compare("init_producer_id/edges", init(None), 4).await;
+    let pe = |a: &Answer| match a {
+        Answer::Response(r) => match r.as_ref() {
+            ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
+            other => panic!("{other:?}"),
+        },
+        Answer::Closed => panic!("InitProducerId closed the connection"),
+    };
+    let (gp, kp) = (pe(&g), pe(&k));
+    let (g, k) = p
+        .compare_each(
+            init(Some(gp)),
+            init(Some(kp)),
+            "init_producer_id/kip360_current_epoch",
+            4,
+        )
+        .await;
+    let (gp, kp) = (pe(&g), pe(&k));
+    p.compare_each(
+        init(Some((gp.0, gp.1 + 3))),
+        init(Some((kp.0, kp.1 + 3))),
+        "init_producer_id/kip360_wrong_epoch",
+        4,
+    )
+    .await;
+    let txn_commit = |(pid, epoch): (i64, i16)| {
+        RequestKind::TxnOffsetCommit(
+            TxnOffsetCommitRequest::default()
+                .with_transactional_id(TransactionalId(s(txn)))
+                .with_group_id(group_id("diff-txn-edges-group"))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_generation_id(-1)
+                .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+                    .with_name(name("diff-txn"))
+                    .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(1)
+                        .with_committed_leader_epoch(-1)])]),
+        )
+    };
+    p.compare_each(
+        txn_commit(gp),
+        txn_commit(kp),
+        "txn_offset_commit/group_not_added",
+        3,
+    )
+    .await;
+    let batched = |(pid, epoch): (i64, i16), verify_only: bool| {
+        RequestKind::AddPartitionsToTxn(AddPartitionsToTxnRequest::default().with_transactions(
+            vec![AddPartitionsToTxnTransaction::default()
+                .with_transactional_id(TransactionalId(s(txn)))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_verify_only(verify_only)
+                .with_topics(vec![AddPartitionsToTxnTopic::default()
+                    .with_name(name("diff-txn"))
+                    .with_partitions(vec![1])])],
+        ))
+    };
+    for v in [4, 5] {
+        p.compare_each(
+            batched(gp, true),
+            batched(kp, true),
+            &format!("add_partitions_to_txn/v{v}_verify_only_not_added"),
+            v,
+        )
+        .await;
+    }
 }
