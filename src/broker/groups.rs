@@ -24,9 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::{sb, security, Node, RequestContext};
-use crate::group::{
-    self, CommitPartition, FetchedOffset, GroupError, LeaveMember, PartitionResult,
-};
+use crate::group::{self, CommitPartition, FetchedOffset, GroupError, LeaveMember};
 
 fn code(e: &Option<GroupError>) -> i16 {
     e.as_ref().map_or(0, |e| e.code().code())
@@ -233,26 +231,75 @@ pub async fn leave_group(node: &Node, req: LeaveGroupRequest, version: i16) -> L
         )
 }
 
+/// One partition of an OffsetCommit or TxnOffsetCommit as the wire carries it.
+pub(super) struct WireCommit<'a> {
+    pub(super) topic: &'a str,
+    pub(super) partition: i32,
+    pub(super) offset: i64,
+    /// -1 where the version carries none.
+    pub(super) leader_epoch: i32,
+    pub(super) metadata: Option<&'a StrBytes>,
+}
+
+/// The partitions of a commit request split into those of existing partitions, as the group
+/// coordinator takes them (a null metadata is the empty string, as in Kafka), and the unknown
+/// ones (UNKNOWN_TOPIC_OR_PARTITION).
+pub(super) fn known_commits<'a>(
+    node: &Node,
+    wire: impl Iterator<Item = WireCommit<'a>>,
+) -> (Vec<CommitPartition>, Vec<(String, i32)>) {
+    let mut partitions = Vec::new();
+    let mut unknown = Vec::new();
+    for w in wire {
+        let known = node
+            .cluster
+            .topics
+            .get(w.topic)
+            .is_some_and(|t| t.partition(w.partition).is_some());
+        if !known {
+            unknown.push((w.topic.to_string(), w.partition));
+            continue;
+        }
+        partitions.push(CommitPartition {
+            topic: w.topic.to_string(),
+            partition: w.partition,
+            offset: w.offset,
+            leader_epoch: w.leader_epoch,
+            metadata: w.metadata.map(|m| m.to_string()).unwrap_or_default(),
+        });
+    }
+    (partitions, unknown)
+}
+
+/// Per-partition codes `(topic, partition, code)` grouped by topic in first-seen order, built
+/// into a response's partition and topic types.
+pub(super) fn by_topic<P, T>(
+    all: impl IntoIterator<Item = (String, i32, i16)>,
+    partition: impl Fn(i32, i16) -> P,
+    topic: impl Fn(String, Vec<P>) -> T,
+) -> Vec<T> {
+    let mut grouped: Vec<(String, Vec<P>)> = Vec::new();
+    for (t, p, code) in all {
+        let entry = partition(p, code);
+        match grouped.iter_mut().find(|(name, _)| *name == t) {
+            Some((_, ps)) => ps.push(entry),
+            None => grouped.push((t, vec![entry])),
+        }
+    }
+    grouped.into_iter().map(|(t, ps)| topic(t, ps)).collect()
+}
+
 /// OffsetCommit: group members (generation checked) or standalone consumers (generation -1).
 pub async fn offset_commit(
     node: &Node,
     req: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {
-    let mut partitions = Vec::new();
-    let mut unknown: Vec<(String, i32)> = Vec::new();
-    for t in &req.topics {
-        let known = node.cluster.topics.get(&t.name);
-        for p in &t.partitions {
-            if known
-                .as_ref()
-                .is_none_or(|k| k.partition(p.partition_index).is_none())
-            {
-                unknown.push((t.name.to_string(), p.partition_index));
-                continue;
-            }
-            partitions.push(CommitPartition {
-                topic: t.name.to_string(),
+    let (partitions, unknown) = known_commits(
+        node,
+        req.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(move |p| WireCommit {
+                topic: &t.name,
                 partition: p.partition_index,
                 offset: p.committed_offset,
                 leader_epoch: if version >= 6 {
@@ -260,14 +307,10 @@ pub async fn offset_commit(
                 } else {
                     -1
                 },
-                metadata: p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-            });
-        }
-    }
+                metadata: p.committed_metadata.as_ref(),
+            })
+        }),
+    );
     let commit = group::OffsetCommitRequest {
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id_or_member_epoch,
@@ -282,34 +325,27 @@ pub async fn offset_commit(
     } else {
         node.cluster.groups.commit(commit).await
     };
-    let mut by_topic: Vec<OffsetCommitResponseTopic> = Vec::new();
     let all = results
         .into_iter()
-        .map(
-            |PartitionResult {
-                 topic,
-                 partition,
-                 error,
-             }| (topic, partition, code(&error)),
-        )
+        .map(|r| (r.topic, r.partition, code(&r.error)))
         .chain(
             unknown
                 .into_iter()
                 .map(|(t, p)| (t, p, ResponseError::UnknownTopicOrPartition.code())),
         );
-    for (topic, partition, error) in all {
-        let entry = OffsetCommitResponsePartition::default()
-            .with_partition_index(partition)
-            .with_error_code(error);
-        match by_topic.iter_mut().find(|t| *t.name == *topic.as_str()) {
-            Some(t) => t.partitions.push(entry),
-            None => by_topic.push(
-                OffsetCommitResponseTopic::default()
-                    .with_name(TopicName(sb(topic)))
-                    .with_partitions(vec![entry]),
-            ),
-        }
-    }
+    let by_topic = by_topic(
+        all,
+        |partition, error| {
+            OffsetCommitResponsePartition::default()
+                .with_partition_index(partition)
+                .with_error_code(error)
+        },
+        |topic, partitions| {
+            OffsetCommitResponseTopic::default()
+                .with_name(TopicName(sb(topic)))
+                .with_partitions(partitions)
+        },
+    );
     OffsetCommitResponse::default().with_topics(by_topic)
 }
 

@@ -23,9 +23,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::ResponseError;
 
+use super::groups::{by_topic, known_commits, WireCommit};
 use super::{sb, Node};
 use crate::coordinator::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
-use crate::group::{self, CommitPartition, GroupError, TxnOffsetCommitRequest as GroupTxnCommit};
+use crate::group::{self, GroupError, TxnOffsetCommitRequest as GroupTxnCommit};
 use crate::record::control::ControlMarker;
 use crate::txn::TxnError;
 
@@ -215,20 +216,11 @@ pub async fn txn_offset_commit(
             offsets_partition,
         )
         .await;
-    let mut unknown = Vec::new();
-    let mut partitions = Vec::new();
-    for t in &req.topics {
-        let known = node.cluster.topics.get(&t.name);
-        for p in &t.partitions {
-            if known
-                .as_ref()
-                .is_none_or(|k| k.partition(p.partition_index).is_none())
-            {
-                unknown.push((t.name.to_string(), p.partition_index));
-                continue;
-            }
-            partitions.push(CommitPartition {
-                topic: t.name.to_string(),
+    let (partitions, unknown) = known_commits(
+        node,
+        req.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(move |p| WireCommit {
+                topic: &t.name,
                 partition: p.partition_index,
                 offset: p.committed_offset,
                 leader_epoch: if version >= 2 {
@@ -236,14 +228,10 @@ pub async fn txn_offset_commit(
                 } else {
                     -1
                 },
-                metadata: p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-            });
-        }
-    }
+                metadata: p.committed_metadata.as_ref(),
+            })
+        }),
+    );
     let results: Vec<(String, i32, i16)> = match verified {
         Err(e) => {
             let code = match e {
@@ -292,25 +280,24 @@ pub async fn txn_offset_commit(
                 .collect()
         }
     };
-    let mut by_topic: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
     let all = results.into_iter().chain(
         unknown
             .into_iter()
             .map(|(t, p)| (t, p, ResponseError::UnknownTopicOrPartition.code())),
     );
-    for (topic, partition, error) in all {
-        let entry = TxnOffsetCommitResponsePartition::default()
-            .with_partition_index(partition)
-            .with_error_code(error);
-        match by_topic.iter_mut().find(|t| *t.name == *topic.as_str()) {
-            Some(t) => t.partitions.push(entry),
-            None => by_topic.push(
-                TxnOffsetCommitResponseTopic::default()
-                    .with_name(TopicName(sb(topic)))
-                    .with_partitions(vec![entry]),
-            ),
-        }
-    }
+    let by_topic = by_topic(
+        all,
+        |partition, error| {
+            TxnOffsetCommitResponsePartition::default()
+                .with_partition_index(partition)
+                .with_error_code(error)
+        },
+        |topic, partitions| {
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(TopicName(sb(topic)))
+                .with_partitions(partitions)
+        },
+    );
     TxnOffsetCommitResponse::default().with_topics(by_topic)
 }
 

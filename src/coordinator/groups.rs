@@ -240,58 +240,41 @@ impl GroupCoordinator {
     /// partition that had no error of its own.
     pub async fn commit(&self, req: OffsetCommitRequest) -> Vec<PartitionResult> {
         let group = req.group_id.clone();
-        let fail_all = |req_partitions: Vec<(String, i32)>, e: GroupError| {
-            req_partitions
-                .into_iter()
-                .map(|(topic, partition)| PartitionResult {
-                    topic,
-                    partition,
-                    error: Some(e),
-                })
-                .collect()
-        };
-        let wanted: Vec<(String, i32)> = req
+        let wanted = req
             .partitions
             .iter()
             .map(|p| (p.topic.clone(), p.partition))
             .collect();
-        match self
-            .write(&group, move |c, now| {
-                let outcome = c.commit_offsets(now, req);
-                (outcome.results, outcome.effects)
-            })
-            .await
-        {
-            Err(e) => fail_all(wanted, e),
-            Ok(Written {
-                mut value,
-                appended,
-            }) => {
-                if let Err(e) = appended {
-                    let code = append_error(&e);
-                    for r in value.iter_mut().filter(|r| r.error.is_none()) {
-                        r.error = Some(code);
-                    }
-                }
-                value
-            }
-        }
+        self.commit_with(&group, wanted, move |c, now| {
+            let outcome = c.commit_offsets(now, req);
+            (outcome.results, outcome.effects)
+        })
+        .await
     }
 
     /// TxnOffsetCommit: staged under the producer until its transaction ends; a failed append
     /// fails every partition that had no error of its own.
     pub async fn txn_commit(&self, req: TxnOffsetCommitRequest) -> Vec<PartitionResult> {
         let group = req.commit.group_id.clone();
-        let wanted: Vec<(String, i32)> = req
+        let wanted = req
             .commit
             .partitions
             .iter()
             .map(|p| (p.topic.clone(), p.partition))
             .collect();
-        match self
-            .write(&group, move |c, now| c.txn_commit_offsets(now, req))
+        self.commit_with(&group, wanted, move |c, now| c.txn_commit_offsets(now, req))
             .await
-        {
+    }
+
+    /// Runs a commit on the group's shard: every partition of `wanted` fails with the shard's
+    /// error, and a failed append fails those that had no error of their own.
+    async fn commit_with(
+        &self,
+        group: &str,
+        wanted: Vec<(String, i32)>,
+        op: impl FnOnce(&mut Coordinator, i64) -> (Vec<PartitionResult>, Effects) + Send + 'static,
+    ) -> Vec<PartitionResult> {
+        match self.write(group, op).await {
             Err(e) => wanted
                 .into_iter()
                 .map(|(topic, partition)| PartitionResult {

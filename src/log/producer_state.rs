@@ -241,14 +241,7 @@ impl ProducerStateManager {
             last_offset: first_offset + i64::from(h.last_offset_delta),
             timestamp: h.max_timestamp,
         };
-        let entry = self
-            .producers
-            .entry(h.producer_id)
-            .or_insert_with(|| ProducerEntry::new(h));
-        if h.producer_epoch > entry.epoch {
-            entry.epoch = h.producer_epoch;
-            entry.batches.clear();
-        }
+        let entry = self.entry_at_epoch(h);
         if h.base_sequence >= 0 {
             if entry.batches.len() == BATCHES_TO_RETAIN {
                 entry.batches.pop_front();
@@ -273,6 +266,18 @@ impl ProducerStateManager {
         offset: i64,
         commit: bool,
     ) -> Option<(i64, i64)> {
+        let entry = self.entry_at_epoch(h);
+        entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
+        let first = entry.current_txn_first_offset.take();
+        self.dirty += 1;
+        let first = first?;
+        self.ongoing.remove(&first);
+        (!commit).then_some((first, offset))
+    }
+
+    /// The entry of `h`'s producer (created if new), moved to `h`'s epoch if that is newer (a
+    /// new epoch forgets the old one's batches).
+    fn entry_at_epoch(&mut self, h: &BatchHeader) -> &mut ProducerEntry {
         let entry = self
             .producers
             .entry(h.producer_id)
@@ -281,11 +286,7 @@ impl ProducerStateManager {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
         }
-        entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
-        self.dirty += 1;
-        let first = entry.current_txn_first_offset.take()?;
-        self.ongoing.remove(&first);
-        (!commit).then_some((first, offset))
+        entry
     }
 
     /// The first offset of the oldest open transaction: the last stable offset, unless it is
