@@ -27,8 +27,10 @@ pub async fn init_producer_id(
     };
     match req.transactional_id.as_ref().map(|t| t.as_str()) {
         None => {}
-        // Kafka's transaction coordinator refuses an empty transactional id.
+        // Kafka's transaction coordinator refuses an empty transactional id; one longer than
+        // `__transaction_state`'s key format holds (i16 length) is refused too.
         Some("") => return fail(ResponseError::InvalidRequest),
+        Some(t) if t.len() > i16::MAX as usize => return fail(ResponseError::InvalidRequest),
         Some(t) => {
             return match node
                 .cluster

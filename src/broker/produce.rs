@@ -183,10 +183,18 @@ async fn append(
             },
         }
     })?;
-    if header.is_transactional() {
-        verify_transactional(node, transactional_id, p, &header).await?;
-    }
-    let result = p.log().append(records, &[header], p.leader_epoch(), now);
+    let result = if header.is_transactional() {
+        let token = verify_transactional(node, transactional_id, p, &header).await?;
+        p.log().append_verified(
+            records,
+            &[header],
+            p.leader_epoch(),
+            now,
+            (header.producer_id, token),
+        )
+    } else {
+        p.log().append(records, &[header], p.leader_epoch(), now)
+    };
     result.map_err(|e: LogError| {
         tracing::error!(topic = %p.topic, partition = p.index, error = %e, "append failed");
         Refusal::code(e.code())
@@ -197,12 +205,17 @@ async fn append(
 /// come with its transactional id, from the transaction's current producer, to a partition
 /// added to the transaction. A batch of a fenced producer answers INVALID_PRODUCER_EPOCH (as
 /// the partition's own epoch check would); any other mismatch INVALID_TXN_STATE.
+///
+/// Returns the partition's verification token, begun before asking the coordinator, which the
+/// append must still find: a marker written meanwhile (the transaction ended while this batch
+/// waited) removes it, and the batch is then refused instead of opening a transaction no
+/// coordinator knows.
 async fn verify_transactional(
     node: &Node,
     transactional_id: Option<&str>,
     p: &Partition,
     h: &crate::record::batch::BatchHeader,
-) -> Result<(), Refusal> {
+) -> Result<u64, Refusal> {
     let Some(id) = transactional_id.filter(|t| !t.is_empty()) else {
         // Kafka's authorizer check on the (missing) transactional id refuses it.
         tracing::info!(topic = %p.topic, partition = p.index, "transactional batch without a transactional id");
@@ -210,8 +223,9 @@ async fn verify_transactional(
             ResponseError::TransactionalIdAuthorizationFailed,
         ));
     };
+    let token = p.log().begin_verification(h.producer_id);
     if !node.cluster.config.txn.partition_verification {
-        return Ok(());
+        return Ok(token);
     }
     let verified = node
         .cluster
@@ -223,7 +237,10 @@ async fn verify_transactional(
             (p.topic.clone(), p.index),
         )
         .await;
-    verified.map_err(|e| {
+    if verified.is_err() {
+        p.log().end_verification(h.producer_id, token);
+    }
+    verified.map(|()| token).map_err(|e| {
         tracing::info!(topic = %p.topic, partition = p.index, transactional_id = id, error = %e, "refused a transactional batch");
         match e {
             TxnError::ProducerFenced => Refusal::code(ResponseError::InvalidProducerEpoch),

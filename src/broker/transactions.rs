@@ -206,6 +206,12 @@ pub async fn txn_offset_commit(
     version: i16,
 ) -> TxnOffsetCommitResponse {
     let offsets_partition = node.cluster.txns.offsets_partition(&req.group_id);
+    // The guard first, then the transaction coordinator's word (see the group coordinator).
+    let guard = node
+        .cluster
+        .groups
+        .begin_txn_verification(&req.group_id, req.producer_id.0)
+        .await;
     let verified = node
         .cluster
         .txns
@@ -248,6 +254,7 @@ pub async fn txn_offset_commit(
             let commit = GroupTxnCommit {
                 producer_id: req.producer_id.0,
                 producer_epoch: req.producer_epoch,
+                verification: guard.ok(),
                 commit: group::OffsetCommitRequest {
                     group_id: req.group_id.to_string(),
                     generation_id: if version >= 3 { req.generation_id } else { -1 },

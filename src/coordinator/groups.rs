@@ -298,6 +298,21 @@ impl GroupCoordinator {
         }
     }
 
+    /// Starts the verification of a TxnOffsetCommit (see
+    /// [`Coordinator::begin_txn_verification`]).
+    pub async fn begin_txn_verification(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+    ) -> Result<u64, GroupError> {
+        Ok(self
+            .write(group_id, move |c, _| {
+                (c.begin_txn_verification(producer_id), Effects::default())
+            })
+            .await?
+            .value)
+    }
+
     /// Writes a transaction's marker to one partition of `__consumer_offsets` (the shard's) and
     /// applies it to the offsets the transaction staged there.
     pub async fn complete_transaction(

@@ -42,6 +42,9 @@ use crate::record::reader::{RecordReader, Want};
 use crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES;
 use crate::topics::{Topic, TopicError, TopicRegistry};
 
+/// How long a tick whose records could not be stored waits before the next attempt.
+const TICK_RETRY_MS: i64 = 1_000;
+
 /// One record of a coordinator's internal topic: a key and a value (`None`: a tombstone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardRecord {
@@ -535,11 +538,19 @@ impl<S: Shard> CoordinatorRuntime<S> {
             };
             let now = self.clock.now_ms();
             let mut work = Vec::new();
+            let mut failed = false;
             if loaded.machine.next_deadline().is_some_and(|d| d <= now) {
                 let effects = loaded.machine.tick(now);
-                work = self.apply(shard, loaded, effects, now).1;
+                let (stored, w) = self.apply(shard, loaded, effects, now);
+                failed = stored.is_err();
+                work = w;
             }
-            if let Some(d) = loaded.machine.next_deadline() {
+            if let Some(mut d) = loaded.machine.next_deadline() {
+                if failed {
+                    // The machine undid what could not be stored, so its deadline is still due:
+                    // try again a second later instead of spinning on a failing disk.
+                    d = d.max(now.saturating_add(TICK_RETRY_MS));
+                }
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
             drop(slot);

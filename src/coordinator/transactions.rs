@@ -309,13 +309,26 @@ impl TransactionCoordinator {
         (self.on_markers)();
         match written {
             Ok(()) => {
+                let completed = job.clone();
                 let done = self
                     .runtime
                     .write(shard, move |c, now| {
-                        ((), shard_effects(c.complete(now, &job), false).1)
+                        ((), shard_effects(c.complete(now, &completed), false).1)
                     })
                     .await;
-                matches!(done, Ok(w) if w.appended.is_ok())
+                if matches!(done, Ok(w) if w.appended.is_ok()) {
+                    return true;
+                }
+                // The markers are written but the Complete record is not: hand the job out again
+                // (writing the markers twice is harmless), rather than leave it marked in flight.
+                let _ = self
+                    .runtime
+                    .write(shard, move |c, now| {
+                        c.release(now, &job);
+                        ((), ShardEffects::default())
+                    })
+                    .await;
+                false
             }
             Err(e) => {
                 tracing::warn!(transactional_id = %job.transactional_id, error = %e.message, "cannot write transaction markers; retrying later");

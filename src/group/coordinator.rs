@@ -43,6 +43,10 @@ pub struct Coordinator {
     pub(super) txn_groups: HashMap<i64, BTreeSet<String>>,
     /// A transactional commit or marker handed to the caller, applied once it is stored.
     pub(super) staged_txn: Option<StagedTxn>,
+    /// KIP-890 verification guards of TxnOffsetCommit, by producer id (see `txn_offsets`).
+    pub(super) txn_verifications: HashMap<i64, u64>,
+    /// Source of verification tokens.
+    pub(super) next_txn_verification: u64,
 }
 
 impl Coordinator {
@@ -56,6 +60,8 @@ impl Coordinator {
             next_sweep_ms: None,
             txn_groups: HashMap::new(),
             staged_txn: None,
+            txn_verifications: HashMap::new(),
+            next_txn_verification: 0,
         }
     }
 

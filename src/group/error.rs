@@ -55,6 +55,9 @@ pub enum GroupError {
     /// OffsetDelete of a topic the (consumer) group is subscribed to.
     #[error("the group is subscribed to this topic")]
     GroupSubscribedToTopic,
+    /// A TxnOffsetCommit whose transaction ended (its marker arrived) while it was verified.
+    #[error("the transaction ended while its offset commit was being verified")]
+    InvalidTxnState,
 }
 
 impl GroupError {
@@ -77,6 +80,7 @@ impl GroupError {
             GroupError::UnstableOffsetCommit => ResponseError::UnstableOffsetCommit,
             GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
             GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+            GroupError::InvalidTxnState => ResponseError::InvalidTxnState,
         }
     }
 }

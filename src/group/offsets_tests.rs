@@ -200,3 +200,79 @@ fn delete_offsets_follows_subscriptions() {
     );
     assert_eq!(c.describe_group("g").state, "Dead");
 }
+
+fn txn_commit(pid: i64, token: Option<u64>, offset: i64) -> TxnOffsetCommitRequest {
+    TxnOffsetCommitRequest {
+        producer_id: pid,
+        producer_epoch: 0,
+        verification: token,
+        commit: commit("tg", -1, "", &[("t", 0, offset)]),
+    }
+}
+
+fn marker(pid: i64, commit: bool) -> TxnMarker {
+    TxnMarker {
+        producer_id: pid,
+        producer_epoch: 0,
+        commit,
+        coordinator_epoch: 0,
+    }
+}
+
+/// What a test writes to `__consumer_offsets`, in order.
+enum Logged {
+    /// A record of a transactional batch of this producer.
+    Record(i64, OffsetsLogRecord),
+    /// A marker: producer, COMMIT.
+    Marker(i64, bool),
+}
+
+#[test]
+fn transactional_offsets_wait_for_their_marker_and_survive_replay() {
+    let mut c = Coordinator::new(GroupConfig::default());
+    let mut log: Vec<Logged> = Vec::new();
+    let want = vec![key("t", 0)];
+    // Unverified (no guard, or a stale one): refused, nothing staged.
+    let (r, fx) = c.txn_commit_offsets(1, txn_commit(9, None, 5));
+    assert_eq!(r[0].error, Some(GroupError::InvalidTxnState));
+    assert!(fx.records.is_empty());
+    let token = c.begin_txn_verification(9);
+    let (r, fx) = c.txn_commit_offsets(1, txn_commit(9, Some(token), 5));
+    assert_eq!(r[0].error, None);
+    assert_eq!(fx.txn_producer, Some((9, 0)));
+    c.complete_staged_txn(true);
+    log.extend(fx.records.into_iter().map(|r| Logged::Record(9, r)));
+    // Pending: not visible, and unstable for require_stable.
+    assert_eq!(c.fetch_offsets("tg", Some(&want), false)[0].offset, -1);
+    assert_eq!(
+        c.fetch_offsets("tg", Some(&want), true)[0].error,
+        Some(GroupError::UnstableOffsetCommit)
+    );
+    let fx = c.complete_transaction(marker(9, true));
+    assert!(fx.txn_marker.is_some());
+    c.complete_staged_txn(true);
+    log.push(Logged::Marker(9, true));
+    assert_eq!(c.fetch_offsets("tg", Some(&want), true)[0].offset, 5);
+    // The marker removed the guard: a commit verified before it is refused now.
+    let (r, _) = c.txn_commit_offsets(2, txn_commit(9, Some(token), 7));
+    assert_eq!(r[0].error, Some(GroupError::InvalidTxnState));
+    // An aborted transaction's offsets are dropped.
+    let token = c.begin_txn_verification(9);
+    let (_, fx) = c.txn_commit_offsets(3, txn_commit(9, Some(token), 8));
+    c.complete_staged_txn(true);
+    log.extend(fx.records.into_iter().map(|r| Logged::Record(9, r)));
+    let _ = c.complete_transaction(marker(9, false));
+    c.complete_staged_txn(true);
+    log.push(Logged::Marker(9, false));
+    assert_eq!(c.fetch_offsets("tg", Some(&want), true)[0].offset, 5);
+    // Replay of the same log gives the same answer.
+    let mut again = Coordinator::new(GroupConfig::default());
+    for item in log {
+        match item {
+            Logged::Record(pid, r) => again.replay_txn_record(10, pid, &r).unwrap(),
+            Logged::Marker(pid, commit) => again.replay_marker(pid, commit),
+        }
+    }
+    assert_eq!(again.fetch_offsets("tg", Some(&want), true)[0].offset, 5);
+    assert!(again.open_transactions().is_empty());
+}

@@ -27,6 +27,9 @@ pub struct TxnOffsetCommitRequest {
     pub producer_id: i64,
     /// Its epoch.
     pub producer_epoch: i16,
+    /// The token of [`Coordinator::begin_txn_verification`] taken before the transaction
+    /// coordinator verified the commit; `None`: not verified (refused if a marker came since).
+    pub verification: Option<u64>,
     /// The commit itself (`retention_ms` is not used).
     pub commit: OffsetCommitRequest,
 }
@@ -45,6 +48,21 @@ pub(crate) enum StagedTxn {
 }
 
 impl Coordinator {
+    /// Starts the verification of a TxnOffsetCommit of `producer_id` (KIP-890): the token
+    /// [`Coordinator::txn_commit_offsets`] must still find, removed by the transaction's marker,
+    /// so a commit delayed past its transaction's end is refused instead of staging offsets no
+    /// marker will ever apply. Commits of the same transaction share it.
+    pub fn begin_txn_verification(&mut self, producer_id: i64) -> u64 {
+        let next = &mut self.next_txn_verification;
+        *self
+            .txn_verifications
+            .entry(producer_id)
+            .or_insert_with(|| {
+                *next += 1;
+                *next
+            })
+    }
+
     /// TxnOffsetCommit: validated as an OffsetCommit of the same group (a group-managed member
     /// must be current; a simple commit needs an Empty group), then staged under the producer.
     pub fn txn_commit_offsets(
@@ -64,6 +82,13 @@ impl Coordinator {
                 })
                 .collect::<Vec<_>>()
         };
+        let guard = self.txn_verifications.get(&req.producer_id).copied();
+        if req.verification.is_none_or(|t| guard != Some(t)) {
+            return (
+                fail(GroupError::InvalidTxnState, &c.partitions),
+                Effects::default(),
+            );
+        }
         if !self.groups.contains_key(&c.group_id) {
             if c.generation_id >= 0 {
                 return (
@@ -135,6 +160,7 @@ impl Coordinator {
     /// Ends a transaction in this shard: the marker to append; the producer's staged offsets
     /// are applied (COMMIT) or dropped once it is stored.
     pub fn complete_transaction(&mut self, marker: TxnMarker) -> Effects {
+        self.txn_verifications.remove(&marker.producer_id);
         self.staged_txn = Some(StagedTxn::Marker {
             producer_id: marker.producer_id,
             commit: marker.commit,
@@ -161,6 +187,8 @@ impl Coordinator {
                 producer_id,
                 commit,
             }) if stored => self.end_txn_offsets(producer_id, commit),
+            // Not stored: a group the commit created for itself goes again.
+            Some(StagedTxn::Offsets { group_id, .. }) => self.drop_if_unused(&group_id),
             _ => {}
         }
     }

@@ -75,6 +75,13 @@ pub enum LogError {
     /// An idempotent producer's batch was refused (fenced epoch, sequence gap).
     #[error(transparent)]
     Producer(#[from] super::producer_state::ProducerError),
+    /// A transactional batch whose verification (KIP-890) a marker overtook: the transaction it
+    /// was verified for has ended in this partition.
+    #[error("producer {producer_id}'s transaction ended while its batch was being verified")]
+    NotVerified {
+        /// The batch's producer.
+        producer_id: i64,
+    },
 }
 
 impl LogError {
@@ -90,6 +97,7 @@ impl LogError {
             LogError::RecordListTooLarge { .. } => ResponseError::RecordListTooLarge,
             LogError::InvalidAppend(_) => ResponseError::CorruptMessage,
             LogError::Producer(e) => e.code(),
+            LogError::NotVerified { .. } => ResponseError::InvalidTxnState,
         }
     }
 

@@ -13,7 +13,8 @@
 //! 4. Epochs rebuilt from batch headers if their checkpoint is missing, then cut to the log.
 //! 5. [`load_producer_state`]: the newest producer snapshot and the batches after it; the
 //!    aborted-transaction index, with entries past the log end dropped and those of replayed
-//!    ABORT markers re-added (a crash may have lost the file write).
+//!    ABORT markers re-added (a crash may have lost the file write; a damaged index file makes
+//!    the whole log replay, snapshot ignored).
 //! 6. After a recovery the result is flushed and checkpointed; after a clean stop the indexes
 //!    are written if rebuilt.
 
@@ -132,13 +133,14 @@ impl PartitionLog {
         epochs.truncate_from_start(log_start_offset);
 
         let seg_bases: Vec<i64> = segments.iter().map(LogSegment::base_offset).collect();
-        let mut txn_index = TxnIndex::load(dir, &seg_bases);
-        let mut txn_index_changed = txn_index.truncate_from(log_end_offset) > 0;
+        let (mut txn_index, damaged) = TxnIndex::load(dir, &seg_bases)
+            .map_err(|e| LogError::io("read transaction index", dir, e))?;
+        let mut txn_index_changed = txn_index.truncate_from(log_end_offset) > 0 || damaged;
         let (producers, snapshot_offset, replayed) = load_producer_state(
             dir,
             &segments,
-            log_start_offset,
-            log_end_offset,
+            (log_start_offset, log_end_offset),
+            !damaged,
             &mut txn_index,
             &mut txn_index_changed,
         )?;
@@ -151,6 +153,8 @@ impl PartitionLog {
         }
         let mut log = PartitionLog {
             txn_index,
+            verifications: std::collections::HashMap::new(),
+            next_verification: 0,
             producers,
             producer_replayed_batches: replayed,
             producer_snapshot_offset: snapshot_offset,
@@ -314,12 +318,15 @@ fn settle_offsets(
 fn load_producer_state(
     dir: &Path,
     segments: &[LogSegment],
-    log_start_offset: i64,
-    log_end_offset: i64,
+    (log_start_offset, log_end_offset): (i64, i64),
+    use_snapshot: bool,
     txn_index: &mut TxnIndex,
     txn_index_changed: &mut bool,
 ) -> Result<(ProducerStateManager, i64, usize), LogError> {
-    let (mut state, from, snapshot) = match ProducerStateManager::load_latest(dir, log_end_offset) {
+    // Without the snapshot (the aborted-transaction index was damaged) every batch is
+    // replayed, so every ABORT marker's entry is re-added.
+    let latest = ProducerStateManager::load_latest(dir, log_end_offset).filter(|_| use_snapshot);
+    let (mut state, from, snapshot) = match latest {
         Some((s, at)) => (s, at, at),
         None => (ProducerStateManager::new(), log_start_offset, -1),
     };

@@ -133,6 +133,11 @@ pub struct PartitionLog {
     pub(super) producer_snapshot_offset: i64,
     /// Aborted transactions, for read_committed fetches (see `super::txn_index`).
     pub(super) txn_index: super::txn_index::TxnIndex,
+    /// KIP-890 verification guards: per producer, the token a transactional append must still
+    /// find when it is written (a marker removes it). In memory only, as Kafka's.
+    pub(super) verifications: std::collections::HashMap<i64, u64>,
+    /// Source of verification tokens.
+    pub(super) next_verification: u64,
     /// Set when the topic is deleted: later calls through a partition handle still held
     /// elsewhere fail with [`LogError::Deleted`] instead of writing into a removed directory
     /// (which would look like a disk failure and take the log directory offline).

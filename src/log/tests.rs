@@ -990,3 +990,59 @@ fn the_aborted_index_and_open_transactions_survive_a_clean_stop_and_a_crash() {
         "rewritten"
     );
 }
+
+#[test]
+fn a_batch_verified_before_its_transaction_ended_is_refused_after_the_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
+    let append = |log: &mut PartitionLog, seq: i32, token: u64| {
+        let b = transactional(7, 0, seq, 1);
+        let headers = frame_batches(&b).unwrap();
+        log.append_verified(&b, &headers, 0, NOW, (7, token))
+    };
+    // Two batches of one transaction in flight share the guard.
+    let t1 = log.begin_verification(7);
+    assert_eq!(log.begin_verification(7), t1);
+    append(&mut log, 0, t1).unwrap();
+    // The transaction ends while a third batch (verified with t1) is delayed.
+    marker(&mut log, 7, 0, false).unwrap();
+    let late = append(&mut log, 1, t1).unwrap_err();
+    assert_eq!(late.code(), ResponseError::InvalidTxnState);
+    assert_eq!(
+        log.last_stable_offset(),
+        log.high_watermark(),
+        "no transaction was opened"
+    );
+    // The next transaction verifies afresh; a failed verification leaves no guard behind.
+    let t2 = log.begin_verification(7);
+    assert_ne!(t2, t1);
+    log.end_verification(7, t2);
+    let t3 = log.begin_verification(7);
+    assert_ne!(t3, t2);
+    append(&mut log, 1, t3).unwrap();
+    assert_eq!(log.open_transactions(), vec![(7, 2)]);
+}
+
+#[test]
+fn a_damaged_aborted_index_is_rebuilt_from_the_markers_even_behind_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
+        append_raw(&mut log, transactional(7, 0, 0, 3)).unwrap(); // 0-2
+        marker(&mut log, 7, 0, false).unwrap(); // 3
+        append_raw(&mut log, transactional(8, 0, 0, 1)).unwrap(); // 4
+        marker(&mut log, 8, 0, false).unwrap(); // 5
+        log.close().unwrap(); // the snapshot covers both markers
+    }
+    let index = super::txn_index::path(dir.path(), 0);
+    let bytes = std::fs::read(&index).unwrap();
+    std::fs::write(&index, &bytes[..40]).unwrap(); // one entry and a torn one
+    let log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
+    let got: Vec<(i64, i64)> = log
+        .aborted_transactions()
+        .iter()
+        .map(|a| (a.producer_id, a.first_offset))
+        .collect();
+    assert_eq!(got, vec![(7, 0), (8, 4)]);
+    assert_eq!(std::fs::read(&index).unwrap(), bytes, "rewritten whole");
+}

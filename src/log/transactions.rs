@@ -44,6 +44,45 @@ impl PartitionLog {
         })
     }
 
+    /// Starts the verification of a transactional batch of `producer_id` (KIP-890): the token
+    /// [`Self::append_verified`] must still find. A producer with a guard already (batches in
+    /// flight for the same transaction) shares it; a marker removes it.
+    pub fn begin_verification(&mut self, producer_id: i64) -> u64 {
+        let next = &mut self.next_verification;
+        *self.verifications.entry(producer_id).or_insert_with(|| {
+            *next += 1;
+            *next
+        })
+    }
+
+    /// A verification that failed: its guard goes (if no other batch took it meanwhile, the
+    /// next one starts afresh).
+    pub fn end_verification(&mut self, producer_id: i64, token: u64) {
+        if self.verifications.get(&producer_id) == Some(&token) {
+            self.verifications.remove(&producer_id);
+        }
+    }
+
+    /// [`Self::append`] of a transactional batch verified with `token`: refused with
+    /// [`LogError::NotVerified`] if a marker ended the producer's transaction here since the
+    /// verification began (the check and the write under the same lock, so a batch delayed past
+    /// its transaction's end cannot open a transaction no coordinator knows).
+    pub fn append_verified(
+        &mut self,
+        batches: &[u8],
+        headers: &[BatchHeader],
+        leader_epoch: i32,
+        now_ms: i64,
+        (producer_id, token): (i64, u64),
+    ) -> Result<AppendInfo, LogError> {
+        self.guarded(|log| {
+            if log.verifications.get(&producer_id) != Some(&token) {
+                return Err(LogError::NotVerified { producer_id });
+            }
+            log.append_inner(batches, headers, leader_epoch, now_ms, None)
+        })
+    }
+
     /// The first offset a read_committed consumer may not see yet.
     pub fn last_stable_offset(&self) -> i64 {
         let hw = self.high_watermark();
@@ -123,6 +162,7 @@ impl PartitionLog {
         offset: i64,
         commit: bool,
     ) -> Result<(), LogError> {
+        self.verifications.remove(&h.producer_id);
         let Some((first, last)) = self.producers.complete_txn(h, offset, commit) else {
             return Ok(());
         };

@@ -7,7 +7,7 @@
 //! version i16 (0), producer id i64, first offset i64, last offset i64 (the marker),
 //! last stable offset i64 (after the abort). The file of a segment is replaced atomically when
 //! an abort lands in it; recovery re-adds entries of markers it replays and drops those past a
-//! cut log.
+//! cut log, and a damaged file makes the loader replay every marker of the log.
 
 use std::path::{Path, PathBuf};
 
@@ -69,21 +69,26 @@ pub struct TxnIndex {
 }
 
 impl TxnIndex {
-    /// Reads the files of the segments with these base offsets. A file whose length is not a
-    /// whole number of entries, or an entry of an unknown version, is read up to that point (and
-    /// logged): recovery re-adds what the log's markers say.
-    pub fn load(dir: &Path, bases: &[i64]) -> TxnIndex {
+    /// Reads the files of the segments with these base offsets; also says whether one was
+    /// damaged (a length that is not a whole number of entries, an entry of an unknown
+    /// version): its entries are read up to the damage and the caller rebuilds the index from
+    /// the log's markers. A file that cannot be read is an I/O error.
+    pub fn load(dir: &Path, bases: &[i64]) -> std::io::Result<(TxnIndex, bool)> {
         let mut entries = Vec::new();
+        let mut damaged = false;
         for &base in bases {
             let p = path(dir, base);
-            let Ok(bytes) = std::fs::read(&p) else {
-                continue;
+            let bytes = match std::fs::read(&p) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
             };
             for chunk in bytes.chunks(ENTRY_LEN) {
                 match AbortedTxn::decode(chunk) {
                     Some(e) => entries.push(e),
                     None => {
-                        tracing::warn!(file = %p.display(), "ignoring the rest of an unreadable transaction index");
+                        tracing::warn!(file = %p.display(), "damaged transaction index; rebuilding it from the log");
+                        damaged = true;
                         break;
                     }
                 }
@@ -91,7 +96,7 @@ impl TxnIndex {
         }
         entries.sort_by_key(|e| e.last_offset);
         entries.dedup();
-        TxnIndex { entries }
+        Ok((TxnIndex { entries }, damaged))
     }
 
     /// Number of entries.
@@ -203,8 +208,9 @@ mod tests {
         idx.write_segment(&StdFileSystem, dir.path(), 10, None)
             .unwrap();
         assert_eq!(std::fs::metadata(path(dir.path(), 0)).unwrap().len(), 34);
-        let back = TxnIndex::load(dir.path(), &[0, 10]);
+        let (back, damaged) = TxnIndex::load(dir.path(), &[0, 10]).unwrap();
         assert_eq!(back, idx);
+        assert!(!damaged);
         assert_eq!(idx.overlapping(0, 4), vec![(1, 0), (2, 3)]);
         assert_eq!(idx.overlapping(6, 30), vec![(2, 3), (3, 20)]);
         assert_eq!(idx.overlapping(13, 20), Vec::<(i64, i64)>::new());
@@ -214,6 +220,7 @@ mod tests {
         assert!(cut.is_empty());
         // A torn or foreign file is read up to the damage, never a panic.
         std::fs::write(path(dir.path(), 0), [0u8, 0, 1, 2, 3]).unwrap();
-        assert_eq!(TxnIndex::load(dir.path(), &[0]).len(), 0);
+        let (torn, damaged) = TxnIndex::load(dir.path(), &[0]).unwrap();
+        assert!(torn.is_empty() && damaged);
     }
 }

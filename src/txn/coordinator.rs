@@ -163,10 +163,9 @@ impl TxnCoordinator {
         if timeout_ms <= 0 || i64::from(timeout_ms) > self.config.max_timeout_ms {
             return fail(TxnError::InvalidTransactionTimeout);
         }
+        // An id the coordinator does not know (new, or expired) starts afresh even when the
+        // producer names its old id and epoch, as Kafka does.
         let Some(current) = self.txns.get(transactional_id).cloned() else {
-            if expected.is_some() {
-                return fail(TxnError::InvalidProducerIdMapping);
-            }
             let producer_id = match new_producer_id() {
                 Ok(id) => id,
                 Err(e) => return fail(e),
@@ -182,6 +181,7 @@ impl TxnCoordinator {
                 last_update_ms: now_ms,
                 markers_in_flight: false,
                 markers_retry_ms: 0,
+                previous: None,
             };
             let record = self.put(m);
             return (
@@ -195,11 +195,18 @@ impl TxnCoordinator {
                 },
             );
         };
-        if let Some((pid, epoch)) = expected {
-            if pid != current.producer_id {
-                return fail(TxnError::InvalidProducerIdMapping);
+        if let Some(named) = expected {
+            if current.previous == Some(named) && current.state == TxnState::Empty {
+                // A retry of the bump from `named` whose answer was lost: the same answer.
+                return (
+                    Ok(InitResult {
+                        producer_id: current.producer_id,
+                        producer_epoch: current.producer_epoch,
+                    }),
+                    TxnOutcome::default(),
+                );
             }
-            if epoch != current.producer_epoch {
+            if named != (current.producer_id, current.producer_epoch) {
                 return fail(TxnError::ProducerFenced);
             }
         }
@@ -224,6 +231,7 @@ impl TxnCoordinator {
             | TxnState::CompleteAbort
             | TxnState::Dead => {
                 let mut m = current;
+                m.previous = Some((m.producer_id, m.producer_epoch));
                 if m.producer_epoch >= i16::MAX - 1 {
                     m.producer_id = match new_producer_id() {
                         Ok(id) => id,

@@ -120,6 +120,7 @@ impl TxnLogRecord {
                 last_update_ms,
                 markers_in_flight: false,
                 markers_retry_ms: 0,
+                previous: None,
             }),
         ))
     }

@@ -146,6 +146,9 @@ pub struct TxnMetadata {
     pub markers_in_flight: bool,
     /// When markers that failed to be written are tried again (not persisted: 0 after load).
     pub markers_retry_ms: i64,
+    /// The (producer id, epoch) the last InitProducerId bumped from, so a producer retrying that
+    /// call (its answer lost) gets the same answer (KIP-360; in memory only, as Kafka's).
+    pub previous: Option<(i64, i16)>,
 }
 
 impl TxnMetadata {

@@ -154,16 +154,21 @@ fn init_producer_id_bumps_the_epoch_fences_an_open_transaction_and_checks_its_in
     // From Empty: epoch + 1, same id.
     let (r, _) = c.init_producer_id(T0, "t", 60_000, None, &mut alloc);
     assert_eq!(r.unwrap().producer_epoch, 1);
-    // KIP-360: naming an epoch that is not the current one is refused.
+    // KIP-360: naming the epoch just bumped from is a retry whose answer was lost: the same
+    // answer, nothing written.
+    let (r, out) = c.init_producer_id(T0, "t", 60_000, Some((101, 0)), &mut alloc);
+    assert_eq!(r.unwrap().producer_epoch, 1);
+    assert!(out.records.is_empty());
+    // Any other id or epoch than the current one is fenced.
     assert_eq!(
-        c.init_producer_id(T0, "t", 60_000, Some((101, 0)), &mut alloc)
+        c.init_producer_id(T0, "t", 60_000, Some((101, 7)), &mut alloc)
             .0,
         Err(TxnError::ProducerFenced)
     );
     assert_eq!(
         c.init_producer_id(T0, "t", 60_000, Some((5, 1)), &mut alloc)
             .0,
-        Err(TxnError::InvalidProducerIdMapping)
+        Err(TxnError::ProducerFenced)
     );
     assert_eq!(
         c.init_producer_id(T0, "t", 60_000, Some((101, 1)), &mut alloc)
@@ -172,6 +177,9 @@ fn init_producer_id_bumps_the_epoch_fences_an_open_transaction_and_checks_its_in
             .producer_epoch,
         2
     );
+    // An id the coordinator forgot starts afresh whatever the producer names.
+    let (r, _) = c.init_producer_id(T0, "gone", 60_000, Some((77, 4)), &mut || Ok(900));
+    assert_eq!(r.unwrap().producer_id, 900);
     // An open transaction is aborted with the epoch bumped past the old producer's.
     c.add_partitions(T0, "t", 101, 2, &[tp("a", 0)]).0.unwrap();
     let (r, out) = c.init_producer_id(T0 + 1, "t", 60_000, None, &mut alloc);
