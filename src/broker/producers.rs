@@ -54,7 +54,7 @@ pub fn describe_producers(node: &Node, req: DescribeProducersRequest) -> Describ
                                 .with_producer_epoch(i32::from(e.epoch))
                                 .with_last_sequence(e.batches.back().map_or(-1, |b| b.last_seq))
                                 .with_last_timestamp(e.last_timestamp)
-                                .with_coordinator_epoch(-1)
+                                .with_coordinator_epoch(e.coordinator_epoch)
                                 .with_current_txn_start_offset(
                                     e.current_txn_first_offset.unwrap_or(-1),
                                 )

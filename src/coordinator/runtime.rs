@@ -642,7 +642,7 @@ fn replay_partition(
         while pos < bytes.len() {
             let h = batch::check_batch(&bytes[pos..], pos).map_err(|e| undecodable(&e))?;
             if h.is_control() {
-                if let Some(commit) = control::marker_type(&bytes[pos..], &h) {
+                if let Some((commit, _)) = control::read_marker(&bytes[pos..], &h) {
                     if h.base_offset >= offset {
                         apply(Replayed::Marker {
                             producer_id: h.producer_id,

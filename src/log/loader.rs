@@ -344,15 +344,19 @@ fn load_producer_state(
                     return;
                 }
                 // A marker: its type is in its one record.
-                let commit = match seg.read_batch_at(pos, h) {
-                    Ok(bytes) => control::marker_type(&bytes, h),
+                let marker = match seg.read_batch_at(pos, h) {
+                    Ok(bytes) => control::read_marker(&bytes, h),
                     Err(e) => {
                         failed = Some(e);
                         return;
                     }
                 };
-                let Some(commit) = commit else { return };
-                if let Some((first, last)) = state.complete_txn(h, h.base_offset, commit) {
+                let Some((commit, coordinator_epoch)) = marker else {
+                    return;
+                };
+                if let Some((first, last)) =
+                    state.complete_txn(h, h.base_offset, commit, coordinator_epoch)
+                {
                     let lso = state.first_unstable_offset().unwrap_or(last + 1);
                     *txn_index_changed |= txn_index.add(AbortedTxn {
                         producer_id: h.producer_id,

@@ -163,15 +163,15 @@ impl PartitionLog {
         self.guarded(|log| log.append_inner(batches, headers, leader_epoch, now_ms, None))
     }
 
-    /// [`Self::append`]; `marker` is the type (COMMIT `true`) of the control batches among
-    /// `headers` (only the broker writes them, see `append_marker`).
+    /// [`Self::append`]; `marker` is the type (COMMIT `true`) and coordinator epoch of the
+    /// control batches among `headers` (only the broker writes them, see `append_marker`).
     pub(super) fn append_inner(
         &mut self,
         batches: &[u8],
         headers: &[BatchHeader],
         leader_epoch: i32,
         now_ms: i64,
-        marker: Option<bool>,
+        marker: Option<(bool, i32)>,
     ) -> Result<AppendInfo, LogError> {
         if headers.is_empty() {
             return Err(LogError::InvalidAppend("no batches"));
@@ -266,7 +266,7 @@ impl PartitionLog {
         let mut first = base_offset;
         for h in headers {
             match marker {
-                Some(commit) if h.is_control() => self.apply_marker(h, first, commit)?,
+                Some(m) if h.is_control() => self.apply_marker(h, first, m)?,
                 _ => self.producers.update(h, first),
             }
             first += i64::from(h.last_offset_delta) + 1;

@@ -18,10 +18,11 @@
 //!    leaves the state untouched, so the producer's retry is judged against the old state.
 //!
 //! Snapshot file `<offset>.snapshot` (offset = the log end offset it covers), big-endian:
-//! `b"GRPS"` magic, u16 format version (2; 1 is read too), u32 entry count, entries, u32 CRC-32C
-//! of everything before it. An entry: producer id i64, epoch i16, last timestamp i64, (v2) first
-//! offset of the open transaction i64 (-1: none), batch count u8, then per batch first seq i32,
-//! last seq i32, first offset i64, last offset i64, max timestamp i64.
+//! `b"GRPS"` magic, u16 format version (3; 1 and 2 are read too), u32 entry count, entries, u32
+//! CRC-32C of everything before it. An entry: producer id i64, epoch i16, last timestamp i64,
+//! (v2+) first offset of the open transaction i64 (-1: none), (v3) coordinator epoch of the last
+//! marker i32, batch count u8, then per batch first seq i32, last seq i32, first offset i64, last
+//! offset i64, max timestamp i64.
 //! A snapshot that fails its CRC is ignored (the state is rebuilt from an older one or from the
 //! log), as Kafka does with a corrupt snapshot.
 
@@ -38,7 +39,7 @@ use crate::record::batch::BatchHeader;
 pub const BATCHES_TO_RETAIN: usize = 5;
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"GRPS";
-const SNAPSHOT_VERSION: u16 = 2;
+const SNAPSHOT_VERSION: u16 = 3;
 /// Extension of snapshot files in the partition directory.
 pub const SNAPSHOT_EXT: &str = "snapshot";
 
@@ -68,6 +69,8 @@ pub struct ProducerEntry {
     pub last_timestamp: i64,
     /// First offset of the producer's open transaction in this partition.
     pub current_txn_first_offset: Option<i64>,
+    /// The coordinator epoch of the last marker written for it (-1: none).
+    pub coordinator_epoch: i32,
 }
 
 impl ProducerEntry {
@@ -78,6 +81,7 @@ impl ProducerEntry {
             batches: VecDeque::with_capacity(BATCHES_TO_RETAIN),
             last_timestamp: h.max_timestamp,
             current_txn_first_offset: None,
+            coordinator_epoch: -1,
         }
     }
 }
@@ -265,8 +269,10 @@ impl ProducerStateManager {
         h: &BatchHeader,
         offset: i64,
         commit: bool,
+        coordinator_epoch: i32,
     ) -> Option<(i64, i64)> {
         let entry = self.entry_at_epoch(h);
+        entry.coordinator_epoch = coordinator_epoch;
         entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
         let first = entry.current_txn_first_offset.take();
         self.dirty += 1;
@@ -333,6 +339,7 @@ impl ProducerStateManager {
             out.extend_from_slice(&e.epoch.to_be_bytes());
             out.extend_from_slice(&e.last_timestamp.to_be_bytes());
             out.extend_from_slice(&e.current_txn_first_offset.unwrap_or(-1).to_be_bytes());
+            out.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
             out.push(e.batches.len() as u8);
             for b in &e.batches {
                 out.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -376,6 +383,11 @@ impl ProducerStateManager {
             if let Some(first) = txn_first {
                 ongoing.insert(first, id);
             }
+            let coordinator_epoch = if version >= 3 {
+                i32::from_be_bytes(r.arr()?)
+            } else {
+                -1
+            };
             let n = r.take(1)?[0] as usize;
             if n > BATCHES_TO_RETAIN {
                 return None;
@@ -397,6 +409,7 @@ impl ProducerStateManager {
                     batches,
                     last_timestamp,
                     current_txn_first_offset: txn_first,
+                    coordinator_epoch,
                 },
             );
         }

@@ -926,6 +926,8 @@ fn markers_move_the_last_stable_offset_and_read_committed_stops_there() {
     assert_eq!(log.open_transactions(), vec![(7, 2), (8, 5)]);
     assert_eq!(marker(&mut log, 7, 0, false).unwrap().base_offset, 7);
     assert_eq!(log.last_stable_offset(), 5, "producer 8 still open");
+    assert_eq!(log.producer_state().entry(7).unwrap().coordinator_epoch, 0);
+    assert_eq!(log.producer_state().entry(8).unwrap().coordinator_epoch, -1);
     // The read stops before producer 8's batch, and lists the abort it overlaps.
     let r = log.read_committed(0, 1 << 20).unwrap();
     assert_eq!(r.aborted, vec![(7, 2)]);

@@ -40,7 +40,8 @@ impl PartitionLog {
         let headers = batch::frame_batches(&buf)
             .map_err(|_| LogError::InvalidAppend("marker batch failed its own check"))?;
         self.guarded(|log| {
-            log.append_inner(&buf, &headers, leader_epoch, now_ms, Some(marker.commit))
+            let m = (marker.commit, marker.coordinator_epoch);
+            log.append_inner(&buf, &headers, leader_epoch, now_ms, Some(m))
         })
     }
 
@@ -160,10 +161,13 @@ impl PartitionLog {
         &mut self,
         h: &BatchHeader,
         offset: i64,
-        commit: bool,
+        (commit, coordinator_epoch): (bool, i32),
     ) -> Result<(), LogError> {
         self.verifications.remove(&h.producer_id);
-        let Some((first, last)) = self.producers.complete_txn(h, offset, commit) else {
+        let ended = self
+            .producers
+            .complete_txn(h, offset, commit, coordinator_epoch);
+        let Some((first, last)) = ended else {
             return Ok(());
         };
         let entry = AbortedTxn {

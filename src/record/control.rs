@@ -66,15 +66,21 @@ pub fn parse_control_key(key: &[u8]) -> Option<bool> {
     }
 }
 
-/// The marker type of a whole control batch (`batch` starts at its header): COMMIT or ABORT
-/// from its first record's key; `None` if it is not a control batch or the key is unknown.
-pub fn marker_type(batch: &[u8], h: &BatchHeader) -> Option<bool> {
+/// A whole control batch's marker (`batch` starts at its header): COMMIT (`true`) or ABORT
+/// from its first record's key, and the coordinator epoch from its value (-1 if the value is
+/// missing or of another version); `None` if it is not a control batch or the key is unknown.
+pub fn read_marker(batch: &[u8], h: &BatchHeader) -> Option<(bool, i32)> {
     if !h.is_control() {
         return None;
     }
     let mut records = RecordReader::new(batch, h, 4096).ok()?;
     records.next_record(Want::Data).ok()??;
-    parse_control_key(records.key()?)
+    let commit = parse_control_key(records.key()?)?;
+    let epoch = match records.value() {
+        Some([0, 0, e @ ..]) if e.len() >= 4 => i32::from_be_bytes([e[0], e[1], e[2], e[3]]),
+        _ => -1,
+    };
+    Some((commit, epoch))
 }
 
 #[cfg(test)]
@@ -99,7 +105,7 @@ mod tests {
                 (42, 3, -1)
             );
             assert_eq!(h.records_count, 1);
-            assert_eq!(marker_type(&b, &h), Some(commit));
+            assert_eq!(read_marker(&b, &h), Some((commit, 7)));
         }
         assert_eq!(parse_control_key(&[0, 0, 0, 9]), None);
         assert_eq!(parse_control_key(&[0]), None);

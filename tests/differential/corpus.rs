@@ -1919,6 +1919,16 @@ async fn transactions(p: &mut Pair, t0: i64) {
     };
     p.compare_each(markers(gp.0), markers(kp.0), "write_txn_markers/abort", 1)
         .await;
+    p.compare(
+        "describe_producers/transactional",
+        RequestKind::DescribeProducers(DescribeProducersRequest::default().with_topics(vec![
+            kafka_protocol::messages::describe_producers_request::TopicRequest::default()
+                .with_name(name("diff-txn"))
+                .with_partition_indexes(vec![0, 1]),
+        ])),
+        0,
+    )
+    .await;
     transaction_edges(p).await;
 }
 
