@@ -530,24 +530,9 @@ impl LogSegment {
         .map(|_| ())
     }
 
-    /// Calls `f` for each batch header from the batch containing `offset` to the end, using the
-    /// offset index to skip the part before it (producer-state replay after a snapshot).
-    pub fn for_each_header_from(
-        &self,
-        offset: i64,
-        mut f: impl FnMut(&BatchHeader),
-    ) -> std::io::Result<()> {
-        let Some((pos, _)) = self.find_batch(offset)? else {
-            return Ok(());
-        };
-        self.scan_from(pos, |h| {
-            f(h);
-            false
-        })
-        .map(|_| ())
-    }
-
-    /// [`Self::for_each_header_from`] with each batch's position too.
+    /// Calls `f` with the position and header of each batch from the batch containing `offset`
+    /// to the end, using the offset index to skip the part before it (producer-state replay
+    /// after a snapshot).
     pub fn for_each_batch_from(
         &self,
         offset: i64,

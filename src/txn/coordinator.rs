@@ -106,16 +106,6 @@ impl TxnCoordinator {
         self.txns.get_mut(id).expect("known id")
     }
 
-    /// Number of transactional ids.
-    pub fn len(&self) -> usize {
-        self.txns.len()
-    }
-
-    /// True if there are none.
-    pub fn is_empty(&self) -> bool {
-        self.txns.is_empty()
-    }
-
     /// Replaces `id`'s metadata (remembering the old one for [`Self::appended`]) and returns
     /// its record.
     fn put(&mut self, m: TxnMetadata) -> TxnLogRecord {
