@@ -116,6 +116,40 @@ enum Cmd {
         #[arg(long)]
         broker_pid: Option<u32>,
     },
+    /// Log compaction: COUNT keyed records of SIZE bytes over KEYS keys into a new compacted
+    /// topic held back by min.compaction.lag.ms, then the lag lifted: how long the cleaner
+    /// takes to clean it all, from its own log lines (LOG) and its thread's CPU time.
+    Compact {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+        /// The broker's log file (its stderr).
+        #[arg(long)]
+        log: PathBuf,
+        #[arg(long)]
+        broker_pid: u32,
+    },
+    /// COUNT offset commits: synchronous commits of PARTITIONS partitions each (one request,
+    /// one record per partition), as fast as they are answered.
+    CommitMany {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value_t = 100)]
+        partitions: i32,
+        #[arg(long)]
+        count: u64,
+    },
     /// Read a topic from the start to its high watermark (assign, no group).
     Fetch {
         #[arg(long)]
@@ -230,6 +264,22 @@ fn main() -> Result<()> {
             partitions,
             broker_pid,
         } => many_partitions(&brokers, topics, partitions, broker_pid),
+        Cmd::Compact {
+            brokers,
+            topic,
+            count,
+            keys,
+            size,
+            log,
+            broker_pid,
+        } => compact(&brokers, &topic, count, keys, size, &log, broker_pid),
+        Cmd::CommitMany {
+            brokers,
+            topic,
+            group,
+            partitions,
+            count,
+        } => commit_many(&brokers, &topic, &group, partitions, count),
         Cmd::Fetch {
             brokers,
             topic,
@@ -729,6 +779,205 @@ fn commits(
         "{{\"commits\":{n},\"secs\":{elapsed:.4},\"client_cpu\":{:.4},\"broker_cpu\":{}}}",
         c1 - c0,
         json_opt(b1.zip(b0).map(|(a, b)| a - b))
+    );
+    Ok(())
+}
+
+/// `count` commit records: synchronous commits of `partitions` partitions at a time.
+fn commit_many(brokers: &str, topic: &str, group: &str, partitions: i32, count: u64) -> Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let topic_spec = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    runtime.block_on(admin.create_topics(&[topic_spec], &AdminOptions::new()))?;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let t0 = Instant::now();
+    let rounds = count / partitions.max(1) as u64;
+    for round in 0..rounds {
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Offset(round as i64))?;
+        }
+        consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync)?;
+    }
+    println!(
+        "{{\"commits\":{},\"secs\":{:.3}}}",
+        rounds * partitions as u64,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// log compaction
+
+/// The `key=value` fields of the broker's "cleaned log" lines for `dir_suffix` (ANSI colours
+/// removed), in order.
+fn cleaned_lines(
+    log: &Path,
+    dir_suffix: &str,
+) -> Result<Vec<std::collections::HashMap<String, String>>> {
+    let text =
+        std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut plain = String::with_capacity(line.len());
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        if !plain.contains("cleaned log") {
+            continue;
+        }
+        let fields: std::collections::HashMap<String, String> = plain
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if fields.get("dir").is_some_and(|d| d.ends_with(dir_suffix)) {
+            out.push(fields);
+        }
+    }
+    Ok(out)
+}
+
+/// CPU seconds of the broker's thread named `name` (its `comm`), if there is one.
+fn thread_cpu_secs(pid: u32, name: &str) -> Option<f64> {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let t = t.ok()?.path();
+        if std::fs::read_to_string(t.join("comm")).ok()?.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.join("stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f[11].parse::<u64>().ok()? + f[12].parse::<u64>().ok()?;
+        return Some(ticks as f64 / clk_tck());
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compact(
+    brokers: &str,
+    topic: &str,
+    count: u64,
+    keys: u64,
+    size: usize,
+    log: &Path,
+    broker_pid: u32,
+) -> Result<()> {
+    use rdkafka::admin::{
+        AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+    };
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let configs = |lag: &'static str| {
+        [
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "67108864"),
+            ("segment.ms", "1000"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+            ("min.compaction.lag.ms", lag),
+        ]
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut t = NewTopic::new(topic, 1, TopicReplication::Fixed(1));
+    for (k, v) in configs("86400000") {
+        t = t.set(k, v);
+    }
+    let created = runtime.block_on(admin.create_topics(&[t], &AdminOptions::new()))?;
+    created[0]
+        .clone()
+        .map_err(|(t, e)| anyhow!("create {t}: {e}"))?;
+    let producer: BaseProducer<AckCounter> =
+        producer_config(brokers).create_with_context(AckCounter::default())?;
+    let payloads = text_payloads(1000, size);
+    let send = |key: &str, value: &[u8]| -> Result<()> {
+        let mut r = BaseRecord::to(topic).partition(0).key(key).payload(value);
+        loop {
+            match producer.send(r) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    producer.poll(Duration::from_millis(5));
+                    r = back;
+                }
+                Err((e, _)) => bail!("produce: {e}"),
+            }
+        }
+    };
+    for i in 0..count {
+        send(&format!("key-{}", i % keys), &payloads[(i % 1000) as usize])?;
+    }
+    producer.flush(Duration::from_secs(120))?;
+    // Past segment.ms, one more record rolls the segment: everything above becomes cleanable.
+    std::thread::sleep(Duration::from_millis(1100));
+    send("end", b"end")?;
+    producer.flush(Duration::from_secs(60))?;
+    let acks = producer.context();
+    if acks.failed.load(Ordering::Relaxed) > 0 {
+        bail!("produce failed: {:?}", acks.first_error.lock().unwrap());
+    }
+    let suffix = format!("{topic}-0");
+    let before = cleaned_lines(log, &suffix)?.len();
+    let cpu0 = thread_cpu_secs(broker_pid, "log-cleaner-0").unwrap_or(0.0);
+    let t0 = Instant::now();
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (k, v) in configs("0") {
+        alter = alter.set(k, v);
+    }
+    runtime.block_on(admin.alter_configs(&[alter], &AdminOptions::new()))?;
+    let done = count.to_string();
+    let lines = loop {
+        let lines = cleaned_lines(log, &suffix)?;
+        if lines[before..]
+            .iter()
+            .any(|l| l.get("cleaned_up_to") == Some(&done))
+        {
+            break lines;
+        }
+        if t0.elapsed() > Duration::from_secs(600) {
+            bail!("the cleaner did not finish in 10 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = thread_cpu_secs(broker_pid, "log-cleaner-0").unwrap_or(0.0) - cpu0;
+    let sum = |k: &str| -> u64 {
+        lines[before..]
+            .iter()
+            .filter_map(|l| l.get(k)?.parse::<u64>().ok())
+            .sum()
+    };
+    println!(
+        "{{\"records\":{count},\"keys\":{keys},\"passes\":{},\"map_bytes_read\":{},\"bytes_read\":{},\"bytes_written\":{},\"records_kept\":{},\"cleaner_ms\":{},\"wall_secs\":{wall:.3},\"cleaner_cpu\":{cpu:.3}}}",
+        lines.len() - before,
+        sum("map_bytes_read"),
+        sum("bytes_read"),
+        sum("bytes_written"),
+        sum("records_kept"),
+        sum("duration_ms"),
     );
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::log::dir_lock::DirLock;
 use crate::log::{FileSystem, LogDir, StdFileSystem};
 use crate::properties::{self, Properties};
 use crate::server::ServeLimits;
+use crate::topics::cleaner::LogCleaner;
 use crate::topics::TopicRegistry;
 use crate::txn::TxnError;
 
@@ -223,6 +224,7 @@ pub async fn start_with(
     let txn_markers = tokio::spawn(txns.run_marker_task(cluster.subscribe_stopping()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let retention = tokio::spawn(retention_task(cluster.clone()));
+    let mut log_cleaner = LogCleaner::start(registry.clone(), &config.cleaner);
     let limits = ServeLimits {
         max_connections: config.max_connections,
         max_frame: config.socket_request_max_bytes,
@@ -242,6 +244,8 @@ pub async fn start_with(
         let registry = serving.cluster.topics.clone();
         let data_dir = serving.cluster.config.data_dir.clone();
         let flushed = tokio::task::spawn_blocking(move || {
+            // A pass in progress stops at its next batch; what it wrote is removed.
+            log_cleaner.stop();
             if !registry.flush_all() {
                 return std::io::Result::Ok(false);
             }

@@ -151,6 +151,27 @@ fig("restart", "after SIGKILL: broker's own 'ready in' figure", "ms", restart_va
 fig("restart", "SIGKILL again once recovered, restart: first ApiVersions answer", "ms",
     restart_vals("restart_again", "ready_ms"))
 
+# 12. log compaction
+for r in runs.get("compact", []):
+    secs = r["cleaner_ms"] / 1e3
+    fig("compaction", f"cleaner: {r['records']:,} records of 100 B over {r['keys']:,} keys, log cleaned",
+        "MB/s", [r["bytes_read"] / MB / secs] if secs else [])
+    fig("compaction", "cleaner: all log read (key map + cleaning)", "MB/s",
+        [(r["bytes_read"] + r["map_bytes_read"]) / MB / secs] if secs else [])
+    fig("compaction", "cleaner thread CPU per GB of log cleaned", "s/GB",
+        [r["cleaner_cpu"] / (r["bytes_read"] / GB)] if r["bytes_read"] else [])
+    fig("compaction", "cleaner: bytes written / bytes read", "%",
+        [100 * r["bytes_written"] / r["bytes_read"]] if r["bytes_read"] else [])
+for mode, label in [("cleaned", "cleaned"), ("history", "log.cleaner.enable=false")]:
+    for r in runs.get(f"restart_commits_{mode}", []):
+        n = runs.get(f"commit_many_{mode}", [{}])[0].get("commits", 0)
+        fig("compaction", f"start after {n:,} offset commits ({label}): first answer", "ms",
+            [float(x) for x in r.get("ready_ms", [])], "< 100 ms" if mode == "cleaned" else "",
+            med([float(x) for x in r.get("ready_ms", [])]) < 100 if mode == "cleaned" and r.get("ready_ms") else None)
+        if r.get("replayed") is not None:
+            fig("compaction", f"  __consumer_offsets records replayed ({label})", "records", [r["replayed"]])
+        fig("compaction", f"  __consumer_offsets on disk ({label})", "MB", [r["offsets_bytes"] / MB])
+
 # 10. many partitions
 many = runs.get("many", [{}])[0]
 if many:

@@ -61,11 +61,18 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     key("offsets.retention.check.interval.ms", &[], "600000", ConfigType::Long(1), "How often expired offsets are removed."),
     key("offset.metadata.max.bytes", &[], "4096", ConfigType::Int(0), "Longest metadata string of a committed offset."),
     key("offsets.topic.num.partitions", &[], "50", ConfigType::Int(1), "Partitions of __consumer_offsets (at most 1000 here)."),
+    key("offsets.topic.segment.bytes", &[], "104857600", ConfigType::Int(1), "segment.bytes of __consumer_offsets when it is created; the log cleaner never cleans the active segment, so this bounds what a restart replays."),
+    key("transaction.state.log.segment.bytes", &[], "104857600", ConfigType::Int(1), "segment.bytes of __transaction_state when it is created."),
     key("transaction.state.log.num.partitions", &[], "50", ConfigType::Int(1), "Partitions of __transaction_state (at most 1000 here)."),
     key("transaction.max.timeout.ms", &[], "900000", ConfigType::Int(1), "Largest transaction.timeout.ms a producer may ask for."),
     key("transactional.id.expiration.ms", &[], "604800000", ConfigType::Int(1), "Idle transactional ids are forgotten after this long."),
     key("transaction.abort.timed.out.transaction.cleanup.interval.ms", &[], "10000", ConfigType::Int(1), "Accepted for Kafka's sake: Gregor aborts a transaction the moment its timeout passes, on its own timer, rather than on a scan."),
     key("transaction.partition.verification.enable", &[], "true", ConfigType::Boolean, "KIP-890: a transactional produce to a partition not added to the transaction is refused."),
+    key("log.cleaner.enable", &[], "true", ConfigType::Boolean, "Run the log cleaner, which compacts cleanup.policy=compact topics (__consumer_offsets and __transaction_state among them)."),
+    key("log.cleaner.threads", &[], "1", ConfigType::Int(0), "Cleaner threads; each cleans one log at a time (0: none, as log.cleaner.enable=false)."),
+    key("log.cleaner.dedupe.buffer.size", &[], "134217728", ConfigType::Long(0), "Memory for the cleaners' key maps, shared by the threads; a map grows as it fills, up to its share (24 bytes a key)."),
+    key("log.cleaner.io.buffer.size", &[], "524288", ConfigType::Int(0), "Bytes of a segment a cleaner reads (and writes) at once."),
+    key("log.cleaner.backoff.ms", &[], "15000", ConfigType::Long(0), "How long a cleaner with nothing to clean waits before looking again."),
     key("gregor.log.max.open.files", &[], "0", ConfigType::Int(0), "Gregor's own: segment files kept open; 0: half the open-file limit, at most 4096."),
 ];
 
@@ -128,6 +135,8 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
         "offsets.topic.num.partitions" => {
             c.offsets_topic_partitions = num::<i32>(k, value)?.clamp(1, 1000)
         }
+        "offsets.topic.segment.bytes" => c.offsets_topic_segment_bytes = num(k, value)?,
+        "transaction.state.log.segment.bytes" => c.txn.state_log_segment_bytes = num(k, value)?,
         "transaction.state.log.num.partitions" => {
             c.txn.state_log_partitions = num::<i32>(k, value)?.clamp(1, 1000)
         }
@@ -139,6 +148,13 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
         "transaction.partition.verification.enable" => {
             c.txn.partition_verification = value.trim().eq_ignore_ascii_case("true")
         }
+        "log.cleaner.enable" => c.cleaner.enable = value.trim().eq_ignore_ascii_case("true"),
+        "log.cleaner.threads" => c.cleaner.threads = num::<usize>(k, value)?.min(64),
+        "log.cleaner.dedupe.buffer.size" => c.cleaner.dedupe_buffer_bytes = num(k, value)?,
+        "log.cleaner.io.buffer.size" => {
+            c.cleaner.io_buffer_bytes = num::<usize>(k, value)?.max(4096)
+        }
+        "log.cleaner.backoff.ms" => c.cleaner.backoff_ms = num(k, value)?,
         "gregor.log.max.open.files" => {
             let n: usize = num(k, value)?;
             c.max_open_files = (n > 0).then_some(n);

@@ -97,8 +97,12 @@ pub struct Config {
     pub group: GroupConfig,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`.
     pub offsets_topic_partitions: i32,
+    /// `offsets.topic.segment.bytes`: `segment.bytes` of `__consumer_offsets` when created.
+    pub offsets_topic_segment_bytes: i32,
     /// The `transaction.*` and `transactional.id.*` keys.
     pub txn: TxnConfig,
+    /// The `log.cleaner.*` keys.
+    pub cleaner: CleanerSettings,
     /// `gregor.log.max.open.files` (Gregor's own): segment files kept open at once. `None`:
     /// half the open-file limit, at most 4,096 (see [`crate::log::file_cache`]).
     pub max_open_files: Option<usize>,
@@ -131,7 +135,9 @@ impl Default for Config {
             producer_id_expiration_ms: 0,
             group: GroupConfig::default(),
             offsets_topic_partitions: 0,
+            offsets_topic_segment_bytes: 0,
             txn: TxnConfig::default(),
+            cleaner: CleanerSettings::default(),
             max_open_files: None,
             static_props: Properties::new(),
             unknown_keys: Vec::new(),
@@ -383,11 +389,42 @@ impl Default for GroupConfig {
     }
 }
 
+/// The log cleaner's settings (the `log.cleaner.*` keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanerSettings {
+    /// `log.cleaner.enable`.
+    pub enable: bool,
+    /// `log.cleaner.threads`.
+    pub threads: usize,
+    /// `log.cleaner.dedupe.buffer.size`: offset-map memory, shared by the threads.
+    pub dedupe_buffer_bytes: usize,
+    /// `log.cleaner.io.buffer.size`: how much of a segment is read at once.
+    pub io_buffer_bytes: usize,
+    /// `log.cleaner.backoff.ms`: how long an idle cleaner waits before looking again.
+    pub backoff_ms: i64,
+}
+
+impl Default for CleanerSettings {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        CleanerSettings {
+            enable: true,
+            threads: 1,
+            dedupe_buffer_bytes: 128 << 20,
+            io_buffer_bytes: 512 << 10,
+            backoff_ms: 15_000,
+        }
+    }
+}
+
 /// The transaction coordinator's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnConfig {
     /// `transaction.state.log.num.partitions`: partitions of `__transaction_state`.
     pub state_log_partitions: i32,
+    /// `transaction.state.log.segment.bytes`: `segment.bytes` of `__transaction_state` when
+    /// created.
+    pub state_log_segment_bytes: i32,
     /// `transaction.max.timeout.ms`: the largest `transaction.timeout.ms` a producer may ask for.
     pub max_timeout_ms: i64,
     /// `transactional.id.expiration.ms`: idle transactional ids are forgotten after this long.
@@ -402,6 +439,7 @@ impl Default for TxnConfig {
     fn default() -> Self {
         TxnConfig {
             state_log_partitions: 50,
+            state_log_segment_bytes: 104_857_600,
             max_timeout_ms: 900_000,
             id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
             partition_verification: true,

@@ -125,6 +125,9 @@ impl Shard for Coordinator {
 #[derive(Debug)]
 pub struct GroupCoordinator {
     runtime: Arc<CoordinatorRuntime<Coordinator>>,
+    /// Records of `__consumer_offsets` replayed when it opened (bounded by live state once the
+    /// log cleaner has been over it).
+    replayed_at_open: usize,
 }
 
 impl GroupCoordinator {
@@ -142,15 +145,26 @@ impl GroupCoordinator {
                 partitions: config.offsets_topic_partitions,
                 configs: BTreeMap::from([
                     ("cleanup.policy".to_string(), "compact".to_string()),
-                    ("segment.bytes".to_string(), "104857600".to_string()),
+                    (
+                        "segment.bytes".to_string(),
+                        config.offsets_topic_segment_bytes.to_string(),
+                    ),
                 ]),
             },
             topics,
             clock,
             move |_| Coordinator::new(group_config.clone()),
         );
-        runtime.load_all()?;
-        Ok(GroupCoordinator { runtime })
+        let replayed_at_open = runtime.load_all()?;
+        Ok(GroupCoordinator {
+            runtime,
+            replayed_at_open,
+        })
+    }
+
+    /// Records of `__consumer_offsets` replayed when the coordinator opened.
+    pub fn replayed_at_open(&self) -> usize {
+        self.replayed_at_open
     }
 
     /// The shard (partition of `__consumer_offsets`) that owns `group_id`.

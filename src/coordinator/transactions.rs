@@ -153,7 +153,10 @@ impl TransactionCoordinator {
                 partitions: config.txn.state_log_partitions,
                 configs: BTreeMap::from([
                     ("cleanup.policy".to_string(), "compact".to_string()),
-                    ("segment.bytes".to_string(), "104857600".to_string()),
+                    (
+                        "segment.bytes".to_string(),
+                        config.txn.state_log_segment_bytes.to_string(),
+                    ),
                     ("min.insync.replicas".to_string(), "1".to_string()),
                 ]),
             },

@@ -98,6 +98,8 @@ impl PartitionLog {
             .fs()
             .create_dir_all(dir)
             .map_err(|e| LogError::io("create log directory", dir, e))?;
+        super::cleaner::recover_interrupted(log_dir.fs(), dir)
+            .map_err(|e| LogError::io("recover an interrupted log cleaning", dir, e))?;
         let bases = list_segments(dir)?;
         let checkpoints = Checkpoints::read(dir)?;
         let recover_from = checkpoints.recovery_point.unwrap_or(0);
@@ -172,6 +174,12 @@ impl PartitionLog {
             checkpointed_recovery_point: checkpoints.recovery_point,
             epochs,
             last_flush_ms: now,
+            cleaner_checkpoint: checkpoint::read_offset(
+                dir,
+                super::cleaner::CLEANER_CHECKPOINT_FILE,
+            )
+            .map_err(|e| LogError::io("read cleaner checkpoint", dir, e))?,
+            cleaner_horizon: None,
             deleted: false,
         };
         if recover && !bases.is_empty() {

@@ -19,6 +19,8 @@
 //! - [`txn_index`]: the aborted-transaction index (`.txnindex`).
 //! - `transactions`: markers, the last stable offset and read_committed reads of a
 //!   [`PartitionLog`].
+//! - [`cleaner`]: log compaction, one pass over one log at a time, and the crash recovery of
+//!   its segment swaps.
 //! - [`error`]: [`LogError`] and its Kafka error codes.
 //! - [`fs`]: the [`FileSystem`] seam every write goes through, and a fault-injecting one.
 //! - [`log_dir`]: [`LogDir`], a directory of logs that goes offline on an I/O error.
@@ -26,6 +28,7 @@
 //! - [`file_cache`]: [`file_cache::FileCache`], the bounded set of open segment files.
 
 pub mod checkpoint;
+pub mod cleaner;
 pub mod dir_lock;
 pub mod epoch;
 pub mod error;

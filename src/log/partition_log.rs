@@ -47,7 +47,7 @@ use crate::record::FileSlice;
 
 /// Per-topic log settings (Kafka's `LogConfig`), replaceable at runtime with
 /// [`PartitionLog::set_config`] because topic configs can be altered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would exceed this size.
     pub segment_bytes: u64,
@@ -67,6 +67,17 @@ pub struct LogConfig {
     pub flush_ms: i64,
     /// `message.timestamp.type=LogAppendTime`: stamp batches with the broker's clock.
     pub message_timestamp_log_append: bool,
+    /// `cleanup.policy` includes `compact`: the log cleaner keeps the latest record per key.
+    pub compact: bool,
+    /// `delete.retention.ms`: how long the cleaner keeps tombstones (and removable markers).
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: the share of the log not yet cleaned that makes it due.
+    pub min_cleanable_ratio: f64,
+    /// `min.compaction.lag.ms`: records younger than this are not cleaned.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: records older than this are cleaned whatever the ratio (and
+    /// the active segment of a compacted log rolls by then).
+    pub max_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -82,6 +93,11 @@ impl Default for LogConfig {
             flush_messages: i64::MAX as u64,
             flush_ms: i64::MAX,
             message_timestamp_log_append: false,
+            compact: false,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_cleanable_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -138,6 +154,11 @@ pub struct PartitionLog {
     pub(super) verifications: std::collections::HashMap<i64, u64>,
     /// Source of verification tokens.
     pub(super) next_verification: u64,
+    /// Where the clean part of the log ends (`cleaner-offset-checkpoint`), if a pass ran.
+    pub(super) cleaner_checkpoint: Option<i64>,
+    /// The earliest delete horizon the last cleaner pass left in the log (in memory only): the
+    /// log is due again when it passes.
+    pub(super) cleaner_horizon: Option<i64>,
     /// Set when the topic is deleted: later calls through a partition handle still held
     /// elsewhere fail with [`LogError::Deleted`] instead of writing into a removed directory
     /// (which would look like a disk failure and take the log directory offline).
@@ -252,7 +273,7 @@ impl PartitionLog {
             max_ts,
             last_offset,
             segment_bytes,
-            self.config.segment_ms,
+            self.effective_segment_ms(),
             now_ms,
         ) {
             self.roll(now_ms)?;
@@ -729,6 +750,18 @@ impl PartitionLog {
         self.segments
             .partition_point(|s| s.base_offset() <= offset)
             .saturating_sub(1)
+    }
+
+    /// `segment.ms`, or `max.compaction.lag.ms` if sooner on a compacted log (Kafka's
+    /// `LogConfig.maxSegmentMs`): the active segment is never cleaned, so it must roll.
+    fn effective_segment_ms(&self) -> i64 {
+        if self.config.compact && self.config.max_compaction_lag_ms > 0 {
+            self.config
+                .segment_ms
+                .min(self.config.max_compaction_lag_ms)
+        } else {
+            self.config.segment_ms
+        }
     }
 
     /// `segment.bytes`, capped so positions fit the index's 32 bits.

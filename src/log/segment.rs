@@ -148,11 +148,18 @@ fn invalid_data(msg: String) -> std::io::Error {
 
 impl LogSegment {
     fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
-        (
-            dir.join(file_name(base_offset, "log")),
-            dir.join(file_name(base_offset, "index")),
-            dir.join(file_name(base_offset, "timeindex")),
-        )
+        Self::paths_with_suffix(dir, base_offset, "")
+    }
+
+    /// The three files' paths with `suffix` after the extension (`.cleaned`, `.swap`: the log
+    /// cleaner's segments on their way in, see `super::cleaner`).
+    fn paths_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+    ) -> (PathBuf, PathBuf, PathBuf) {
+        let at = |ext: &str| dir.join(format!("{}{suffix}", file_name(base_offset, ext)));
+        (at("log"), at("index"), at("timeindex"))
     }
 
     fn with_file(
@@ -199,22 +206,57 @@ impl LogSegment {
         base_offset: i64,
         now_ms: i64,
     ) -> std::io::Result<Self> {
-        let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
+        Self::create_with_suffix(fs, cache, dir, base_offset, "", now_ms)
+    }
+
+    /// [`Self::create`] with `suffix` after each file's extension (the log cleaner writes
+    /// `<base>.log.cleaned` and its indexes, then renames them, see [`Self::rename_suffix`]).
+    pub fn create_with_suffix(
+        fs: Arc<dyn FileSystem>,
+        cache: &Arc<FileCache>,
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+        now_ms: i64,
+    ) -> std::io::Result<Self> {
+        let (log_path, index_path, time_index_path) =
+            Self::paths_with_suffix(dir, base_offset, suffix);
         let file = fs
             .create(&log_path)
             .map_err(|e| io_at(e, "create", &log_path))?;
         for p in [&index_path, &time_index_path] {
             fs.remove_file(p).map_err(|e| io_at(e, "remove stale", p))?;
         }
-        Ok(Self::with_file(
-            fs,
-            cache,
-            dir,
-            base_offset,
-            Some(file),
-            0,
-            now_ms,
-        ))
+        let mut seg = Self::with_file(fs, cache, dir, base_offset, Some(file), 0, now_ms);
+        (seg.log_path, seg.index_path, seg.time_index_path) =
+            (log_path, index_path, time_index_path);
+        Ok(seg)
+    }
+
+    /// Renames the segment's three files from `<name><from>` to `<name><to>` (suffixes such as
+    /// `""`, `.cleaned`, `.swap`, `.deleted`), the log file last, and follows them. The open
+    /// file handle stays valid. Files that were never written (an index with no entries) are
+    /// written first, so all three always move together.
+    pub fn rename_suffix(&mut self, from: &str, to: &str) -> std::io::Result<()> {
+        let moved = |p: &Path| -> PathBuf {
+            let s = p.as_os_str().to_string_lossy();
+            PathBuf::from(format!("{}{to}", s.strip_suffix(from).unwrap_or(&s)))
+        };
+        for p in [self.index_path.clone(), self.time_index_path.clone()] {
+            if std::fs::symlink_metadata(&p).is_err() {
+                self.write_file(&p, &[])?;
+            }
+            let q = moved(&p);
+            self.fs.rename(&p, &q).map_err(|e| io_at(e, "rename", &p))?;
+        }
+        let q = moved(&self.log_path);
+        self.fs
+            .rename(&self.log_path, &q)
+            .map_err(|e| io_at(e, "rename", &self.log_path))?;
+        self.log_path = q;
+        self.index_path = moved(&self.index_path);
+        self.time_index_path = moved(&self.time_index_path);
+        Ok(())
     }
 
     /// An existing segment, by its `.log` file's size; the file is opened when first read. The
@@ -678,6 +720,11 @@ impl LogSegment {
         self.size.saturating_add(incoming) > segment_bytes
             || (segment_ms >= 0 && waited > segment_ms)
             || u32::try_from(last_offset.saturating_sub(self.base_offset)).is_err()
+    }
+
+    /// `maxTimestamp` of the first batch, if any (`max.compaction.lag.ms` counts from it).
+    pub fn first_batch_timestamp(&self) -> Option<i64> {
+        self.first_batch_timestamp
     }
 
     /// Largest timestamp for retention: the largest batch timestamp, or the file's modification

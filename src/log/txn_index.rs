@@ -57,6 +57,15 @@ impl AbortedTxn {
     }
 }
 
+/// `entries` in the file format.
+pub fn encode_entries(entries: &[AbortedTxn]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * ENTRY_LEN);
+    for e in entries {
+        e.encode(&mut out);
+    }
+    out
+}
+
 /// `<dir>/<20-digit base offset>.txnindex`.
 pub fn path(dir: &Path, base_offset: i64) -> PathBuf {
     dir.join(segment::file_name(base_offset, TXN_INDEX_EXT))
@@ -141,15 +150,23 @@ impl TxnIndex {
         base: i64,
         next_base: Option<i64>,
     ) -> std::io::Result<()> {
-        let mut out = Vec::new();
-        for e in self
+        let mine: Vec<AbortedTxn> = self
             .entries
             .iter()
             .filter(|e| e.last_offset >= base && next_base.is_none_or(|n| e.last_offset < n))
-        {
-            e.encode(&mut out);
+            .copied()
+            .collect();
+        fs.write_atomic(&path(dir, base), &encode_entries(&mine))
+    }
+
+    /// Replaces the entries whose marker lies in `[base, next_base)` with `entries` (a segment
+    /// range the log cleaner rewrote).
+    pub fn replace_range(&mut self, base: i64, next_base: i64, entries: &[AbortedTxn]) {
+        self.entries
+            .retain(|e| e.last_offset < base || e.last_offset >= next_base);
+        for e in entries {
+            self.add(*e);
         }
-        fs.write_atomic(&path(dir, base), &out)
     }
 
     /// Drops entries whose marker is at or past `end` (a log cut by recovery); returns how

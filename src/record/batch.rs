@@ -58,6 +58,9 @@ pub(crate) const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
 pub const TRANSACTIONAL_BIT: i16 = 1 << 4;
 /// Attribute bit of a control batch (transaction markers).
 pub const CONTROL_BIT: i16 = 1 << 5;
+/// Attribute bit: `baseTimestamp` holds the batch's delete horizon (KIP-534), set by the log
+/// cleaner on batches with tombstones or markers it may remove once that time has passed.
+pub const DELETE_HORIZON_BIT: i16 = 1 << 6;
 
 /// Highest compression codec id Kafka defines (zstd).
 pub(crate) const MAX_COMPRESSION_CODE: u8 = 4;
@@ -334,6 +337,11 @@ impl BatchHeader {
             base_sequence: be_i32(b, 53),
             records_count: be_i32(b, 57),
         })
+    }
+
+    /// The delete horizon the log cleaner stamped on the batch (KIP-534), if any.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)
     }
 
     /// Size of the whole batch in bytes (`12 + batchLength`; a negative length counts as 0).

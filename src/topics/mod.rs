@@ -11,11 +11,14 @@
 //! - `.clean-shutdown`: present only after a clean stop; its absence at start means the logs
 //!   are recovered (scanned) before use.
 //!
+//! The log cleaner's threads ([`cleaner::LogCleaner`]) compact the logs of compacted topics.
+//!
 //! Locking: the topic map is behind one `RwLock` taken briefly for lookups; creates and deletes
 //! are serialised by a separate mutex so the slow part (creating directories) does not block
 //! lookups. Each partition's log has its own mutex; nothing here holds two of them.
 
 mod broker_configs;
+pub mod cleaner;
 mod naming;
 mod parallel;
 mod partition;
@@ -127,6 +130,8 @@ pub struct TopicRegistry {
     recover: bool,
     /// The one log directory (the data directory): its file system and online state.
     log_dir: Arc<LogDir>,
+    /// What the log cleaner has done so far (see [`cleaner`]).
+    pub(crate) cleaner_stats: cleaner::CleanerStats,
 }
 
 /// The effective value of a topic config: the override, else the broker default.
@@ -186,6 +191,16 @@ pub fn log_config(config: &Config, overrides: &BTreeMap<String, String>) -> LogC
         flush_messages: num("flush.messages").max(1) as u64,
         flush_ms: num("flush.ms"),
         message_timestamp_log_append: get("message.timestamp.type") == "LogAppendTime",
+        compact: get("cleanup.policy")
+            .split(',')
+            .any(|p| p.trim() == "compact"),
+        delete_retention_ms: num("delete.retention.ms").max(0),
+        min_cleanable_ratio: get("min.cleanable.dirty.ratio")
+            .trim()
+            .parse()
+            .unwrap_or(0.5),
+        min_compaction_lag_ms: num("min.compaction.lag.ms").max(0),
+        max_compaction_lag_ms: num("max.compaction.lag.ms"),
     }
 }
 
@@ -207,6 +222,7 @@ impl TopicRegistry {
             admin: Mutex::new(()),
             recover,
             log_dir,
+            cleaner_stats: cleaner::CleanerStats::default(),
         };
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&reg.meta_dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -658,6 +674,11 @@ impl TopicRegistry {
     /// The log directory.
     pub fn log_dir(&self) -> &Arc<LogDir> {
         &self.log_dir
+    }
+
+    /// What the log cleaner has done since the start.
+    pub fn cleaner_stats(&self) -> &cleaner::CleanerStats {
+        &self.cleaner_stats
     }
 
     /// Flushes every log; called on clean shutdown before the marker is written. Returns

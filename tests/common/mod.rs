@@ -93,6 +93,11 @@ impl TestBroker {
         }
     }
 
+    /// The running broker's cluster state.
+    pub fn cluster(&self) -> &std::sync::Arc<gregor::cluster::Cluster> {
+        &self.running.as_ref().expect("running").cluster
+    }
+
     pub fn bootstrap(&self) -> String {
         self.addr.to_string()
     }
