@@ -40,14 +40,19 @@ fn name(v: &str) -> TopicName {
     TopicName(s(v))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
 }
 
-fn create(topic: &str, partitions: i32, rf: i16, configs: &[(&str, &str)]) -> CreatableTopic {
+pub(crate) fn create(
+    topic: &str,
+    partitions: i32,
+    rf: i16,
+    configs: &[(&str, &str)],
+) -> CreatableTopic {
     CreatableTopic::default()
         .with_name(name(topic))
         .with_num_partitions(partitions)
@@ -64,7 +69,7 @@ fn create(topic: &str, partitions: i32, rf: i16, configs: &[(&str, &str)]) -> Cr
         )
 }
 
-fn create_topics(topics: Vec<CreatableTopic>, validate_only: bool) -> RequestKind {
+pub(crate) fn create_topics(topics: Vec<CreatableTopic>, validate_only: bool) -> RequestKind {
     RequestKind::CreateTopics(
         CreateTopicsRequest::default()
             .with_topics(topics)
@@ -73,7 +78,7 @@ fn create_topics(topics: Vec<CreatableTopic>, validate_only: bool) -> RequestKin
     )
 }
 
-fn produce(topic: &str, partition: i32, acks: i16, records: Vec<u8>) -> RequestKind {
+pub(crate) fn produce(topic: &str, partition: i32, acks: i16, records: Vec<u8>) -> RequestKind {
     RequestKind::Produce(
         ProduceRequest::default()
             .with_acks(acks)
@@ -110,7 +115,7 @@ fn list_offsets(topic: &str, partition: i32, ts: i64) -> RequestKind {
     )
 }
 
-fn fetch(topic: &str, partition: i32, offset: i64) -> RequestKind {
+pub(crate) fn fetch(topic: &str, partition: i32, offset: i64) -> RequestKind {
     RequestKind::Fetch(
         FetchRequest::default()
             .with_replica_id(BrokerId(-1))
@@ -262,6 +267,8 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 pub async fn run(p: &mut Pair) {
     let t0 = now_ms();
+    // Written first, read back last: the cleaners of both run in between.
+    super::compaction::setup(p).await;
     api_versions(p).await;
     topics(p).await;
     configs(p).await;
@@ -272,6 +279,7 @@ pub async fn run(p: &mut Pair) {
     tool_apis(p, t0).await;
     broker_configs(p).await;
     transactions(p, t0).await;
+    super::compaction::check(p).await;
 }
 
 async fn api_versions(p: &mut Pair) {

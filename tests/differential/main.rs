@@ -10,6 +10,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod compaction;
 mod corpus;
 mod diff;
 

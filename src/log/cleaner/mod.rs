@@ -326,7 +326,7 @@ pub fn clean(
     let now_ms = plan.log_dir.clock().now_ms();
     let mut stats = CleanStats::default();
     let mut map = OffsetMap::new(config.dedupe_buffer_bytes);
-    build_offset_map(&plan, &mut map, config, stop, &mut stats).inspect_err(|e| fail(&plan, e))?;
+    build_offset_map(&plan, &mut map, config, stop, &mut stats).map_err(|e| fail(log, &plan, e))?;
     let d = plan.dirtiness;
     let end =
         (map.latest_offset() + 1).clamp(d.first_dirty, d.first_uncleanable.max(d.first_dirty));
@@ -344,7 +344,7 @@ pub fn clean(
             return Err(CleanError::Abandoned("the cleaner is stopping"));
         }
         let (seg, kept_aborts, h) = clean_group(&plan, group, &ctx, config, stop, &mut stats)
-            .inspect_err(|e| fail(&plan, e))?;
+            .map_err(|e| fail(log, &plan, e))?;
         horizon = match (horizon, h) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -379,10 +379,15 @@ pub fn clean(
 
 /// An I/O error of the pass takes the log directory offline, as any other (Kafka's cleaner
 /// reports it to the `LogDirFailureChannel`); what it left behind is removed on the next open.
-fn fail(plan: &Plan, e: &CleanError) {
-    if let CleanError::Log(e @ LogError::Io { .. }) = e {
+/// A log deleted (its topic) or offline meanwhile only ends the pass.
+fn fail(log: &Mutex<PartitionLog>, plan: &Plan, e: CleanError) -> CleanError {
+    if lock(log).check_online().is_err() {
+        return CleanError::Abandoned("the log was deleted or went offline during the pass");
+    }
+    if let CleanError::Log(e @ LogError::Io { .. }) = &e {
         plan.log_dir.mark_offline(e);
     }
+    e
 }
 
 /// Groups of consecutive segments below `end`, each at most `segment.bytes` and with offsets

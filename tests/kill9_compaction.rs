@@ -1,0 +1,202 @@
+//! The kill -9 loop over a compacted topic: an idempotent acks=all producer writes keyed records
+//! while the log cleaner compacts them (small segments, a low dirty ratio, a short backoff) and
+//! the broker is SIGKILLed at random moments, mid-pass included, and restarted on the same
+//! address. Afterwards each key reads back as its last acknowledged value, no value is stored
+//! twice, offsets only increase, and the cleaner did run. Each step of a swap cut short is also
+//! tested one by one in src/log/cleaner/tests.rs. Cycles: `GREGOR_KILL9_COMPACT_CYCLES`
+//! (default 10; `scripts/kill9-loop` runs 100).
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::process::BrokerProcess;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+const TOPIC: &str = "k9c";
+const KEYS: u64 = 50;
+
+fn cfg(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4")
+        .set("reconnect.backoff.ms", "20")
+        .set("reconnect.backoff.max.ms", "200");
+    c
+}
+
+/// Acknowledged values by number; delivery errors fail the test.
+#[derive(Clone, Default)]
+struct Acks {
+    acked: Arc<Mutex<Vec<u64>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(m) => {
+                let v = String::from_utf8_lossy(m.payload().unwrap()).into_owned();
+                self.acked.lock().unwrap().push(v[1..].parse().unwrap());
+            }
+            Err((e, _)) => self.errors.lock().unwrap().push(e.to_string()),
+        }
+    }
+}
+
+/// Counts the cleaner passes a broker process logged and keeps its warnings and errors.
+fn tally(broker: &BrokerProcess, passes: &mut usize, warnings: &mut Vec<String>) {
+    let log = broker.log.lock().unwrap();
+    *passes += log.iter().filter(|l| l.contains("cleaned log")).count();
+    warnings.extend(
+        log.iter()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .filter(|l| !warnings.contains(l))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+}
+
+#[test]
+fn kill9_while_compacting_keeps_every_keys_last_acknowledged_value() {
+    let cycles: usize = std::env::var("GREGOR_KILL9_COMPACT_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-o",
+        "log.cleanup.policy=compact",
+        "-o",
+        "log.segment.bytes=32768",
+        "-o",
+        "log.roll.ms=200",
+        "-o",
+        "log.cleaner.min.cleanable.ratio=0.01",
+        "-o",
+        "log.cleaner.backoff.ms=10",
+        "-o",
+        "log.cleaner.delete.retention.ms=0",
+    ];
+    let mut broker = BrokerProcess::spawn(dir.path(), &args);
+    let bootstrap = broker.addr.to_string();
+    let acks = Acks::default();
+    let producer: ThreadedProducer<Acks> = cfg(&bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("message.timeout.ms", "300000")
+        .create_with_context(acks.clone())
+        .unwrap();
+    let mut seed = 0x2545f4914f6cdd1du64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut next = 0u64;
+    let mut passes = 0usize;
+    let mut warnings: Vec<String> = Vec::new();
+    for _ in 0..cycles {
+        let until = Instant::now() + Duration::from_millis(300 + rnd(700));
+        while Instant::now() < until {
+            let (key, value) = (format!("k{}", next % KEYS), format!("v{next}"));
+            if producer
+                .send(BaseRecord::to(TOPIC).key(&key).payload(&value))
+                .is_ok()
+            {
+                next += 1;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        tally(&broker, &mut passes, &mut warnings);
+        broker.kill9();
+        broker = BrokerProcess::spawn_at(&bootstrap, dir.path(), &args);
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+    tally(&broker, &mut passes, &mut warnings);
+    assert!(
+        acks.errors.lock().unwrap().is_empty(),
+        "delivery errors: {:?}; the brokers' warnings: {:?}",
+        acks.errors.lock().unwrap(),
+        &warnings[..warnings.len().min(30)]
+    );
+    let acked = acks.acked.lock().unwrap().clone();
+    assert_eq!(
+        acked.len() as u64,
+        next,
+        "every record acknowledged in the end"
+    );
+    // The last acknowledged value of each key (values of a key are sent in increasing order
+    // by one idempotent producer, so they are stored in that order).
+    let mut want: BTreeMap<u64, u64> = BTreeMap::new();
+    for v in &acked {
+        let e = want.entry(v % KEYS).or_default();
+        *e = (*e).max(*v);
+    }
+
+    let reader: BaseConsumer = cfg(&bootstrap)
+        .set("group.id", "k9c-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let (_, high) = reader
+        .fetch_watermarks(TOPIC, 0, Duration::from_secs(10))
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(TOPIC, 0, Offset::Beginning)
+        .unwrap();
+    reader.assign(&tpl).unwrap();
+    let mut got: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    let mut last_offset = -1;
+    let mut stored = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while last_offset + 1 < high {
+        assert!(
+            Instant::now() < deadline,
+            "read up to {last_offset} of {high}"
+        );
+        if let Some(m) = reader.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            assert!(
+                m.offset() > last_offset,
+                "offsets go backwards at {}",
+                m.offset()
+            );
+            last_offset = m.offset();
+            let key: u64 = String::from_utf8_lossy(m.key().unwrap())[1..]
+                .parse()
+                .unwrap();
+            let v: u64 = String::from_utf8_lossy(m.payload().unwrap())[1..]
+                .parse()
+                .unwrap();
+            assert_eq!(v % KEYS, key);
+            assert!(seen.insert(v), "v{v} stored twice");
+            got.insert(key, v);
+            stored += 1;
+        }
+    }
+    eprintln!(
+        "kill9 compaction: {cycles} cycles, {} records acknowledged, {stored} left after compaction, {passes} cleaner passes seen",
+        acked.len()
+    );
+    assert_eq!(
+        got, want,
+        "every key reads back as its last acknowledged value"
+    );
+    assert!(passes > 0, "the cleaner ran");
+    assert!((stored as u64) < next, "compaction removed records");
+    drop(producer);
+    drop(reader);
+    broker.kill9();
+}
