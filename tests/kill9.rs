@@ -10,46 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::BrokerProcess;
+use common::process::{kill_loop_client as cfg, xorshift, Acks, BrokerProcess};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "k9";
 const PARTITIONS: i32 = 3;
-
-fn cfg(bootstrap: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4")
-        .set("reconnect.backoff.ms", "20")
-        .set("reconnect.backoff.max.ms", "200");
-    c
-}
-
-/// Records every acknowledged value; a delivery error is kept to fail the test.
-#[derive(Clone, Default)]
-struct Acks {
-    acked: Arc<Mutex<Vec<String>>>,
-    errors: Arc<Mutex<Vec<String>>>,
-}
-
-impl ClientContext for Acks {}
-
-impl ProducerContext for Acks {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(m) => self
-                .acked
-                .lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(m.payload().unwrap()).into_owned()),
-            Err((e, _)) => self.errors.lock().unwrap().push(e.to_string()),
-        }
-    }
-}
 
 fn committed(bootstrap: &str) -> Option<BTreeMap<i32, i64>> {
     let c: BaseConsumer = cfg(bootstrap).set("group.id", "k9-group").create().ok()?;
@@ -128,13 +96,7 @@ fn kill9_loop_loses_nothing_duplicates_nothing_and_never_rewinds_commits() {
         })
     };
 
-    let mut seed = 0x9e3779b97f4a7c15u64;
-    let mut rnd = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rnd = xorshift(0x9e3779b97f4a7c15);
     let mut next = 0u64;
     let mut last_commits: BTreeMap<i32, i64> = BTreeMap::new();
     let mut rewinds = Vec::new();

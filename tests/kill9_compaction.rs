@@ -9,48 +9,17 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
-use common::process::BrokerProcess;
+use common::process::{kill_loop_client as cfg, xorshift, Acks, BrokerProcess};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "k9c";
 const KEYS: u64 = 50;
-
-fn cfg(bootstrap: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4")
-        .set("reconnect.backoff.ms", "20")
-        .set("reconnect.backoff.max.ms", "200");
-    c
-}
-
-/// Acknowledged values by number; delivery errors fail the test.
-#[derive(Clone, Default)]
-struct Acks {
-    acked: Arc<Mutex<Vec<u64>>>,
-    errors: Arc<Mutex<Vec<String>>>,
-}
-
-impl ClientContext for Acks {}
-
-impl ProducerContext for Acks {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(m) => {
-                let v = String::from_utf8_lossy(m.payload().unwrap()).into_owned();
-                self.acked.lock().unwrap().push(v[1..].parse().unwrap());
-            }
-            Err((e, _)) => self.errors.lock().unwrap().push(e.to_string()),
-        }
-    }
-}
 
 /// Counts the cleaner passes a broker process logged and keeps its warnings and errors.
 fn tally(broker: &BrokerProcess, passes: &mut usize, warnings: &mut Vec<String>) {
@@ -96,13 +65,7 @@ fn kill9_while_compacting_keeps_every_keys_last_acknowledged_value() {
         .set("message.timeout.ms", "300000")
         .create_with_context(acks.clone())
         .unwrap();
-    let mut seed = 0x2545f4914f6cdd1du64;
-    let mut rnd = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rnd = xorshift(0x2545f4914f6cdd1d);
     let mut next = 0u64;
     let mut passes = 0usize;
     let mut warnings: Vec<String> = Vec::new();
@@ -130,7 +93,13 @@ fn kill9_while_compacting_keeps_every_keys_last_acknowledged_value() {
         acks.errors.lock().unwrap(),
         &warnings[..warnings.len().min(30)]
     );
-    let acked = acks.acked.lock().unwrap().clone();
+    let acked: Vec<u64> = acks
+        .acked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| v[1..].parse().unwrap())
+        .collect();
     assert_eq!(
         acked.len() as u64,
         next,

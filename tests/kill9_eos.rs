@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::process::BrokerProcess;
+use common::process::{kill_loop_client as cfg, xorshift, BrokerProcess};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 const INPUT: &str = "eos-in";
 const OUTPUT: &str = "eos-out";
@@ -30,15 +30,6 @@ const PARTITIONS: i32 = 3;
 const RECORDS: usize = 3_000;
 const GROUP: &str = "eos-app";
 const T: Duration = Duration::from_secs(10);
-
-fn cfg(bootstrap: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4")
-        .set("reconnect.backoff.ms", "20")
-        .set("reconnect.backoff.max.ms", "200");
-    c
-}
 
 /// One incarnation of the application; `Err` when it must be dropped and started again.
 fn run_app(
@@ -204,13 +195,7 @@ fn exactly_once_survives_kill9_loop_with_no_duplicate_and_nothing_lost() {
             }
         })
     };
-    let mut seed = 0x2545f4914f6cdd1du64;
-    let mut rnd = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rnd = xorshift(0x2545f4914f6cdd1d);
     for _ in 0..cycles {
         std::thread::sleep(Duration::from_millis(150 + rnd(350)));
         broker.kill9();

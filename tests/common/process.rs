@@ -142,3 +142,48 @@ impl Drop for BrokerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Client settings for the kill -9 loops: IPv4, and quick reconnects to a restarted broker.
+pub fn kill_loop_client(bootstrap: &str) -> rdkafka::ClientConfig {
+    let mut c = rdkafka::ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4")
+        .set("reconnect.backoff.ms", "20")
+        .set("reconnect.backoff.max.ms", "200");
+    c
+}
+
+/// A xorshift64 generator from `seed`: `rnd(n)` is in `0..n` (kill timings that repeat from
+/// run to run).
+pub fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}
+
+/// A producer context keeping every acknowledged payload (as text) and every delivery error.
+#[derive(Clone, Default)]
+pub struct Acks {
+    pub acked: Arc<Mutex<Vec<String>>>,
+    pub errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl rdkafka::ClientContext for Acks {}
+
+impl rdkafka::producer::ProducerContext for Acks {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
+        use rdkafka::message::Message;
+        match result {
+            Ok(m) => self
+                .acked
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()),
+            Err((e, _)) => self.errors.lock().unwrap().push(e.to_string()),
+        }
+    }
+}

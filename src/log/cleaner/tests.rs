@@ -30,6 +30,16 @@ fn open(dir: &Path, clock: &Clock, fs: Arc<dyn FileSystem>, recover: bool) -> Pa
     PartitionLog::open_in(&log_dir, dir, config(), recover).unwrap()
 }
 
+/// A new compacted log in a temporary directory (kept alive by the first value) on a clock at
+/// [`T0`].
+fn fresh() -> (tempfile::TempDir, std::path::PathBuf, Clock, PartitionLog) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t-0");
+    let clock = Clock::manual(T0);
+    let log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    (dir, path, clock, log)
+}
+
 /// One batch of keyed records (`None` value: a tombstone), from `producer` (id, epoch, first
 /// sequence) if given.
 fn keyed(
@@ -141,10 +151,7 @@ fn run(log: &Mutex<PartitionLog>) -> Option<CleanStats> {
 
 #[test]
 fn keeps_the_latest_record_of_each_key_with_offsets_and_order_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t-0");
-    let clock = Clock::manual(T0);
-    let mut log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    let (_dir, path, clock, mut log) = fresh();
     fill(&mut log, 2000, 50, T0);
     let (before, _) = records(&log);
     let want = latest(&before);
@@ -203,10 +210,7 @@ fn keeps_the_latest_record_of_each_key_with_offsets_and_order_unchanged() {
 
 #[test]
 fn tombstones_stay_for_delete_retention_ms_then_go() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t-0");
-    let clock = Clock::manual(T0);
-    let mut log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    let (_dir, _path, clock, mut log) = fresh();
     append(
         &mut log,
         keyed(&[("a", Some("1")), ("b", Some("1"))], None, false, T0),
@@ -261,10 +265,7 @@ fn tombstones_stay_for_delete_retention_ms_then_go() {
 
 #[test]
 fn aborted_transactions_go_and_markers_follow_after_their_horizon() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t-0");
-    let clock = Clock::manual(T0);
-    let mut log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    let (_dir, _path, clock, mut log) = fresh();
     let marker = |log: &mut PartitionLog, pid: i64, commit: bool| {
         let m = crate::record::control::ControlMarker {
             producer_id: pid,
@@ -357,10 +358,7 @@ fn aborted_transactions_go_and_markers_follow_after_their_horizon() {
 
 #[test]
 fn a_producers_last_batch_is_kept_empty_and_its_sequence_survives_a_replay() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t-0");
-    let clock = Clock::manual(T0);
-    let mut log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    let (_dir, path, clock, mut log) = fresh();
     append(
         &mut log,
         keyed(&[("k", Some("idempotent"))], Some((5, 0, 0)), false, T0),
@@ -414,10 +412,7 @@ fn a_producers_last_batch_is_kept_empty_and_its_sequence_survives_a_replay() {
 
 #[test]
 fn a_full_offset_map_cleans_in_several_passes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t-0");
-    let clock = Clock::manual(T0);
-    let mut log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    let (_dir, _path, _clock, mut log) = fresh();
     // 3,000 distinct keys twice over; the smallest map holds 921.
     fill(&mut log, 6000, 3000, T0);
     let want = latest(&records(&log).0);
@@ -462,10 +457,7 @@ fn a_full_offset_map_cleans_in_several_passes() {
 
 #[test]
 fn a_reader_holding_old_segments_reads_them_through_a_swap() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t-0");
-    let clock = Clock::manual(T0);
-    let mut log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    let (_dir, _path, _clock, mut log) = fresh();
     fill(&mut log, 500, 5, T0);
     let slice = log.read(0, 1 << 20).unwrap();
     let log = Mutex::new(log);
@@ -477,10 +469,7 @@ fn a_reader_holding_old_segments_reads_them_through_a_swap() {
 
 #[test]
 fn min_compaction_lag_holds_recent_segments_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t-0");
-    let clock = Clock::manual(T0);
-    let mut log = open(&path, &clock, Arc::new(StdFileSystem), false);
+    let (_dir, _path, _clock, mut log) = fresh();
     log.set_config(LogConfig {
         min_compaction_lag_ms: 60_000,
         ..config()
