@@ -133,6 +133,9 @@ enum Cmd {
         /// The broker's log file (its stderr).
         #[arg(long)]
         log: PathBuf,
+        /// The broker is Kafka: its cleaner's statistics lines and thread name.
+        #[arg(long)]
+        kafka: bool,
         #[arg(long)]
         broker_pid: u32,
     },
@@ -271,8 +274,9 @@ fn main() -> Result<()> {
             keys,
             size,
             log,
+            kafka,
             broker_pid,
-        } => compact(&brokers, &topic, count, keys, size, &log, broker_pid),
+        } => compact(&brokers, &topic, count, keys, size, &log, kafka, broker_pid),
         Cmd::CommitMany {
             brokers,
             topic,
@@ -858,11 +862,59 @@ fn cleaned_lines(
     Ok(out)
 }
 
-/// CPU seconds of the broker's thread named `name` (its `comm`), if there is one.
+/// Kafka's cleaner statistics for `topic_partition` (its `LogCleaner` INFO lines on the
+/// broker's stderr), in the fields of [`cleaned_lines`]: `cleaned_up_to` from "dirty section =
+/// [from, to]", bytes from "MB of log processed" (Kafka's MB are MiB), "Indexed" and "End size",
+/// `duration_ms` from the seconds processed.
+fn kafka_cleaned_lines(
+    log: &Path,
+    topic_partition: &str,
+) -> Result<Vec<std::collections::HashMap<String, String>>> {
+    let text =
+        std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
+    let number = |s: &str| -> f64 { s.replace(',', "").parse().unwrap_or(0.0) };
+    let mib = |s: &str| format!("{:.0}", number(s) * 1_048_576.0);
+    let head = format!("cleaned log {topic_partition} (dirty section = [");
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(at) = line.find(&head) else { continue };
+        let rest = &line[at + head.len()..];
+        let Some(to) = rest.split(']').next().and_then(|r| r.split(", ").nth(1)) else {
+            continue;
+        };
+        let mut f = std::collections::HashMap::new();
+        f.insert("cleaned_up_to".to_string(), to.trim().to_string());
+        for l in lines.iter().skip(i + 1).take(8) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if l.contains("MB of log processed in") {
+                f.insert("bytes_read".into(), mib(w[0]));
+                f.insert(
+                    "duration_ms".into(),
+                    format!("{:.0}", number(w[6]) * 1000.0),
+                );
+            } else if l.trim_start().starts_with("Indexed") {
+                f.insert("map_bytes_read".into(), mib(w[1]));
+            } else if l.trim_start().starts_with("End size:") {
+                f.insert("bytes_written".into(), mib(w[2]));
+                f.insert(
+                    "records_kept".into(),
+                    w[4].trim_start_matches('(').replace(',', ""),
+                );
+            }
+        }
+        out.push(f);
+    }
+    Ok(out)
+}
+
+/// CPU seconds of the broker's thread whose name (`comm`, at most 15 bytes) starts with
+/// `name`, if there is one.
 fn thread_cpu_secs(pid: u32, name: &str) -> Option<f64> {
     for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
         let t = t.ok()?.path();
-        if std::fs::read_to_string(t.join("comm")).ok()?.trim() != name {
+        let comm = std::fs::read_to_string(t.join("comm")).ok()?;
+        if !comm.trim().starts_with(name) {
             continue;
         }
         let stat = std::fs::read_to_string(t.join("stat")).ok()?;
@@ -882,8 +934,14 @@ fn compact(
     keys: u64,
     size: usize,
     log: &Path,
+    kafka: bool,
     broker_pid: u32,
 ) -> Result<()> {
+    let (thread, lines_of): (&str, fn(&Path, &str) -> Result<Vec<_>>) = if kafka {
+        ("kafka-log-clean", kafka_cleaned_lines)
+    } else {
+        ("log-cleaner-0", cleaned_lines)
+    };
     use rdkafka::admin::{
         AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
     };
@@ -940,8 +998,8 @@ fn compact(
         bail!("produce failed: {:?}", acks.first_error.lock().unwrap());
     }
     let suffix = format!("{topic}-0");
-    let before = cleaned_lines(log, &suffix)?.len();
-    let cpu0 = thread_cpu_secs(broker_pid, "log-cleaner-0").unwrap_or(0.0);
+    let before = lines_of(log, &suffix)?.len();
+    let cpu0 = thread_cpu_secs(broker_pid, thread).unwrap_or(0.0);
     let t0 = Instant::now();
     let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
     for (k, v) in configs("0") {
@@ -950,7 +1008,7 @@ fn compact(
     runtime.block_on(admin.alter_configs(&[alter], &AdminOptions::new()))?;
     let done = count.to_string();
     let lines = loop {
-        let lines = cleaned_lines(log, &suffix)?;
+        let lines = lines_of(log, &suffix)?;
         if lines[before..]
             .iter()
             .any(|l| l.get("cleaned_up_to") == Some(&done))
@@ -963,7 +1021,7 @@ fn compact(
         std::thread::sleep(Duration::from_millis(20));
     };
     let wall = t0.elapsed().as_secs_f64();
-    let cpu = thread_cpu_secs(broker_pid, "log-cleaner-0").unwrap_or(0.0) - cpu0;
+    let cpu = thread_cpu_secs(broker_pid, thread).unwrap_or(0.0) - cpu0;
     let sum = |k: &str| -> u64 {
         lines[before..]
             .iter()

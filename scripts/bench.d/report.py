@@ -302,6 +302,10 @@ if any(t.startswith("kafka_") for t in runs):
     pairs.append(("synchronous OffsetCommits, one consumer", "commits/s", g, k, True))
     pairs.append(("restart after SIGKILL with the 1 GB log", "ms",
                   ready_list("restart", "ready_ms"), ready_list("kafka_restart", "ready_ms"), False))
+    g, k = both("compact", lambda r: r["bytes_read"] / MB / (r["cleaner_ms"] / 1e3) if r["cleaner_ms"] else None)
+    pairs.append(("log cleaner: MB/s of log cleaned", "MB/s", g, k, True))
+    g, k = both("compact", lambda r: r["cleaner_cpu"] / (r["bytes_read"] / GB) if r["bytes_read"] else None)
+    pairs.append(("log cleaner: thread CPU per GB cleaned", "s/GB", g, k, False))
     cmp_lines = ["| figure | Gregor | Kafka 4.4 | unit | Gregor's edge |", "|---|---:|---:|---|---:|"]
     for name, unit, g, k, higher in pairs:
         g = [x for x in g if x is not None]
