@@ -826,10 +826,7 @@ fn commit_many(brokers: &str, topic: &str, group: &str, partitions: i32, count: 
 
 /// The `key=value` fields of the broker's "cleaned log" lines for `dir_suffix` (ANSI colours
 /// removed), in order.
-fn cleaned_lines(
-    log: &Path,
-    dir_suffix: &str,
-) -> Result<Vec<std::collections::HashMap<String, String>>> {
+fn cleaned_lines(log: &Path, dir_suffix: &str) -> Result<CleanedLines> {
     let text =
         std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
     let mut out = Vec::new();
@@ -862,14 +859,16 @@ fn cleaned_lines(
     Ok(out)
 }
 
+/// The cleaner's per-pass fields, by line.
+type CleanedLines = Vec<std::collections::HashMap<String, String>>;
+/// Reads them from a broker's log for a partition.
+type LinesOf = fn(&Path, &str) -> Result<CleanedLines>;
+
 /// Kafka's cleaner statistics for `topic_partition` (its `LogCleaner` INFO lines on the
 /// broker's stderr), in the fields of [`cleaned_lines`]: `cleaned_up_to` from "dirty section =
 /// [from, to]", bytes from "MB of log processed" (Kafka's MB are MiB), "Indexed" and "End size",
 /// `duration_ms` from the seconds processed.
-fn kafka_cleaned_lines(
-    log: &Path,
-    topic_partition: &str,
-) -> Result<Vec<std::collections::HashMap<String, String>>> {
+fn kafka_cleaned_lines(log: &Path, topic_partition: &str) -> Result<CleanedLines> {
     let text =
         std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
     let number = |s: &str| -> f64 { s.replace(',', "").parse().unwrap_or(0.0) };
@@ -937,7 +936,7 @@ fn compact(
     kafka: bool,
     broker_pid: u32,
 ) -> Result<()> {
-    let (thread, lines_of): (&str, fn(&Path, &str) -> Result<Vec<_>>) = if kafka {
+    let (thread, lines_of): (&str, LinesOf) = if kafka {
         ("kafka-log-clean", kafka_cleaned_lines)
     } else {
         ("log-cleaner-0", cleaned_lines)
