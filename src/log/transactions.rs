@@ -118,15 +118,24 @@ impl PartitionLog {
                 aborted: Vec::new(),
             });
         }
-        // The segment the slice came from, and where the LSO's batch starts in it.
-        let i = self.segment_index_for(offset);
+        // The segment the slice came from (a later one when `offset` is in a gap the cleaner
+        // left, as `read` goes on to the next segment), and where the LSO's batch starts in it.
+        let io = |e| LogError::io("read", &self.dir, e);
+        let mut i = self.segment_index_for(offset);
+        let mut target = offset;
+        while let Some(seg) = self.segments.get(i) {
+            if i + 1 == self.segments.len() || seg.find_batch(target).map_err(io)?.is_some() {
+                break;
+            }
+            i += 1;
+            target = self.segments[i].base_offset();
+        }
         let Some(seg) = self.segments.get(i) else {
             return Ok(CommittedRead {
                 slice: empty(slice),
                 aborted: Vec::new(),
             });
         };
-        let io = |e| LogError::io("read", &self.dir, e);
         let mut end = slice.position + slice.len as u64;
         if lso < seg.next_offset() {
             if let Some((pos, h)) = seg.find_batch(lso).map_err(io)? {

@@ -549,3 +549,50 @@ fn a_crash_at_any_step_of_a_swap_loses_nothing() {
         );
     }
 }
+
+/// A read_committed fetch that starts in segments the cleaner emptied is answered from the next
+/// segment with data (here the active one), with that segment's aborted transactions listed.
+#[test]
+fn read_committed_across_emptied_segments_lists_the_aborts_it_returns() {
+    let (_dir, _path, clock, mut log) = fresh();
+    fill(&mut log, 100, 10, T0);
+    for k in 0..10 {
+        let key = format!("k{k}");
+        append(&mut log, keyed(&[(&key, None)], None, false, T0), T0);
+    }
+    log.roll_for_test(T0);
+    let active = log.log_end_offset();
+    // The active segment: an aborted transaction, then other data.
+    append(
+        &mut log,
+        keyed(&[("x", Some("aborted"))], Some((8, 0, 0)), true, T0),
+        T0,
+    );
+    let m = crate::record::control::ControlMarker {
+        producer_id: 8,
+        producer_epoch: 0,
+        commit: false,
+        coordinator_epoch: 0,
+    };
+    log.append_marker(&m, 0, T0).unwrap();
+    append(
+        &mut log,
+        keyed(&[("y", Some("committed"))], None, false, T0),
+        T0,
+    );
+    let log = Mutex::new(log);
+    run(&log).unwrap();
+    // Past the tombstones' horizon, the next pass removes them: nothing is left below the
+    // active segment.
+    clock.set(T0 + DAY);
+    run(&log).unwrap();
+    let log = log.into_inner().unwrap();
+    let r = log.read_committed(0, 1 << 20).unwrap();
+    let bytes = r.slice.read_bytes().unwrap();
+    assert_eq!(BatchHeader::parse(&bytes).unwrap().base_offset, active);
+    assert_eq!(
+        r.aborted,
+        vec![(8, active)],
+        "the abort in what is returned is listed"
+    );
+}
