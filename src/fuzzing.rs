@@ -44,10 +44,47 @@ pub fn record_batches(data: &[u8]) {
         );
     }
     let _ = batch::check_batch(data, 0);
+    cleaned(data);
     let _ = reader::find_record_by_timestamp(data, 0, 0, 1 << 20);
     if let Some(h) = batch::BatchHeader::parse(data) {
         if let Ok(mut r) = reader::RecordReader::new(data, &h, 1 << 20) {
             while let Ok(Some(_)) = r.next_record(reader::Want::Data) {}
+        }
+    }
+}
+
+/// The log cleaner's decision for `data` as a stored batch (a key in the map, a tombstone
+/// horizon passed or not): whatever it keeps is a batch that reads back with a valid CRC.
+fn cleaned(data: &[u8]) {
+    use crate::log::cleaner::filter::{filter_batch, FilterContext, Kept, TxnTracker};
+    let Some(h) = batch::BatchHeader::parse(data) else {
+        return;
+    };
+    if h.total_len() < batch::BATCH_HEADER_LEN || h.total_len() > data.len() {
+        return;
+    }
+    let mut map = crate::log::cleaner::offset_map::OffsetMap::new(0);
+    map.put(b"key", 1);
+    let producers = std::collections::HashMap::new();
+    for now_ms in [0, i64::MAX] {
+        let ctx = FilterContext {
+            map: &map,
+            now_ms,
+            delete_retention_ms: 1000,
+            producers: &producers,
+            decompress_limit: 1 << 20,
+        };
+        let whole = &data[..h.total_len()];
+        if let Ok(f) = filter_batch(whole, &h, &ctx, &mut TxnTracker::new(Vec::new())) {
+            if let Kept::Rebuilt(b) = f.kept {
+                let back = batch::BatchHeader::parse(&b).expect("a rebuilt batch has a header");
+                assert_eq!(back.total_len(), b.len(), "a rebuilt batch is framed");
+                assert!(
+                    batch::check_crc(&b, &back, 0).is_ok(),
+                    "a rebuilt batch has its CRC"
+                );
+                assert_eq!(back.base_offset, h.base_offset, "offsets are kept");
+            }
         }
     }
 }

@@ -121,26 +121,27 @@ impl Drop for LogCleaner {
 
 fn run(registry: &TopicRegistry, shared: &Shared, config: &CleanerConfig, backoff: Duration) {
     while !shared.stop.load(Ordering::Relaxed) {
-        match pick(registry, shared) {
-            Some((key, partition)) => {
-                clean_one(registry, shared, config, &key, &partition);
-                shared
-                    .in_progress
-                    .lock()
+        let cleaned = pick(registry, shared).is_some_and(|(key, partition)| {
+            let done = clean_one(registry, shared, config, &key, &partition);
+            shared
+                .in_progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+            done
+        });
+        // Nothing to clean, or a pass that did not finish (the log changed under it, it failed):
+        // wait before looking again rather than retrying at once.
+        if !cleaned {
+            let (m, cv) = &shared.wake;
+            let mut woken = m.lock().unwrap_or_else(|p| p.into_inner());
+            if !*woken {
+                woken = cv
+                    .wait_timeout(woken, backoff)
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(&key);
+                    .0;
             }
-            None => {
-                let (m, cv) = &shared.wake;
-                let mut woken = m.lock().unwrap_or_else(|p| p.into_inner());
-                if !*woken {
-                    woken = cv
-                        .wait_timeout(woken, backoff)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                }
-                *woken = false;
-            }
+            *woken = false;
         }
     }
 }
@@ -184,15 +185,19 @@ fn pick(registry: &TopicRegistry, shared: &Shared) -> Option<(Key, Arc<Partition
     Some((key, p))
 }
 
+/// One pass over `partition`; whether it finished.
 fn clean_one(
     registry: &TopicRegistry,
     shared: &Shared,
     config: &CleanerConfig,
     key: &Key,
     partition: &Partition,
-) {
+) -> bool {
     match cleaner::clean(&partition.log, config, false, &shared.stop) {
-        Ok(Some(stats)) => registry.cleaner_stats.add(&stats),
+        Ok(Some(stats)) => {
+            registry.cleaner_stats.add(&stats);
+            return true;
+        }
         Ok(None) => {}
         Err(CleanError::Abandoned(why)) => {
             tracing::info!(topic = %key.0, partition = key.1, why, "log cleaning abandoned");
@@ -213,4 +218,5 @@ fn clean_one(
             tracing::error!(topic = %key.0, partition = key.1, error = %e, "log cleaning failed");
         }
     }
+    false
 }

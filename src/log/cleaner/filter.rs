@@ -25,7 +25,6 @@ use crate::record::builder::{build_batch, put_record, BatchFields, RecordFields}
 use crate::record::codec;
 use crate::record::control;
 use crate::record::reader::{ReadError, RecordReader, Want};
-use crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES;
 
 /// What the producer state says of a producer still known to the log when the pass began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +119,8 @@ pub struct FilterContext<'a> {
     pub delete_retention_ms: i64,
     /// Producers the producer state knows.
     pub producers: &'a HashMap<i64, LastRecord>,
+    /// Most bytes a compressed batch may decompress to (what produce validation allowed).
+    pub decompress_limit: u64,
 }
 
 /// What to write for one batch.
@@ -194,7 +195,7 @@ pub fn filter_batch(
         return Ok(nothing(Kept::Nothing));
     }
 
-    let mut reader = RecordReader::new(batch, h, DEFAULT_MAX_UNCOMPRESSED_BYTES)?;
+    let mut reader = RecordReader::new(batch, h, ctx.decompress_limit)?;
     let mut kept: Vec<Owned> = Vec::new();
     let mut read = 0u64;
     let mut tombstones = false;

@@ -337,6 +337,7 @@ pub fn clean(
         now_ms,
         delete_retention_ms: plan.config.delete_retention_ms,
         producers: &plan.producers,
+        decompress_limit: crate::record::validate::DEFAULT_MAX_UNCOMPRESSED_BYTES,
     };
     let mut horizon: Option<i64> = None;
     for group in groups(&plan, end) {
