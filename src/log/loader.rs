@@ -98,9 +98,23 @@ impl PartitionLog {
             .fs()
             .create_dir_all(dir)
             .map_err(|e| LogError::io("create log directory", dir, e))?;
-        super::cleaner::recover_interrupted(log_dir.fs(), dir)
-            .map_err(|e| LogError::io("recover an interrupted log cleaning", dir, e))?;
-        let bases = list_segments(dir)?;
+        let bases = match list_segments(dir)? {
+            Listed::Segments(bases) => bases,
+            Listed::CleanerLeftovers => {
+                super::cleaner::recover_interrupted(log_dir.fs(), dir)
+                    .map_err(|e| LogError::io("recover an interrupted log cleaning", dir, e))?;
+                match list_segments(dir)? {
+                    Listed::Segments(bases) => bases,
+                    Listed::CleanerLeftovers => {
+                        return Err(LogError::io(
+                            "recover an interrupted log cleaning",
+                            dir,
+                            std::io::Error::other("cleaner files left after recovery"),
+                        ))
+                    }
+                }
+            }
+        };
         let checkpoints = Checkpoints::read(dir)?;
         let recover_from = checkpoints.recovery_point.unwrap_or(0);
         let epochs_loaded = checkpoints.epochs.is_some();
@@ -383,8 +397,18 @@ fn load_producer_state(
     Ok((state, snapshot, replayed))
 }
 
-/// Base offsets of the `.log` files in `dir`, sorted. Index files without a `.log` are deleted.
-fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
+/// What is in a partition directory.
+enum Listed {
+    /// Base offsets of the `.log` files, sorted.
+    Segments(Vec<i64>),
+    /// Files of an interrupted cleaner pass (`.cleaned`, `.swap`, `.deleted`): to recover
+    /// first (see `super::cleaner`), before anything here is judged an orphan.
+    CleanerLeftovers,
+}
+
+/// The `.log` files in `dir`. Index files without a `.log` are deleted, unless the cleaner left
+/// files behind.
+fn list_segments(dir: &Path) -> Result<Listed, LogError> {
     let mut bases = Vec::new();
     let mut index_files = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| LogError::io("list log directory", dir, e))?;
@@ -392,6 +416,9 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
         let entry = entry.map_err(|e| LogError::io("list log directory", dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
+        if super::cleaner::is_leftover(name) {
+            return Ok(Listed::CleanerLeftovers);
+        }
         if let Some(base) = segment::parse_log_file_name(name) {
             bases.push(base);
         } else if let Some(stem) = name
@@ -411,7 +438,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
             let _ = std::fs::remove_file(path);
         }
     }
-    Ok(bases)
+    Ok(Listed::Segments(bases))
 }
 
 fn delete_segment_files(fs: &dyn FileSystem, dir: &Path, base: i64) {

@@ -50,7 +50,7 @@ use crate::record::batch::{self, BatchHeader, BATCH_HEADER_LEN};
 use crate::record::control;
 use crate::record::reader::{RecordReader, Want};
 
-pub(crate) use swap::recover_interrupted;
+pub(crate) use swap::{is_leftover, recover_interrupted};
 
 /// The file of a partition directory saying where the clean part of its log ends (Kafka keeps
 /// one such file per log directory, for all its partitions; one per partition here).

@@ -9,7 +9,8 @@
 //! 3. `X.*.swap` are renamed to their final names, the log file last; directory fsync.
 //! 4. The `.deleted` files are removed.
 //!
-//! On open ([`recover_interrupted`]), before the segments are listed: `.cleaned` and
+//! On open ([`recover_interrupted`], when the listing finds such files, before anything is
+//! judged an orphan): `.cleaned` and
 //! `.deleted` files are removed; for each `X.log.swap`, the old segments it replaces (those
 //! with a base offset in `(X, its next offset)`) are removed, its `.txnindex.swap` takes the
 //! place of `X.txnindex` (if it is gone, step 3 had already moved it), its offset and time
@@ -39,6 +40,11 @@ pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// Whether a file of a partition directory is one a cleaner pass leaves only while it runs.
+pub(crate) fn is_leftover(name: &str) -> bool {
+    [CLEANED, SWAP, DELETED].iter().any(|s| name.ends_with(s))
 }
 
 fn exists(p: &Path) -> bool {
