@@ -20,6 +20,11 @@ const TOPIC: &str = "diff-compacted";
 
 /// One batch of keyed records at `ts` (`None`: a tombstone).
 fn keyed(ts: i64, records: &[(&str, Option<&str>)]) -> Vec<u8> {
+    keyed_from(ts, records, None)
+}
+
+/// [`keyed`], transactional from `producer` (id, epoch) at sequence 0 if given.
+fn keyed_from(ts: i64, records: &[(&str, Option<&str>)], producer: Option<(i64, i16)>) -> Vec<u8> {
     let mut section = Vec::new();
     for (i, (k, v)) in records.iter().enumerate() {
         put_record(
@@ -32,16 +37,139 @@ fn keyed(ts: i64, records: &[(&str, Option<&str>)]) -> Vec<u8> {
             },
         );
     }
+    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
     build_batch(
         &BatchFields {
+            attributes: if producer.is_some() {
+                gregor::record::batch::TRANSACTIONAL_BIT
+            } else {
+                0
+            },
             last_offset_delta: records.len() as i32 - 1,
             base_timestamp: ts,
             max_timestamp: ts,
+            producer_id,
+            producer_epoch,
+            base_sequence: if producer.is_some() { 0 } else { -1 },
             records_count: records.len() as i32,
             ..BatchFields::default()
         },
         &section,
     )
+}
+
+const TXN_TOPIC: &str = "diff-compacted-txn";
+const TXN_ID: &str = "diff-compacted-txn-id";
+
+/// A transaction aborted in a compacted topic, then a plain record on another key, a segment
+/// each: the aborted batch is the producer's last, so both cleaners keep it empty, and the
+/// ABORT marker with it.
+async fn setup_transaction(p: &mut Pair) {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::{
+        AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest, ProducerId, RequestKind,
+        TopicName, TransactionalId,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    let s = |v: &str| StrBytes::from_string(v.to_string());
+    p.compare(
+        "compaction/create_transactional",
+        create_topics(
+            vec![create(
+                TXN_TOPIC,
+                1,
+                1,
+                &[
+                    ("cleanup.policy", "compact"),
+                    ("segment.ms", "100"),
+                    ("min.cleanable.dirty.ratio", "0.01"),
+                ],
+            )],
+            false,
+        ),
+        5,
+    )
+    .await;
+    let init = RequestKind::InitProducerId(
+        InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(TXN_ID))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+    );
+    // Kafka creates __transaction_state when a coordinator is first looked up, then loads it.
+    let find = RequestKind::FindCoordinator(
+        kafka_protocol::messages::FindCoordinatorRequest::default()
+            .with_key_type(1)
+            .with_coordinator_keys(vec![s(TXN_ID)]),
+    );
+    p.settle(find, 4, |r| {
+        matches!(r, ResponseKind::FindCoordinator(r)
+            if r.coordinators.iter().all(|c| c.error_code == 0))
+    })
+    .await;
+    p.settle(
+        init.clone(),
+        4,
+        |r| matches!(r, ResponseKind::InitProducerId(r) if r.error_code == 0),
+    )
+    .await;
+    let (g, k) = p.send_both(&init, &init, 4).await;
+    let pe = |a: &Answer| match a {
+        Answer::Response(r) => match r.as_ref() {
+            ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
+            other => panic!("{other:?}"),
+        },
+        Answer::Closed => panic!("InitProducerId closed the connection"),
+    };
+    let (gp, kp) = (pe(&g), pe(&k));
+    let add = |(pid, epoch): (i64, i16)| {
+        RequestKind::AddPartitionsToTxn(
+            AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(TransactionalId(s(TXN_ID)))
+                .with_v3_and_below_producer_id(ProducerId(pid))
+                .with_v3_and_below_producer_epoch(epoch)
+                .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+                    .with_name(TopicName(s(TXN_TOPIC)))
+                    .with_partitions(vec![0])]),
+        )
+    };
+    p.compare_each(add(gp), add(kp), "compaction/add_partitions", 3)
+        .await;
+    let aborted = |pe| {
+        let batch = keyed_from(now_ms(), &[("t", Some("aborted"))], Some(pe));
+        match produce(TXN_TOPIC, 0, -1, batch) {
+            RequestKind::Produce(r) => {
+                RequestKind::Produce(r.with_transactional_id(Some(TransactionalId(s(TXN_ID)))))
+            }
+            other => other,
+        }
+    };
+    p.compare_each(aborted(gp), aborted(kp), "compaction/produce_aborted", 9)
+        .await;
+    let end = |(pid, epoch): (i64, i16)| {
+        RequestKind::EndTxn(
+            EndTxnRequest::default()
+                .with_transactional_id(TransactionalId(s(TXN_ID)))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_committed(false),
+        )
+    };
+    p.compare_each(end(gp), end(kp), "compaction/abort", 3)
+        .await;
+    for (i, b) in [[("u", Some("plain"))], [("end", Some("end"))]]
+        .iter()
+        .enumerate()
+    {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        p.compare(
+            &format!("compaction/produce_after_abort_{i}"),
+            produce(TXN_TOPIC, 0, -1, keyed(now_ms(), b)),
+            9,
+        )
+        .await;
+    }
 }
 
 /// Creates the topic and writes the batches, 150 ms apart so each lands in its own segment.
@@ -81,6 +209,7 @@ pub async fn setup(p: &mut Pair) {
         )
         .await;
     }
+    setup_transaction(p).await;
 }
 
 /// The batches of a Fetch answer's first partition as `path = value` pairs, and how many
@@ -111,10 +240,15 @@ fn summary(a: &Answer) -> (BTreeMap<String, String>, usize) {
         out.insert(at("last_offset_delta"), h.last_offset_delta.to_string());
         out.insert(at("attributes"), format!("{:#x}", h.attributes));
         out.insert(at("records_count"), h.records_count.to_string());
-        out.insert(
-            at("producer"),
-            format!("{}/{}/{}", h.producer_id, h.producer_epoch, h.base_sequence),
-        );
+        // Each broker hands out its own producer ids.
+        // Each broker hands out its own producer ids, and the epoch counts the
+        // InitProducerId calls made while waiting for Kafka's coordinator.
+        let (pid, epoch) = if h.producer_id >= 0 {
+            ("<pid>".to_string(), "<epoch>".to_string())
+        } else {
+            (h.producer_id.to_string(), h.producer_epoch.to_string())
+        };
+        out.insert(at("producer"), format!("{pid}/{epoch}/{}", h.base_sequence));
         if let Some(t) = h.delete_horizon_ms() {
             // A day from each broker's own clock at its pass.
             let day = 24 * 60 * 60 * 1000;
@@ -150,32 +284,39 @@ fn summary(a: &Answer) -> (BTreeMap<String, String>, usize) {
     (out, n)
 }
 
-/// Reads the topic back from both once both cleaners have been over it (a, c tombstone, b and
-/// end are left: 4 records), and compares what they hold.
+/// Reads each topic back from both once both cleaners have been over it, and compares what
+/// they hold: of the first, a=a2, the c tombstone, b=b3 and end are left (4 records); of the
+/// transactional one, the aborted batch is kept empty (the producer's last), then its ABORT
+/// marker and u=plain (2 records).
 pub async fn check(p: &mut Pair) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let (g, k, kafka_records) = loop {
-        let (g, k) = p
-            .send_both(&fetch(TOPIC, 0, 0), &fetch(TOPIC, 0, 0), 12)
-            .await;
-        let (gs, gn) = summary(&g);
-        let (ks, kn) = summary(&k);
-        if (gn <= 4 && kn <= 4) || Instant::now() > deadline {
-            break (gs, ks, kn);
+    for (topic, left, case) in [
+        (TOPIC, 4, "compaction/fetch_cleaned"),
+        (TXN_TOPIC, 2, "compaction/fetch_cleaned_transactional"),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let (g, k, kafka_records) = loop {
+            let (g, k) = p
+                .send_both(&fetch(topic, 0, 0), &fetch(topic, 0, 0), 12)
+                .await;
+            let (gs, gn) = summary(&g);
+            let (ks, kn) = summary(&k);
+            if (gn <= left && kn <= left) || Instant::now() > deadline {
+                break (gs, ks, kn);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        if std::env::var("DIFF_RAW").is_ok_and(|c| case.contains(&c)) {
+            println!("{case}: gregor {g:#?}\n{case}: kafka {k:#?}");
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    if std::env::var("DIFF_RAW").is_ok_and(|c| "compaction/fetch_cleaned".contains(&c)) {
-        println!("compaction: gregor {g:#?}\ncompaction: kafka {k:#?}");
+        let mut diffs = diff::compare(&g, &k);
+        if kafka_records > left {
+            // Both unclean would compare equal: the case only counts once Kafka has cleaned.
+            diffs.push(diff::Difference {
+                path: "kafka_cleaned_within_90s".into(),
+                gregor: "-".into(),
+                kafka: format!("{kafka_records} records left"),
+            });
+        }
+        p.results.push((case.into(), diffs));
     }
-    let mut diffs = diff::compare(&g, &k);
-    if kafka_records > 4 {
-        // Both unclean would compare equal: the case only counts once Kafka has cleaned.
-        diffs.push(diff::Difference {
-            path: "kafka_cleaned_within_90s".into(),
-            gregor: "-".into(),
-            kafka: format!("{kafka_records} records left"),
-        });
-    }
-    p.results.push(("compaction/fetch_cleaned".into(), diffs));
 }
