@@ -322,6 +322,16 @@ impl PartitionLog {
     /// `max_bytes` but always at least the first batch even if it is larger (KIP-74). Empty at
     /// the log end offset; [`LogError::OffsetOutOfRange`] outside `[log start, log end]`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, LogError> {
+        self.read_located(offset, max_bytes).map(|(slice, _)| slice)
+    }
+
+    /// [`Self::read`], and the index of the segment the slice came from (a later one than
+    /// `offset`'s when `offset` lies in a gap the cleaner left).
+    pub(super) fn read_located(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<(FileSlice, usize), LogError> {
         self.check_online()?;
         let r = self.read_inner(offset, max_bytes);
         if let Err(e @ LogError::Io { .. }) = &r {
@@ -330,7 +340,7 @@ impl PartitionLog {
         r
     }
 
-    fn read_inner(&self, offset: i64, max_bytes: usize) -> Result<FileSlice, LogError> {
+    fn read_inner(&self, offset: i64, max_bytes: usize) -> Result<(FileSlice, usize), LogError> {
         if offset < self.log_start_offset || offset > self.log_end_offset {
             return Err(self.out_of_range(offset));
         }
@@ -344,12 +354,13 @@ impl PartitionLog {
                 let end = seg
                     .read_end(pos, h.total_len() as u64, max_bytes)
                     .map_err(|e| LogError::io("read", &self.dir, e))?;
-                return Ok(FileSlice {
+                let slice = FileSlice {
                     file: Some(seg.file().map_err(|e| LogError::io("read", &self.dir, e))?),
                     position: pos,
                     len: usize::try_from(end - pos).unwrap_or(usize::MAX),
                     failure: self.log_dir.clone(),
-                });
+                };
+                return Ok((slice, i));
             }
             // `offset` is past this segment's batches (a gap): continue with the next one.
             i += 1;
@@ -358,12 +369,13 @@ impl PartitionLog {
             }
         }
         let active = self.active();
-        Ok(FileSlice {
+        let slice = FileSlice {
             file: None,
             position: active.size(),
             len: 0,
             failure: self.log_dir.clone(),
-        })
+        };
+        Ok((slice, self.segments.len() - 1))
     }
 
     /// ListOffsets by timestamp: the first record at or after the log start offset whose

@@ -106,7 +106,7 @@ impl PartitionLog {
     /// last stable offset, with the aborted transactions overlapping what is returned.
     pub fn read_committed(&self, offset: i64, max_bytes: usize) -> Result<CommittedRead, LogError> {
         let lso = self.last_stable_offset();
-        let slice = self.read(offset, max_bytes)?;
+        let (slice, i) = self.read_located(offset, max_bytes)?;
         let empty = |slice: FileSlice| FileSlice {
             len: 0,
             file: None,
@@ -118,18 +118,9 @@ impl PartitionLog {
                 aborted: Vec::new(),
             });
         }
-        // The segment the slice came from (a later one when `offset` is in a gap the cleaner
-        // left, as `read` goes on to the next segment), and where the LSO's batch starts in it.
+        // The segment the slice came from (a later one than `offset`'s when `offset` is in a
+        // gap the cleaner left), and where the LSO's batch starts in it.
         let io = |e| LogError::io("read", &self.dir, e);
-        let mut i = self.segment_index_for(offset);
-        let mut target = offset;
-        while let Some(seg) = self.segments.get(i) {
-            if i + 1 == self.segments.len() || seg.find_batch(target).map_err(io)?.is_some() {
-                break;
-            }
-            i += 1;
-            target = self.segments[i].base_offset();
-        }
         let Some(seg) = self.segments.get(i) else {
             return Ok(CommittedRead {
                 slice: empty(slice),

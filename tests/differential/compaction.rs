@@ -13,7 +13,10 @@ use gregor::record::builder::{build_batch, put_record, BatchFields, RecordFields
 use gregor::record::reader::{RecordReader, Want};
 use kafka_protocol::messages::ResponseKind;
 
-use super::corpus::{create, create_topics, fetch, now_ms, produce};
+use super::corpus::{
+    add_partitions_to_txn, create, create_topics, end_txn, fetch, init_producer_id, now_ms,
+    produce, producer_of, transactional,
+};
 use super::{diff, Answer, Pair};
 
 const TOPIC: &str = "diff-compacted";
@@ -65,13 +68,8 @@ const TXN_ID: &str = "diff-compacted-txn-id";
 /// each: the aborted batch is the producer's last, so both cleaners keep it empty, and the
 /// ABORT marker with it.
 async fn setup_transaction(p: &mut Pair) {
-    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
-    use kafka_protocol::messages::{
-        AddPartitionsToTxnRequest, EndTxnRequest, InitProducerIdRequest, ProducerId, RequestKind,
-        TopicName, TransactionalId,
-    };
+    use kafka_protocol::messages::{FindCoordinatorRequest, RequestKind};
     use kafka_protocol::protocol::StrBytes;
-    let s = |v: &str| StrBytes::from_string(v.to_string());
     p.compare(
         "compaction/create_transactional",
         create_topics(
@@ -90,24 +88,18 @@ async fn setup_transaction(p: &mut Pair) {
         5,
     )
     .await;
-    let init = RequestKind::InitProducerId(
-        InitProducerIdRequest::default()
-            .with_transactional_id(Some(TransactionalId(s(TXN_ID))))
-            .with_transaction_timeout_ms(60_000)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1),
-    );
     // Kafka creates __transaction_state when a coordinator is first looked up, then loads it.
     let find = RequestKind::FindCoordinator(
-        kafka_protocol::messages::FindCoordinatorRequest::default()
+        FindCoordinatorRequest::default()
             .with_key_type(1)
-            .with_coordinator_keys(vec![s(TXN_ID)]),
+            .with_coordinator_keys(vec![StrBytes::from_static_str(TXN_ID)]),
     );
     p.settle(find, 4, |r| {
         matches!(r, ResponseKind::FindCoordinator(r)
             if r.coordinators.iter().all(|c| c.error_code == 0))
     })
     .await;
+    let init = init_producer_id(TXN_ID, 60_000, None);
     p.settle(
         init.clone(),
         4,
@@ -115,49 +107,23 @@ async fn setup_transaction(p: &mut Pair) {
     )
     .await;
     let (g, k) = p.send_both(&init, &init, 4).await;
-    let pe = |a: &Answer| match a {
-        Answer::Response(r) => match r.as_ref() {
-            ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
-            other => panic!("{other:?}"),
-        },
-        Answer::Closed => panic!("InitProducerId closed the connection"),
-    };
-    let (gp, kp) = (pe(&g), pe(&k));
-    let add = |(pid, epoch): (i64, i16)| {
-        RequestKind::AddPartitionsToTxn(
-            AddPartitionsToTxnRequest::default()
-                .with_v3_and_below_transactional_id(TransactionalId(s(TXN_ID)))
-                .with_v3_and_below_producer_id(ProducerId(pid))
-                .with_v3_and_below_producer_epoch(epoch)
-                .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
-                    .with_name(TopicName(s(TXN_TOPIC)))
-                    .with_partitions(vec![0])]),
-        )
-    };
+    let (gp, kp) = (producer_of(&g), producer_of(&k));
+    let add = |pe| add_partitions_to_txn(TXN_ID, pe, &[(TXN_TOPIC, &[0])]);
     p.compare_each(add(gp), add(kp), "compaction/add_partitions", 3)
         .await;
     let aborted = |pe| {
         let batch = keyed_from(now_ms(), &[("t", Some("aborted"))], Some(pe));
-        match produce(TXN_TOPIC, 0, -1, batch) {
-            RequestKind::Produce(r) => {
-                RequestKind::Produce(r.with_transactional_id(Some(TransactionalId(s(TXN_ID)))))
-            }
-            other => other,
-        }
+        transactional(TXN_ID, produce(TXN_TOPIC, 0, -1, batch))
     };
     p.compare_each(aborted(gp), aborted(kp), "compaction/produce_aborted", 9)
         .await;
-    let end = |(pid, epoch): (i64, i16)| {
-        RequestKind::EndTxn(
-            EndTxnRequest::default()
-                .with_transactional_id(TransactionalId(s(TXN_ID)))
-                .with_producer_id(ProducerId(pid))
-                .with_producer_epoch(epoch)
-                .with_committed(false),
-        )
-    };
-    p.compare_each(end(gp), end(kp), "compaction/abort", 3)
-        .await;
+    p.compare_each(
+        end_txn(TXN_ID, gp, false),
+        end_txn(TXN_ID, kp, false),
+        "compaction/abort",
+        3,
+    )
+    .await;
     for (i, b) in [[("u", Some("plain"))], [("end", Some("end"))]]
         .iter()
         .enumerate()

@@ -1527,10 +1527,82 @@ fn fetch_isolated(topic: &str, partition: i32, offset: i64, isolation: i8) -> Re
     }
 }
 
+/// InitProducerId for transactional id `txn` (KIP-360 `current` producer id and epoch).
+pub(crate) fn init_producer_id(
+    txn: &str,
+    timeout: i32,
+    current: Option<(i64, i16)>,
+) -> RequestKind {
+    let (pid, epoch) = current.unwrap_or((-1, -1));
+    RequestKind::InitProducerId(
+        InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(txn))))
+            .with_transaction_timeout_ms(timeout)
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch),
+    )
+}
+
+/// The producer id and epoch an InitProducerId answered.
+pub(crate) fn producer_of(a: &Answer) -> (i64, i16) {
+    match a {
+        Answer::Response(r) => match r.as_ref() {
+            ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
+            other => panic!("{other:?}"),
+        },
+        Answer::Closed => panic!("InitProducerId closed the connection"),
+    }
+}
+
+/// AddPartitionsToTxn (v3 and below) of `topics` for `txn` as producer (id, epoch).
+pub(crate) fn add_partitions_to_txn(
+    txn: &str,
+    (pid, epoch): (i64, i16),
+    topics: &[(&str, &[i32])],
+) -> RequestKind {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    RequestKind::AddPartitionsToTxn(
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(s(txn)))
+            .with_v3_and_below_producer_id(ProducerId(pid))
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(
+                topics
+                    .iter()
+                    .map(|(t, ps)| {
+                        AddPartitionsToTxnTopic::default()
+                            .with_name(name(t))
+                            .with_partitions(ps.to_vec())
+                    })
+                    .collect(),
+            ),
+    )
+}
+
+/// EndTxn for `txn` as producer (id, epoch).
+pub(crate) fn end_txn(txn: &str, (pid, epoch): (i64, i16), commit: bool) -> RequestKind {
+    RequestKind::EndTxn(
+        EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(txn)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_committed(commit),
+    )
+}
+
+/// A Produce request made transactional for `txn`.
+pub(crate) fn transactional(txn: &str, req: RequestKind) -> RequestKind {
+    match req {
+        RequestKind::Produce(r) => {
+            RequestKind::Produce(r.with_transactional_id(Some(TransactionalId(s(txn)))))
+        }
+        other => other,
+    }
+}
+
 /// The transaction APIs, step by step as a transactional producer drives them, with the
 /// errors of each (issue 14).
 async fn transactions(p: &mut Pair, t0: i64) {
-    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
     use kafka_protocol::messages::txn_offset_commit_request::{
         TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
     };
@@ -1559,16 +1631,7 @@ async fn transactions(p: &mut Pair, t0: i64) {
     };
     p.compare("find_coordinator/transaction", find(txn), 4)
         .await;
-    let init = |timeout: i32, current: Option<(i64, i16)>| {
-        let (pid, epoch) = current.unwrap_or((-1, -1));
-        RequestKind::InitProducerId(
-            InitProducerIdRequest::default()
-                .with_transactional_id(Some(TransactionalId(s(txn))))
-                .with_transaction_timeout_ms(timeout)
-                .with_producer_id(ProducerId(pid))
-                .with_producer_epoch(epoch),
-        )
-    };
+    let init = |timeout: i32, current: Option<(i64, i16)>| init_producer_id(txn, timeout, current);
     // Kafka loads __transaction_state on first use: wait until it answers.
     p.settle(
         init(60_000, None),
@@ -1585,32 +1648,9 @@ async fn transactions(p: &mut Pair, t0: i64) {
     let (g, k) = p
         .compare("init_producer_id/transactional", init(60_000, None), 4)
         .await;
-    let pe = |a: &Answer| match a {
-        Answer::Response(r) => match r.as_ref() {
-            ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
-            other => panic!("{other:?}"),
-        },
-        Answer::Closed => panic!("InitProducerId closed the connection"),
-    };
+    let pe = producer_of;
     let (gp, kp) = (pe(&g), pe(&k));
-    let add = |(pid, epoch): (i64, i16), topics: &[(&str, &[i32])]| {
-        RequestKind::AddPartitionsToTxn(
-            AddPartitionsToTxnRequest::default()
-                .with_v3_and_below_transactional_id(TransactionalId(s(txn)))
-                .with_v3_and_below_producer_id(ProducerId(pid))
-                .with_v3_and_below_producer_epoch(epoch)
-                .with_v3_and_below_topics(
-                    topics
-                        .iter()
-                        .map(|(t, ps)| {
-                            AddPartitionsToTxnTopic::default()
-                                .with_name(name(t))
-                                .with_partitions(ps.to_vec())
-                        })
-                        .collect(),
-                ),
-        )
-    };
+    let add = |pe: (i64, i16), topics: &[(&str, &[i32])]| add_partitions_to_txn(txn, pe, topics);
     p.compare_each(
         add(gp, &[("diff-txn", &[0]), ("diff-nope", &[0])]),
         add(kp, &[("diff-txn", &[0]), ("diff-nope", &[0])]),
@@ -1672,13 +1712,8 @@ async fn transactions(p: &mut Pair, t0: i64) {
             &body,
         )
     };
-    let txn_produce = |topic: &str, partition: i32, records: Vec<u8>| match produce(
-        topic, partition, -1, records,
-    ) {
-        RequestKind::Produce(r) => {
-            RequestKind::Produce(r.with_transactional_id(Some(TransactionalId(s(txn)))))
-        }
-        other => other,
+    let txn_produce = |topic: &str, partition: i32, records: Vec<u8>| {
+        transactional(txn, produce(topic, partition, -1, records))
     };
     p.compare_each(
         txn_produce("diff-txn", 0, batch(gp, 0, &["a", "b"])),
@@ -1787,15 +1822,7 @@ async fn transactions(p: &mut Pair, t0: i64) {
         7,
     )
     .await;
-    let end = |(pid, epoch): (i64, i16), commit: bool| {
-        RequestKind::EndTxn(
-            EndTxnRequest::default()
-                .with_transactional_id(TransactionalId(s(txn)))
-                .with_producer_id(ProducerId(pid))
-                .with_producer_epoch(epoch)
-                .with_committed(commit),
-        )
-    };
+    let end = |pe: (i64, i16), commit: bool| end_txn(txn, pe, commit);
     p.compare_each(end(gp, true), end(kp, true), "end_txn/commit", 3)
         .await;
     // Kafka writes its markers after answering: wait until the transaction completed.
@@ -1968,13 +1995,7 @@ async fn transaction_edges(p: &mut Pair) {
     )
     .await;
     let (g, k) = p.compare("init_producer_id/edges", init(None), 4).await;
-    let pe = |a: &Answer| match a {
-        Answer::Response(r) => match r.as_ref() {
-            ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
-            other => panic!("{other:?}"),
-        },
-        Answer::Closed => panic!("InitProducerId closed the connection"),
-    };
+    let pe = producer_of;
     let (gp, kp) = (pe(&g), pe(&k));
     let (g, k) = p
         .compare_each(
