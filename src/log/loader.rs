@@ -22,11 +22,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::checkpoint::{self, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::config::LogConfig;
 use super::epoch::LeaderEpochCache;
 use super::error::LogError;
 use super::fs::FileSystem;
 use super::log_dir::LogDir;
-use super::partition_log::{LogConfig, PartitionLog};
+use super::partition_log::PartitionLog;
 use super::producer_state::ProducerStateManager;
 use super::segment::{self, LogSegment};
 use super::txn_index::{AbortedTxn, TxnIndex};

@@ -8,7 +8,8 @@
 //! directory and a [`LogConfig`], serialises calls with the partition's lock, and reads the
 //! [`FileSlice`]s returned by [`PartitionLog::read`] outside that lock.
 //!
-//! - [`partition_log`]: [`PartitionLog`], [`LogConfig`], [`AppendInfo`].
+//! - [`partition_log`]: [`PartitionLog`] and [`AppendInfo`].
+//! - [`config`]: [`LogConfig`], the per-topic settings.
 //! - `loader`: opening a log from its directory, with recovery after a crash.
 //! - [`segment`]: one `.log` file and its indexes; the on-disk format.
 //! - [`index`]: the offset and time indexes.
@@ -29,6 +30,7 @@
 
 pub mod checkpoint;
 pub mod cleaner;
+pub mod config;
 pub mod dir_lock;
 pub mod epoch;
 pub mod error;
@@ -43,10 +45,11 @@ pub mod segment;
 mod transactions;
 pub mod txn_index;
 
+pub use config::LogConfig;
 pub use error::LogError;
 pub use fs::{FaultInjectingFileSystem, FileSystem, FsOp, StdFileSystem};
 pub use log_dir::LogDir;
-pub use partition_log::{AppendInfo, LogConfig, PartitionLog};
+pub use partition_log::{AppendInfo, PartitionLog};
 
 #[cfg(test)]
 pub(crate) mod tests;
