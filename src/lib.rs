@@ -13,6 +13,8 @@
 //!   deadline.
 //! - [`properties`]: the `key=value` file format shared by `server.properties` and the metadata
 //!   files Gregor writes.
+//! - [`ctl`]: `gregor ctl`, the command line that drives a running broker through its admin
+//!   endpoint (knows only that endpoint's JSON).
 //!
 //! Pure state machines (time passed in, no I/O; import leaves only):
 //! - [`group`]: the classic consumer-group protocol, Kafka's `GroupCoordinator` semantics.
@@ -30,8 +32,9 @@
 //! - [`coordinator`]: the coordinator runtime, shards over internal-topic partitions with one
 //!   deadline timer; the classic group coordinator and the transaction coordinator are its
 //!   shard types, and the transaction markers are written from here.
-//! - [`cluster`]: the [`cluster::Cluster`] every node serves from: nodes, topics,
-//!   coordinators, producer ids, fault rules, the clock.
+//! - [`cluster`]: the [`cluster::Cluster`] every node serves from: nodes (virtual brokers, up
+//!   or down), topics, coordinators, producer ids, fault rules, the request log, the clock;
+//!   leader, coordinator and broker moves ([`cluster::topology`]).
 //!
 //! Serving:
 //! - [`protocol`]: request/response codec on top of the `kafka-protocol` crate, the table of
@@ -40,19 +43,27 @@
 //!   shutdown. Knows only frames: each goes to a [`server::FrameHandler`].
 //! - [`broker`]: [`broker::Node`], one broker of the cluster: the one dispatch point every request
 //!   passes through, and one thin file per API family (request -> domain call -> response).
+//! - [`admin`]: the HTTP admin endpoint (`/admin/...`: faults, leader moves, brokers down and
+//!   up, the request log) that `gregor ctl` talks to.
 //! - [`node`]: the wiring: locks and opens the data directory, builds the cluster, binds and
-//!   serves each node's listener, runs the background tasks, shuts down.
+//!   serves each node's listener and the admin endpoint, runs the background tasks, shuts
+//!   down.
+//! - [`embedded`]: [`Embedded`], Gregor started from a Rust test suite, with the faults and
+//!   leader moves on its handle.
 //!
 //! - [`fuzzing`]: entry points for the fuzz targets in `fuzz/` and their regression test.
 //!
 //! No two top-level modules import each other, directly or round a loop (a test in
 //! `tests/layout.rs` checks the `use crate::` lines).
 
+pub mod admin;
 pub mod broker;
 pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod coordinator;
+pub mod ctl;
+pub mod embedded;
 pub mod fuzzing;
 pub mod group;
 pub mod log;
@@ -63,3 +74,5 @@ pub mod record;
 pub mod server;
 pub mod topics;
 pub mod txn;
+
+pub use embedded::Embedded;

@@ -2,6 +2,22 @@
 
 use clap::Parser;
 use gregor::config::{Cli, Config};
+use gregor::ctl::Command;
+
+/// The broker's flags, or a subcommand.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gregor",
+    version,
+    about = "A Kafka-wire-protocol-compatible broker for local development and tests",
+    args_conflicts_with_subcommands = true
+)]
+struct Args {
+    #[command(flatten)]
+    cli: Cli,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -12,20 +28,29 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let Args { cli, command } = Args::parse();
+    if let Some(Command::Ctl(ctl)) = &command {
+        std::process::exit(gregor::ctl::run(ctl));
+    }
     let config = Config::from_cli(&cli)?;
     let data_dir = config.data_dir.clone();
     let mut running = gregor::node::start(config).await?;
     if let Some(path) = &cli.port_file {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, format!("{}\n", running.addr))?;
+        std::fs::write(&tmp, format!("{}\n", running.bootstrap()))?;
         std::fs::rename(&tmp, path)?;
     }
+    let nodes = running.cluster.nodes();
+    let advertised: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{}:{}", n.host, n.port))
+        .collect();
     println!(
-        "gregor listening on {} (advertised as {}:{}), data in {}, ready in {:.1} ms{}",
-        running.addr,
-        running.node.info().host,
-        running.node.info().port,
+        "gregor listening on {} ({} broker{}, advertised as {}), data in {}, ready in {:.1} ms{}",
+        running.bootstrap(),
+        nodes.len(),
+        if nodes.len() == 1 { "" } else { "s" },
+        advertised.join(","),
         data_dir.display(),
         running.startup.as_secs_f64() * 1000.0,
         if running.recovered {
@@ -34,6 +59,10 @@ async fn main() -> anyhow::Result<()> {
             ""
         },
     );
+    match running.admin_addr {
+        Some(a) => println!("admin endpoint http://{a}/admin (gregor ctl --admin {a})"),
+        None => println!("admin endpoint off"),
+    }
     let stop = running.stop_handle();
     tokio::spawn(async move {
         wait_for_signal().await;

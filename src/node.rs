@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::Node;
 use crate::clock::Clock;
+use crate::cluster::faults::Faults;
 use crate::cluster::producer_ids::ProducerIdAllocator;
 use crate::cluster::{Cluster, NodeInfo};
 use crate::config::Config;
@@ -33,11 +34,15 @@ pub const CLEAN_SHUTDOWN_MARKER: &str = ".clean-shutdown";
 
 /// A started broker.
 pub struct RunningBroker {
-    /// The bound address (the real port when started on port 0).
+    /// The first node's bound address (the real port when started on port 0).
     pub addr: SocketAddr,
+    /// Every node's id and bound address, in id order.
+    pub addrs: Vec<(i32, SocketAddr)>,
+    /// The HTTP admin endpoint's address, if it runs.
+    pub admin_addr: Option<SocketAddr>,
     /// The cluster's shared state.
     pub cluster: Arc<Cluster>,
-    /// The node its listener serves.
+    /// The first node.
     pub node: Arc<Node>,
     /// Time from the start of [`start`] to a bound, serving listener.
     pub startup: Duration,
@@ -67,6 +72,15 @@ impl RunningBroker {
     /// Waits for the serving task to finish.
     pub async fn wait(self) {
         let _ = self.task.await;
+    }
+
+    /// Every node's address, comma-separated: a `bootstrap.servers` value.
+    pub fn bootstrap(&self) -> String {
+        self.addrs
+            .iter()
+            .map(|(_, a)| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -161,18 +175,37 @@ pub async fn start_with(
         std::fs::remove_file(&marker).context("removing clean-shutdown marker")?;
         sync_dir(&config.data_dir);
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let advertised = config.advertised.clone().unwrap_or_else(|| {
-        let host = if addr.ip().is_unspecified() {
-            "localhost".to_string()
-        } else {
-            addr.ip().to_string()
-        };
-        (host, i32::from(addr.port()))
-    });
+    // One listener per virtual broker, on consecutive ports (each ephemeral with port 0).
+    let mut listeners = Vec::new();
+    for i in 0..config.brokers.max(1) {
+        let mut at = config.listen;
+        if at.port() != 0 {
+            let port = u16::try_from(i32::from(at.port()) + i)
+                .with_context(|| format!("no port {} + {i} for broker {i}", at.port()))?;
+            at.set_port(port);
+        }
+        let listener = TcpListener::bind(at)
+            .await
+            .with_context(|| format!("binding {at} (broker {})", config.node_id + i))?;
+        listeners.push((config.node_id + i, listener));
+    }
+    let addrs: Vec<(i32, SocketAddr)> = listeners
+        .iter()
+        .map(|(id, l)| l.local_addr().map(|a| (*id, a)))
+        .collect::<std::io::Result<_>>()?;
+    let addr = addrs[0].1;
+    let advertise = |i: usize, bound: SocketAddr| match &config.advertised {
+        Some((host, port)) => (host.clone(), port + i as i32),
+        None => {
+            let host = if bound.ip().is_unspecified() {
+                "localhost".to_string()
+            } else {
+                bound.ip().to_string()
+            };
+            (host, i32::from(bound.port()))
+        }
+    };
+    let admin_listener = bind_admin(&config).await?;
     let producer_ids = Arc::new(
         ProducerIdAllocator::open(&config.data_dir).context("opening the producer id allocator")?,
     );
@@ -203,22 +236,43 @@ pub async fn start_with(
         }),
     )
     .context("loading transactions")?;
-    let cluster = Arc::new(Cluster::new(
-        config.clone(),
-        cluster_id,
-        registry.clone(),
-        groups.clone(),
-        txns.clone(),
-        producer_ids,
-        clock,
-    ));
+    let faults = Arc::new(Faults::new(crate::broker::fault_error_supported));
+    if let Some(path) = &config.faults_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading faults file {}", path.display()))?;
+        let specs = crate::cluster::faults::parse_faults_file(&text)
+            .with_context(|| format!("faults file {}", path.display()))?;
+        let added = faults.add_all(specs).map_err(|(i, e)| {
+            anyhow::anyhow!("faults file {}: rule {}: {e}", path.display(), i + 1)
+        })?;
+        tracing::info!(file = %path.display(), rules = added.len(), "installed fault rules");
+    }
+    let cluster = Arc::new(
+        Cluster::new(
+            config.clone(),
+            cluster_id,
+            registry.clone(),
+            groups.clone(),
+            txns.clone(),
+            producer_ids,
+            clock,
+        )
+        .with_faults(faults),
+    );
     let _ = cluster_slot.set(Arc::downgrade(&cluster));
-    cluster.add_node(NodeInfo {
-        id: config.node_id,
-        host: advertised.0,
-        port: advertised.1,
-    });
-    let node = Arc::new(Node::new(config.node_id, cluster.clone()));
+    for (i, (id, bound)) in addrs.iter().enumerate() {
+        let (host, port) = advertise(i, *bound);
+        cluster.add_node(NodeInfo {
+            id: *id,
+            host,
+            port,
+        });
+    }
+    let nodes: Vec<Arc<Node>> = addrs
+        .iter()
+        .map(|(id, _)| Arc::new(Node::new(*id, cluster.clone())))
+        .collect();
+    let node = nodes[0].clone();
     let group_timer = tokio::spawn(groups.run_timer(cluster.subscribe_stopping()));
     let txn_timer = tokio::spawn(txns.clone().run_timer(cluster.subscribe_stopping()));
     let txn_markers = tokio::spawn(txns.run_marker_task(cluster.subscribe_stopping()));
@@ -231,12 +285,41 @@ pub async fn start_with(
         idle: Duration::from_millis(config.connections_max_idle_ms),
         queued_max_request_bytes: config.queued_max_request_bytes,
     };
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for ((_, listener), n) in listeners.into_iter().zip(nodes) {
+        let mut stop = stopping_rx.clone();
+        servers.push(tokio::spawn(crate::server::serve(
+            listener,
+            n,
+            limits.clone(),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )));
+    }
+    let admin_addr = match admin_listener {
+        Some(l) => {
+            let a = l.local_addr()?;
+            let mut stop = stopping_rx.clone();
+            servers.push(tokio::spawn(crate::admin::serve(
+                l,
+                cluster.clone(),
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )));
+            Some(a)
+        }
+        None => None,
+    };
     let serving = node.clone();
     let task = tokio::spawn(async move {
-        crate::server::serve(listener, serving.clone(), limits, async {
-            let _ = stop_rx.await;
-        })
-        .await;
+        let _ = stop_rx.await;
+        let _ = stopping_tx.send(true);
+        for s in servers {
+            let _ = s.await;
+        }
         retention.abort();
         group_timer.abort();
         txn_timer.abort();
@@ -266,6 +349,8 @@ pub async fn start_with(
     });
     Ok(RunningBroker {
         addr,
+        addrs,
+        admin_addr,
         cluster,
         node,
         startup: t0.elapsed(),
@@ -273,6 +358,28 @@ pub async fn start_with(
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// Binds the admin endpoint: loopback only unless `gregor.admin.allow.remote`; an address
+/// set explicitly must bind, the default is skipped with a warning when its port is taken.
+async fn bind_admin(config: &Config) -> anyhow::Result<Option<TcpListener>> {
+    let Some(at) = config.admin.listen else {
+        return Ok(None);
+    };
+    if !at.ip().is_loopback() && !config.admin.allow_remote {
+        anyhow::bail!(
+            "the admin endpoint {at} is not a loopback address: it can change the broker's \
+             behaviour, so it binds 127.0.0.1 unless gregor.admin.allow.remote=true"
+        );
+    }
+    match TcpListener::bind(at).await {
+        Ok(l) => Ok(Some(l)),
+        Err(e) if !config.admin.explicit => {
+            tracing::warn!(addr = %at, error = %e, "admin endpoint not started (use --admin HOST:PORT or --admin off)");
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("binding the admin endpoint {at}"))),
+    }
 }
 
 /// Raises this process's soft open-file limit to the hard limit, once, logging both, and returns

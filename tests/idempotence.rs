@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use common::process::BrokerProcess;
 use common::{end_offset, produce_raw, record_batch, RawClient, TestBroker};
-use gregor::cluster::faults::{FaultAction, FaultRule};
-use kafka_protocol::messages::{
-    ApiKey, InitProducerIdRequest, ProducerId, RequestKind, ResponseKind,
-};
+use gregor::cluster::faults::FaultSpec;
+use kafka_protocol::messages::{InitProducerIdRequest, ProducerId, RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -192,24 +190,24 @@ async fn produce_through_faults(idempotent: bool, topic: &str, n: usize) -> Vec<
     // Phase 1: lost responses (the batch is stored, the answer never arrives). Phase 2:
     // retriable errors (nothing stored). Separate phases, so a request is not hit by both.
     let phases = [
-        FaultRule {
-            api: ApiKey::Produce,
-            topic: None,
-            partition: None,
-            action: FaultAction::DropResponse,
-            remaining: 3,
+        FaultSpec {
+            api: "produce".into(),
+            action: "lose-response".into(),
+            times: Some(3),
+            ..FaultSpec::default()
         },
-        FaultRule {
-            api: ApiKey::Produce,
+        FaultSpec {
+            api: "produce".into(),
             topic: Some(topic.into()),
-            partition: None,
-            action: FaultAction::PartitionError(ResponseError::NotEnoughReplicas),
-            remaining: 3,
+            action: "error".into(),
+            error: Some("NOT_ENOUGH_REPLICAS".into()),
+            times: Some(3),
+            ..FaultSpec::default()
         },
     ];
     let per_phase = n / phases.len();
     for (k, rule) in phases.into_iter().enumerate() {
-        broker.faults.add(rule);
+        broker.faults.add(rule).expect("a valid rule");
         let mut futs = Vec::new();
         for i in k * per_phase..(k + 1) * per_phase {
             let v = format!("v{i}");
@@ -227,8 +225,13 @@ async fn produce_through_faults(idempotent: bool, topic: &str, n: usize) -> Vec<
         }
     }
     assert!(
-        broker.faults.active().is_empty(),
-        "every injected fault fired"
+        broker
+            .faults
+            .list()
+            .iter()
+            .all(|r| r.hits == 3 && r.remaining == Some(0)),
+        "every injected fault fired: {:?}",
+        broker.faults.list()
     );
     let bootstrap = b.bootstrap();
     let topic = topic.to_string();

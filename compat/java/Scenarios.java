@@ -24,12 +24,18 @@ import org.apache.kafka.common.serialization.*;
 
 public class Scenarios {
     static final List<String> SCENARIOS = List.of("codecs", "idempotent", "group_rebalance",
-            "commit_resume", "offset_reset", "key_partition", "admin_topics", "admin_groups", "transactions");
+            "commit_resume", "offset_reset", "key_partition", "admin_topics", "admin_groups", "transactions",
+            "leader_moves");
     static final long WAIT_MS = 1000L * Long.parseLong(System.getenv().getOrDefault("COMPAT_WAIT", "40"));
     static String bootstrap;
 
     static class Failed extends RuntimeException {
         Failed(String msg) { super(msg); }
+    }
+
+    /** A scenario that cannot run against this broker (reported as n/a). */
+    static class NotApplicable extends RuntimeException {
+        NotApplicable(String msg) { super(msg); }
     }
 
     static void check(boolean cond, String msg) { if (!cond) throw new Failed(msg); }
@@ -542,6 +548,133 @@ public class Scenarios {
         }
     }
 
+    /** POST to Gregor's admin endpoint (GREGOR_ADMIN); the JSON answer as text. */
+    static String adminPost(java.net.http.HttpClient http, String admin, String path, String json) throws Exception {
+        var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + admin + path))
+                .header("content-type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(json)).build();
+        var res = http.send(req, java.net.http.HttpResponse.BodyHandlers.ofString());
+        check(res.statusCode() == 200, "POST " + path + ": HTTP " + res.statusCode() + " " + res.body());
+        return res.body();
+    }
+
+    /**
+     * An idempotent producer and a consumer group while the leaders of the topic's partitions
+     * move 100 times between three virtual brokers (with brokers going down and up and the
+     * group's coordinator moving): nothing acknowledged lost, nothing stored twice, every
+     * partition consumed. Needs a Gregor started with --brokers 3 whose admin endpoint is in
+     * GREGOR_ADMIN (scripts/compat starts one); n/a elsewhere, as Kafka cannot move leaders on
+     * request.
+     */
+    static String leader_moves() throws Exception {
+        String admin = System.getenv("GREGOR_ADMIN");
+        if (admin == null || admin.isEmpty()) throw new NotApplicable("needs Gregor's admin endpoint (GREGOR_ADMIN) to move leaders");
+        String topic = name("moves");
+        String group = name("moves-group");
+        int partitions = 3;
+        try (Admin a = admin()) {
+            a.createTopics(List.of(new NewTopic(topic, partitions, (short) 3))).all().get();
+            waitUntil(() -> partitionCount(a, topic) == partitions, "topic " + topic + " in metadata", null);
+        }
+        var http = java.net.http.HttpClient.newHttpClient();
+        var acked = Collections.synchronizedList(new ArrayList<String>());
+        var errors = Collections.synchronizedList(new ArrayList<String>());
+        var stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread producer = new Thread(() -> {
+            try (var p = new KafkaProducer<>(props("acks", "all", "linger.ms", "5", "metadata.max.age.ms", "1000"),
+                    new StringSerializer(), new StringSerializer())) {
+                for (int n = 0; !stop.get(); n++) {
+                    String v = "j-" + n;
+                    p.send(new ProducerRecord<>(topic, v), (m, e) -> {
+                        if (e == null) acked.add(v); else errors.add(e.toString());
+                    });
+                    if (n % 50 == 0) Thread.sleep(2);
+                }
+                p.flush();
+            } catch (Exception e) {
+                errors.add(e.toString());
+            }
+        });
+        var seen = ConcurrentHashMap.<String>newKeySet();
+        var perPartition = new ConcurrentHashMap<Integer, Integer>();
+        var consumerStop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread consumer = new Thread(() -> {
+            try (var c = new KafkaConsumer<>(props("group.id", group, "auto.offset.reset", "earliest",
+                    "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", "metadata.max.age.ms", "1000"),
+                    new StringDeserializer(), new StringDeserializer())) {
+                c.subscribe(List.of(topic));
+                while (!consumerStop.get()) {
+                    for (var r : c.poll(Duration.ofMillis(100))) {
+                        seen.add(r.value());
+                        perPartition.merge(r.partition(), 1, Integer::sum);
+                    }
+                }
+            } catch (Exception e) {
+                errors.add("consumer: " + e);
+            }
+        });
+        producer.start();
+        consumer.start();
+        long seed = 0x5eedL;
+        Random rnd = new Random(seed);
+        int moves = 0, downs = 0, coordinators = 0;
+        for (int i = 0; i < 100; i++) {
+            Thread.sleep(30);
+            int r = rnd.nextInt(10);
+            if (r == 0) {
+                int id = 1 + rnd.nextInt(3);
+                adminPost(http, admin, "/admin/brokers/" + id + "/down", "{}");
+                Thread.sleep(100);
+                adminPost(http, admin, "/admin/brokers/" + id + "/up", "{}");
+                downs++;
+            } else if (r == 1) {
+                adminPost(http, admin, "/admin/coordinators/move",
+                        "{\"group\":\"" + group + "\",\"to\":" + (1 + rnd.nextInt(3)) + "}");
+                coordinators++;
+            } else {
+                adminPost(http, admin, "/admin/leaders/move", "{\"topic\":\"" + topic + "\",\"partition\":"
+                        + rnd.nextInt(partitions) + ",\"to\":" + (1 + rnd.nextInt(3)) + "}");
+                moves++;
+            }
+        }
+        stop.set(true);
+        producer.join();
+        check(errors.isEmpty(), "errors: " + errors.subList(0, Math.min(3, errors.size())));
+        // Read everything back: each acknowledged value exactly once.
+        var stored = new HashMap<String, Integer>();
+        int total = 0;
+        try (var c = consumer()) {
+            List<TopicPartition> tps = new ArrayList<>();
+            for (int p = 0; p < partitions; p++) tps.add(new TopicPartition(topic, p));
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            long end = 0;
+            for (long e : c.endOffsets(tps).values()) end += e;
+            for (var r : drain(c, (int) end, WAIT_MS)) {
+                stored.merge(new String(r.value(), StandardCharsets.UTF_8), 1, Integer::sum);
+                total++;
+            }
+            check(total == end, "read " + total + " of " + end);
+        }
+        int lost = 0, dups = 0;
+        synchronized (acked) {
+            for (String v : acked) {
+                Integer n = stored.get(v);
+                if (n == null) lost++;
+                else if (n > 1) dups++;
+            }
+        }
+        check(lost == 0, lost + " acknowledged records lost");
+        check(dups == 0, dups + " records stored twice by the idempotent producer");
+        waitUntil(() -> seen.size() >= stored.size(), "the group to read all " + stored.size() + " values", null);
+        consumerStop.set(true);
+        consumer.join();
+        check(perPartition.size() == partitions, "partitions consumed: " + perPartition.keySet());
+        return "100 actions (" + moves + " leader moves, " + coordinators + " coordinator moves, " + downs
+                + " broker down/up); " + acked.size() + " acknowledged, 0 lost, 0 duplicates; group read "
+                + perPartition.size() + " partitions";
+    }
+
     public static void main(String[] args) throws Exception {
         String which = "all";
         for (int i = 0; i + 1 < args.length; i += 2) {
@@ -562,6 +695,11 @@ public class Scenarios {
             } catch (java.lang.reflect.InvocationTargetException ite) {
                 Throwable e = ite.getCause();
                 if (e instanceof ExecutionException && e.getCause() != null) e = e.getCause();
+                if (e instanceof NotApplicable) {
+                    System.out.printf("RESULT %s na %s%n", s, e.getMessage());
+                    System.out.flush();
+                    continue;
+                }
                 e.printStackTrace();
                 result = "fail";
                 detail = e instanceof Failed ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage();

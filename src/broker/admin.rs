@@ -32,21 +32,24 @@ pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> Cre
         }
         let configs_for_validation = configs.clone();
         let replication = i32::from(t.replication_factor);
-        // Explicit replica assignments must name this broker only.
-        let assignment_ok = t
-            .assignments
-            .iter()
-            .all(|a| a.broker_ids.iter().all(|b| b.0 == node.id) && !a.broker_ids.is_empty());
-        let outcome = if !assignment_ok {
-            Err(TopicError::InvalidReplicationFactor(0))
-        } else if !t.assignments.is_empty() {
-            let n = t.assignments.len() as i32;
+        let outcome = if !t.assignments.is_empty() {
+            // Kafka takes the assignments in partition index order.
+            let mut assignments: Vec<_> = t.assignments.iter().collect();
+            assignments.sort_by_key(|a| a.partition_index);
+            let assignment: Vec<Vec<i32>> = assignments
+                .iter()
+                .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
+                .collect();
+            let n = assignment.len() as i32;
             if req.validate_only {
-                node.cluster.topics.validate_create(&name, n, -1, &configs)
+                node.cluster
+                    .topics
+                    .validate_assignment(&assignment)
+                    .and_then(|_| node.cluster.topics.validate_create(&name, n, -1, &configs))
             } else {
                 node.cluster
                     .topics
-                    .create(&name, n, -1, configs)
+                    .create_assigned(&name, &assignment, configs)
                     .map(|t| t.partition_count())
             }
         } else if req.validate_only {

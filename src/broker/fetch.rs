@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
 };
-use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use super::Node;
+use super::{check_leader, sb, LeaderHints, Node, RequestContext};
 use crate::log::LogError;
 use crate::protocol::fetch_frame::FileRecords;
 use crate::record::FileSlice;
@@ -50,7 +50,12 @@ struct Planned {
 }
 
 /// Answers a Fetch request, parking it until data arrives, the wait ends or the broker stops.
-pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchReply {
+pub async fn handle(
+    node: &Node,
+    req: FetchRequest,
+    version: i16,
+    ctx: &RequestContext,
+) -> FetchReply {
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let deadline = tokio::time::Instant::now() + wait;
     let mut appends = node.cluster.subscribe_appends();
@@ -73,13 +78,27 @@ pub async fn handle(node: &Node, req: FetchRequest, version: i16) -> FetchReply 
         .collect();
     loop {
         appends.borrow_and_update();
-        let (plan, available, errored) = plan(&topics, &req, version);
+        let mut hints = LeaderHints::default();
+        let (plan, available, errored) = plan(node, ctx, &topics, &req, version, &mut hints);
         let done = available >= i64::from(req.min_bytes.max(0))
             || errored
             || tokio::time::Instant::now() >= deadline
             || *stopping.borrow();
         if done {
-            return read(plan);
+            let mut reply = read(plan);
+            if version >= 16 {
+                reply.response.node_endpoints = hints
+                    .endpoints(node)
+                    .into_iter()
+                    .map(|n| {
+                        NodeEndpoint::default()
+                            .with_node_id(BrokerId(n.id))
+                            .with_host(sb(n.host))
+                            .with_port(n.port)
+                    })
+                    .collect();
+            }
+            return reply;
         }
         tokio::select! {
             _ = appends.changed() => {}
@@ -94,12 +113,15 @@ type TopicPlan = (Option<TopicName>, Uuid, Vec<Planned>);
 /// Locates the bytes for every partition; returns the plan, bytes available, and whether any
 /// partition has an error (which answers the fetch at once, as Kafka does).
 fn plan(
+    node: &Node,
+    ctx: &RequestContext,
     topics: &[(
         Option<Arc<Topic>>,
         &kafka_protocol::messages::fetch_request::FetchTopic,
     )],
     req: &FetchRequest,
     version: i16,
+    hints: &mut LeaderHints,
 ) -> (Vec<TopicPlan>, i64, bool) {
     let mut remaining = i64::from(req.max_bytes.max(0));
     let read_committed = req.isolation_level == 1;
@@ -131,6 +153,25 @@ fn plan(
                 parts.push(Planned { data, slice: None });
                 continue;
             };
+            let refused = check_leader(node, &p, fp.current_leader_epoch)
+                .err()
+                .or_else(|| ctx.partition_fault(node, &p.topic, p.index));
+            if let Some(e) = refused {
+                if e == ResponseError::NotLeaderOrFollower && version >= 12 {
+                    let (leader, epoch) = hints.note(&p);
+                    data = data.with_current_leader(
+                        LeaderIdAndEpoch::default()
+                            .with_leader_id(BrokerId(leader))
+                            .with_leader_epoch(epoch),
+                    );
+                }
+                data = data
+                    .with_error_code(e.code())
+                    .with_aborted_transactions(Some(Vec::new()));
+                errored = true;
+                parts.push(Planned { data, slice: None });
+                continue;
+            }
             let limit = i64::from(fp.partition_max_bytes.max(0)).min(remaining);
             let first_with_data = available == 0;
             let log = p.log();

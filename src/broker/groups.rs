@@ -357,6 +357,9 @@ async fn fetch_group(
     wanted: Option<Vec<(String, i32)>>,
     require_stable: bool,
 ) -> (Vec<FetchedOffset>, i16) {
+    if !super::owns_group(node, group) {
+        return (Vec::new(), ResponseError::NotCoordinator.code());
+    }
     match node
         .cluster
         .groups
@@ -518,6 +521,8 @@ pub async fn list_groups(node: &Node, req: ListGroupsRequest, version: i16) -> L
         .list_groups(states)
         .await
         .into_iter()
+        // Each broker lists the groups it coordinates; admin clients ask every broker.
+        .filter(|g| super::owns_group(node, &g.group_id))
         .map(|g| {
             let mut l = ListedGroup::default()
                 .with_group_id(GroupId(sb(g.group_id)))
@@ -547,7 +552,12 @@ pub async fn describe_groups(
         security::GROUP_OPERATIONS,
     );
     for id in req.groups {
-        let d = match node.cluster.groups.describe_group(&id).await {
+        let d = if super::owns_group(node, &id) {
+            node.cluster.groups.describe_group(&id).await
+        } else {
+            Err(group::GroupError::NotCoordinator)
+        };
+        let d = match d {
             Ok(d) => d,
             Err(e) => group::GroupDescription {
                 group_id: id.to_string(),
@@ -597,13 +607,22 @@ pub async fn describe_groups(
 
 /// DeleteGroups: only empty groups, as Kafka.
 pub async fn delete_groups(node: &Node, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
-    let names: Vec<String> = req.groups_names.iter().map(|g| g.to_string()).collect();
+    let (names, elsewhere): (Vec<String>, Vec<String>) = req
+        .groups_names
+        .iter()
+        .map(|g| g.to_string())
+        .partition(|g| super::owns_group(node, g));
     let results = node
         .cluster
         .groups
         .delete_groups(&names)
         .await
         .into_iter()
+        .chain(
+            elsewhere
+                .into_iter()
+                .map(|g| (g, Some(group::GroupError::NotCoordinator))),
+        )
         .map(|(g, e)| {
             DeletableGroupResult::default()
                 .with_group_id(GroupId(sb(g)))

@@ -41,17 +41,17 @@ pub fn handle(node: &Node, req: MetadataRequest, version: i16) -> MetadataRespon
             .topics
             .all()
             .iter()
-            .map(|t| topic_entry(t))
+            .map(|t| topic_entry(node, t))
             .collect(),
         Some(list) => list
             .into_iter()
             .map(|rt| match rt.name {
                 Some(name) => match node.cluster.topic_or_create(&name, allow_create) {
-                    Ok(t) => topic_entry(&t),
+                    Ok(t) => topic_entry(node, &t),
                     Err(e) => error_entry(Some(name), Uuid::nil(), &e),
                 },
                 None => match node.cluster.topics.get_by_id(rt.topic_id) {
-                    Some(t) => topic_entry(&t),
+                    Some(t) => topic_entry(node, &t),
                     None => error_entry(None, rt.topic_id, &TopicError::UnknownId(rt.topic_id)),
                 },
             })
@@ -90,12 +90,13 @@ struct PartitionView {
     offline: Vec<BrokerId>,
 }
 
-fn partition_view(p: &Partition) -> PartitionView {
+fn partition_view(node: &Node, p: &Partition) -> PartitionView {
     let (leader, epoch) = p.leadership_now();
-    let replicas = vec![BrokerId(leader)];
+    let ids = p.replicas();
+    let replicas: Vec<BrokerId> = ids.iter().map(|&b| BrokerId(b)).collect();
     if p.is_offline() {
-        // The only replica's log directory failed: no leader, as Kafka's controller reports a
-        // partition whose replicas are all offline.
+        // The log directory failed: no leader, as Kafka's controller reports a partition
+        // whose replicas are all offline.
         return PartitionView {
             error: ResponseError::LeaderNotAvailable.code(),
             leader: -1,
@@ -105,22 +106,29 @@ fn partition_view(p: &Partition) -> PartitionView {
             replicas,
         };
     }
+    // The data is kept once, so every replica on a live broker is in sync.
+    let (isr, offline): (Vec<BrokerId>, Vec<BrokerId>) =
+        replicas.iter().partition(|b| !node.cluster.is_down(b.0));
     PartitionView {
-        error: 0,
+        error: if leader < 0 {
+            ResponseError::LeaderNotAvailable.code()
+        } else {
+            0
+        },
         leader,
         epoch,
-        isr: replicas.clone(),
-        offline: Vec::new(),
+        isr,
+        offline,
         replicas,
     }
 }
 
-fn topic_entry(t: &Topic) -> MetadataResponseTopic {
+fn topic_entry(node: &Node, t: &Topic) -> MetadataResponseTopic {
     let partitions = t
         .partitions()
         .iter()
         .map(|p| {
-            let v = partition_view(p);
+            let v = partition_view(node, p);
             MetadataResponsePartition::default()
                 .with_error_code(v.error)
                 .with_partition_index(p.index)
@@ -210,7 +218,7 @@ pub fn describe_topic_partitions(
                 break;
             }
             budget -= 1;
-            let v = partition_view(p);
+            let v = partition_view(node, p);
             partitions.push(
                 DescribeTopicPartitionsResponsePartition::default()
                     .with_error_code(v.error)

@@ -9,6 +9,7 @@ mod admin;
 mod api_versions;
 mod cluster_admin;
 mod configs;
+mod fault_response;
 mod fetch;
 mod groups;
 mod init_producer_id;
@@ -27,10 +28,15 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use tracing::Instrument;
 
+use crate::cluster::faults::{FaultAction, RequestFacts};
+use crate::cluster::request_log::RequestEntry;
 use crate::cluster::{Cluster, NodeInfo};
+use crate::topics::Partition;
+
 use crate::protocol::fetch_frame::{self, ResponseFrame};
 use crate::protocol::{self, DecodeError, FramePrefix};
 use crate::server::{ClientInfo, FrameHandler, Outcome};
+pub use fault_response::supports as fault_error_supported;
 
 /// A handler's answer, before encoding.
 enum Answer {
@@ -41,15 +47,52 @@ enum Answer {
 }
 
 /// What a handler may need to know about the request beyond its body.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RequestContext {
     /// The header's client id (empty if null).
     pub client_id: String,
     /// Peer `ip:port`.
     pub peer: String,
+    /// The API.
+    pub api: ApiKey,
+    /// Its version.
+    pub version: i16,
+    /// The node it was sent to.
+    pub broker: i32,
+    /// The last partition-scoped fault rule that fired for it (0: none), for the request log.
+    partition_fault: std::sync::atomic::AtomicU64,
 }
 
 impl RequestContext {
+    /// An injected error for one partition of this request, if a rule says so (Produce,
+    /// Fetch and ListOffsets ask per partition).
+    pub fn partition_fault(
+        &self,
+        node: &Node,
+        topic: &str,
+        partition: i32,
+    ) -> Option<ResponseError> {
+        let (id, e) = node
+            .cluster
+            .faults
+            .partition_error(&self.facts(), topic, partition)?;
+        self.partition_fault
+            .store(id, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(rule = id, topic, partition, error = ?e, "fault injection: failing a partition");
+        Some(e)
+    }
+
+    /// The request as fault rules match it (partitions are matched by the handler).
+    pub fn facts(&self) -> RequestFacts<'_> {
+        RequestFacts {
+            api: self.api,
+            version: self.version,
+            client_id: &self.client_id,
+            broker: self.broker,
+            partitions: &[],
+        }
+    }
+
     /// The client host as Kafka reports it in DescribeGroups (`/ip`).
     pub fn client_host(&self) -> String {
         let ip = self
@@ -77,6 +120,94 @@ impl FrameHandler for Node {
     fn shutting_down(&self) {
         self.cluster.begin_shutdown();
     }
+
+    fn kicks(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.cluster.subscribe_kicks())
+    }
+
+    fn kicked(&self) -> bool {
+        self.cluster.is_down(self.id)
+    }
+}
+
+/// The leaders named in NOT_LEADER_OR_FOLLOWER answers (KIP-951's `current_leader`), whose
+/// endpoints the response lists so clients go there without a Metadata round trip.
+#[derive(Debug, Default)]
+pub(crate) struct LeaderHints {
+    leaders: Vec<i32>,
+}
+
+impl LeaderHints {
+    /// `p`'s leader and epoch, remembered for [`LeaderHints::endpoints`].
+    pub(crate) fn note(&mut self, p: &Partition) -> (i32, i32) {
+        let (leader, epoch) = p.leadership_now();
+        if leader >= 0 && !self.leaders.contains(&leader) {
+            self.leaders.push(leader);
+        }
+        (leader, epoch)
+    }
+
+    /// The live nodes noted.
+    pub(crate) fn endpoints(&self, node: &Node) -> Vec<NodeInfo> {
+        self.leaders
+            .iter()
+            .filter_map(|&id| node.cluster.live_node(id))
+            .collect()
+    }
+}
+
+/// Whether this node coordinates group `group_id`. With its partition's log directory
+/// offline there is no coordinator, and the handler answers as it does for that.
+pub(crate) fn owns_group(node: &Node, group_id: &str) -> bool {
+    node.cluster
+        .group_coordinator(group_id)
+        .is_none_or(|n| n.id == node.id)
+}
+
+/// Whether this node coordinates `transactional_id` (see [`owns_group`]).
+pub(crate) fn owns_txn(node: &Node, transactional_id: &str) -> bool {
+    node.cluster
+        .txn_coordinator(transactional_id)
+        .is_none_or(|n| n.id == node.id)
+}
+
+/// The coordinator key of a request that goes to one coordinator: `(is_transactional, key)`.
+fn coordinator_key(body: &RequestKind, version: i16) -> Option<(bool, &str)> {
+    use RequestKind as Rq;
+    Some(match body {
+        Rq::JoinGroup(r) => (false, &r.group_id),
+        Rq::SyncGroup(r) => (false, &r.group_id),
+        Rq::Heartbeat(r) => (false, &r.group_id),
+        Rq::LeaveGroup(r) => (false, &r.group_id),
+        Rq::OffsetCommit(r) => (false, &r.group_id),
+        Rq::OffsetFetch(r) if version < 8 => (false, &r.group_id),
+        Rq::OffsetDelete(r) => (false, &r.group_id),
+        Rq::TxnOffsetCommit(r) => (false, &r.group_id),
+        Rq::AddOffsetsToTxn(r) => (true, &r.transactional_id),
+        Rq::EndTxn(r) => (true, &r.transactional_id),
+        Rq::AddPartitionsToTxn(r) if version < 4 => (true, &r.v3_and_below_transactional_id),
+        Rq::InitProducerId(r) => (true, r.transactional_id.as_deref()?),
+        _ => return None,
+    })
+}
+
+/// Checks that this node leads `p` and that the client's epoch (-1: not given) is current,
+/// in Kafka's order: the epoch first (FENCED_LEADER_EPOCH if older, UNKNOWN_LEADER_EPOCH if
+/// newer), then leadership (NOT_LEADER_OR_FOLLOWER).
+pub fn check_leader(node: &Node, p: &Partition, current_epoch: i32) -> Result<(), ResponseError> {
+    let (leader, epoch) = p.leadership_now();
+    if current_epoch >= 0 {
+        if current_epoch < epoch {
+            return Err(ResponseError::FencedLeaderEpoch);
+        }
+        if current_epoch > epoch {
+            return Err(ResponseError::UnknownLeaderEpoch);
+        }
+    }
+    if leader != node.id {
+        return Err(ResponseError::NotLeaderOrFollower);
+    }
+    Ok(())
 }
 
 impl Node {
@@ -101,53 +232,7 @@ impl Node {
             return Outcome::Close;
         };
         match protocol::decode_request(frame) {
-            Ok(req) => {
-                let client_id = req.header.client_id.as_deref().unwrap_or("").to_string();
-                let span = tracing::debug_span!(
-                    "request",
-                    api_key = ?req.api_key,
-                    api_version = prefix.api_version,
-                    correlation_id = prefix.correlation_id,
-                    client_id = %client_id,
-                );
-                let version = prefix.api_version;
-                let api_key = req.api_key;
-                let ctx = RequestContext {
-                    client_id: client_id.clone(),
-                    peer: client.peer.clone(),
-                };
-                let result = self
-                    .dispatch(req.body, version, &ctx)
-                    .instrument(span.clone())
-                    .await;
-                let _g = span.enter();
-                if self.cluster.faults.drop_response(api_key) {
-                    tracing::warn!(
-                        "fault injection: dropping the response and closing the connection"
-                    );
-                    return Outcome::Close;
-                }
-                let encoded = match result {
-                    None => return Outcome::NoResponse,
-                    Some(Answer::Body(body)) => {
-                        protocol::encode_response(prefix.correlation_id, api_key, version, &body)
-                            .map(ResponseFrame::from)
-                    }
-                    Some(Answer::Fetch(f)) => fetch_frame::encode_fetch_response(
-                        prefix.correlation_id,
-                        version,
-                        &f.response,
-                        f.files,
-                    ),
-                };
-                match encoded {
-                    Ok(frame) => Outcome::Respond(frame),
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "cannot encode response; closing");
-                        Outcome::Close
-                    }
-                }
-            }
+            Ok(req) => self.handle_request(req, prefix, client).await,
             Err(DecodeError::UnsupportedVersion {
                 api: ApiKey::ApiVersions,
                 version,
@@ -161,6 +246,194 @@ impl Node {
             }
             Err(e) => {
                 tracing::warn!(peer = %client.peer, correlation_id = prefix.correlation_id, error = %e, "bad request; closing connection");
+                Outcome::Close
+            }
+        }
+    }
+
+    /// Serves one decoded request: the fault rules first, then its handler, then the request
+    /// log.
+    async fn handle_request(
+        &self,
+        req: protocol::Request,
+        prefix: FramePrefix,
+        client: &ClientInfo,
+    ) -> Outcome {
+        let started = std::time::Instant::now();
+        let client_id = req.header.client_id.as_deref().unwrap_or("").to_string();
+        let span = tracing::debug_span!(
+            "request",
+            api_key = ?req.api_key,
+            api_version = prefix.api_version,
+            correlation_id = prefix.correlation_id,
+            client_id = %client_id,
+            broker = self.id,
+        );
+        let version = prefix.api_version;
+        let api_key = req.api_key;
+        let ctx = RequestContext {
+            client_id,
+            peer: client.peer.clone(),
+            api: api_key,
+            version,
+            broker: self.id,
+            partition_fault: Default::default(),
+        };
+        let faults = &self.cluster.faults;
+        let log = &self.cluster.requests;
+        let partitions = if log.enabled() || faults.any_topic_rule() {
+            fault_response::request_partitions(&req.body, |id| {
+                self.cluster.topics.get_by_id(id).map(|t| t.name.clone())
+            })
+        } else {
+            Vec::new()
+        };
+        let fired = if faults.any_live() {
+            faults.before(&RequestFacts {
+                partitions: &partitions,
+                ..ctx.facts()
+            })
+        } else {
+            None
+        };
+        let record = |outcome: &'static str| {
+            if !log.enabled() {
+                return;
+            }
+            let mut topics: Vec<String> = Vec::new();
+            for (t, _) in &partitions {
+                if !topics.contains(t) {
+                    topics.push(t.clone());
+                }
+            }
+            log.push(RequestEntry {
+                seq: 0,
+                at_ms: self.cluster.clock.now_ms(),
+                broker: self.id,
+                api: format!("{api_key:?}"),
+                version,
+                correlation_id: prefix.correlation_id,
+                client_id: ctx.client_id.clone(),
+                peer: ctx.peer.clone(),
+                topics,
+                duration_us: started.elapsed().as_micros() as u64,
+                fault: fired.map(|(id, _)| id).or_else(|| {
+                    Some(
+                        ctx.partition_fault
+                            .load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                    .filter(|&id| id != 0)
+                }),
+                outcome,
+            });
+        };
+        if self.cluster.is_down(self.id) {
+            tracing::info!(parent: &span, peer = %client.peer, "broker is down: closing the connection");
+            record("closed");
+            return Outcome::Close;
+        }
+        // A request for a coordinator this node is not: NOT_COORDINATOR, so the client looks
+        // it up again (after a coordinator moved).
+        let elsewhere = fired.is_none()
+            && coordinator_key(&req.body, version).is_some_and(|(txn, key)| {
+                if txn {
+                    !owns_txn(self, key)
+                } else {
+                    !owns_group(self, key)
+                }
+            });
+        let result = match fired {
+            _ if elsewhere => {
+                tracing::debug!(parent: &span, "not the coordinator");
+                fault_response::error_response(&req.body, version, ResponseError::NotCoordinator)
+                    .map(Answer::Body)
+            }
+            Some((rule, FaultAction::Disconnect)) => {
+                tracing::warn!(parent: &span, rule, "fault injection: closing the connection before handling");
+                record("closed");
+                return Outcome::Close;
+            }
+            Some((rule, FaultAction::Hang)) => {
+                tracing::warn!(parent: &span, rule, "fault injection: not answering");
+                let mut stopping = self.cluster.subscribe_stopping();
+                let mut kicks = self.cluster.subscribe_kicks();
+                loop {
+                    if *stopping.borrow_and_update() || self.cluster.is_down(self.id) {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = stopping.changed() => {}
+                        _ = kicks.changed() => {}
+                    }
+                }
+                record("closed");
+                return Outcome::Close;
+            }
+            Some((rule, FaultAction::Error(e))) => {
+                tracing::warn!(parent: &span, rule, error = ?e, "fault injection: answering with an error");
+                match fault_response::error_response(&req.body, version, e) {
+                    Some(body) => {
+                        if matches!(&req.body, RequestKind::Produce(p) if p.acks == 0) {
+                            record("no-response");
+                            return Outcome::NoResponse;
+                        }
+                        Some(Answer::Body(body))
+                    }
+                    None => {
+                        record("closed");
+                        return Outcome::Close;
+                    }
+                }
+            }
+            other => {
+                if let Some((rule, FaultAction::Delay(d))) = other {
+                    tracing::warn!(parent: &span, rule, delay_ms = d.as_millis() as u64, "fault injection: delaying the request");
+                    let mut stopping = self.cluster.subscribe_stopping();
+                    if !*stopping.borrow_and_update() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(d) => {}
+                            _ = stopping.changed() => {}
+                        }
+                    }
+                }
+                self.dispatch(req.body, version, &ctx)
+                    .instrument(span.clone())
+                    .await
+            }
+        };
+        let _g = span.enter();
+        if let Some((rule, FaultAction::LoseResponse)) = fired {
+            tracing::warn!(
+                rule,
+                "fault injection: handled, then closing the connection instead of answering"
+            );
+            record("closed");
+            return Outcome::Close;
+        }
+        let encoded = match result {
+            None => {
+                record("no-response");
+                return Outcome::NoResponse;
+            }
+            Some(Answer::Body(body)) => {
+                protocol::encode_response(prefix.correlation_id, api_key, version, &body)
+                    .map(ResponseFrame::from)
+            }
+            Some(Answer::Fetch(f)) => fetch_frame::encode_fetch_response(
+                prefix.correlation_id,
+                version,
+                &f.response,
+                f.files,
+            ),
+        };
+        match encoded {
+            Ok(frame) => {
+                record("answered");
+                Outcome::Respond(frame)
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot encode response; closing");
+                record("closed");
                 Outcome::Close
             }
         }
@@ -219,11 +492,11 @@ impl Node {
                 Rs::IncrementalAlterConfigs(configs::incremental_alter(self, r))
             }
             Rq::Produce(r) => {
-                let r = produce::handle(self, r, version).await?;
+                let r = produce::handle(self, r, version, ctx).await?;
                 return Some(Answer::Body(Rs::Produce(r)));
             }
-            Rq::Fetch(r) => return Some(Answer::Fetch(fetch::handle(self, r, version).await)),
-            Rq::ListOffsets(r) => Rs::ListOffsets(offsets::list_offsets(self, r, version)),
+            Rq::Fetch(r) => return Some(Answer::Fetch(fetch::handle(self, r, version, ctx).await)),
+            Rq::ListOffsets(r) => Rs::ListOffsets(offsets::list_offsets(self, r, version, ctx)),
             Rq::OffsetForLeaderEpoch(r) => {
                 Rs::OffsetForLeaderEpoch(offsets::offset_for_leader_epoch(self, r))
             }

@@ -16,7 +16,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 
-use super::Node;
+use super::{check_leader, Node, RequestContext};
 use crate::topics::Partition;
 
 /// ListOffsets special timestamps (Kafka's `ListOffsetsRequest`).
@@ -34,20 +34,13 @@ fn partition(node: &Node, topic: &str, index: i32) -> Result<Arc<Partition>, Res
         .ok_or(ResponseError::UnknownTopicOrPartition)
 }
 
-/// Checks a client's view of the leader epoch against ours, as Kafka does (-1 = not given).
-pub fn check_leader_epoch(p: &Partition, current: i32) -> Result<(), ResponseError> {
-    let epoch = p.leader_epoch();
-    if current < 0 || current == epoch {
-        Ok(())
-    } else if current > epoch {
-        Err(ResponseError::UnknownLeaderEpoch)
-    } else {
-        Err(ResponseError::FencedLeaderEpoch)
-    }
-}
-
 /// ListOffsets: earliest, latest, max timestamp, or the first offset at or after a timestamp.
-pub fn list_offsets(node: &Node, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub fn list_offsets(
+    node: &Node,
+    req: ListOffsetsRequest,
+    version: i16,
+    ctx: &RequestContext,
+) -> ListOffsetsResponse {
     // read_committed sees up to the last stable offset (Kafka's `lastFetchableOffset`).
     let read_committed = version >= 2 && req.isolation_level == 1;
     let topics = req
@@ -61,7 +54,10 @@ pub fn list_offsets(node: &Node, req: ListOffsetsRequest, version: i16) -> ListO
                     let r = ListOffsetsPartitionResponse::default()
                         .with_partition_index(lp.partition_index);
                     let found = partition(node, &t.name, lp.partition_index).and_then(|p| {
-                        check_leader_epoch(&p, lp.current_leader_epoch)?;
+                        check_leader(node, &p, lp.current_leader_epoch)?;
+                        if let Some(e) = ctx.partition_fault(node, &t.name, lp.partition_index) {
+                            return Err(e);
+                        }
                         let log = p.log();
                         log.check_online().map_err(|e| e.code())?;
                         let fetchable = if read_committed {
@@ -125,7 +121,7 @@ pub fn offset_for_leader_epoch(
                 .map(|lp| {
                     let r = EpochEndOffset::default().with_partition(lp.partition);
                     match partition(node, &t.topic, lp.partition).and_then(|p| {
-                        check_leader_epoch(&p, lp.current_leader_epoch)?;
+                        check_leader(node, &p, lp.current_leader_epoch)?;
                         let log = p.log();
                         log.check_online().map_err(|e| e.code())?;
                         Ok(log.end_offset_for_epoch(lp.leader_epoch))
@@ -164,6 +160,7 @@ pub fn delete_records(node: &Node, req: DeleteRecordsRequest) -> DeleteRecordsRe
                         Err(ResponseError::TopicAuthorizationFailed)
                     } else {
                         partition(node, &t.name, dp.partition_index).and_then(|p| {
+                            check_leader(node, &p, -1)?;
                             let mut log = p.log();
                             let target = if dp.offset == -1 {
                                 log.high_watermark()

@@ -7,12 +7,13 @@
 //! writes patched 61-byte headers and the untouched request bytes with one `pwritev`.
 
 use kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::ResponseError;
 
-use super::{sb, Node};
+use super::{check_leader, sb, Node, RequestContext};
 use crate::log::LogError;
 use crate::record::batch::{BatchError, RecordError};
 use crate::record::validate::{validate_produce, ProduceRules};
@@ -43,11 +44,18 @@ impl Refusal {
 }
 
 /// Answers (or, for acks=0, just performs) a Produce request.
-pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+pub async fn handle(
+    node: &Node,
+    req: ProduceRequest,
+    version: i16,
+    ctx: &RequestContext,
+) -> Option<ProduceResponse> {
     let acks = req.acks;
     let txn_id: Option<String> = req.transactional_id.as_ref().map(|t| t.to_string());
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let mut appended = false;
+    // KIP-951: where the partitions this node does not lead are led now.
+    let mut moved = super::LeaderHints::default();
     for td in req.topic_data {
         let topic = if version >= 13 {
             node.cluster
@@ -79,12 +87,19 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
                         }
                         Ok(t) => match t.partition(pd.index) {
                             None => Err(Refusal::code(ResponseError::UnknownTopicOrPartition)),
+                            Some(p) if let Err(e) = check_leader(node, &p, -1) => {
+                                if version >= 10 {
+                                    let (leader, epoch) = moved.note(&p);
+                                    r = r.with_current_leader(
+                                        LeaderIdAndEpoch::default()
+                                            .with_leader_id(BrokerId(leader))
+                                            .with_leader_epoch(epoch),
+                                    );
+                                }
+                                Err(Refusal::code(e))
+                            }
                             Some(_)
-                                if let Some(e) = node.cluster.faults.partition_error(
-                                    ApiKey::Produce,
-                                    &t.name,
-                                    pd.index,
-                                ) =>
+                                if let Some(e) = ctx.partition_fault(node, &t.name, pd.index) =>
                             {
                                 Err(Refusal {
                                     message: Some("injected fault".to_string()),
@@ -147,7 +162,24 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16) -> Option<Pr
     if appended {
         node.cluster.notify_appended();
     }
-    (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+    (acks != 0).then(|| {
+        ProduceResponse::default()
+            .with_responses(responses)
+            .with_node_endpoints(if version >= 10 {
+                moved
+                    .endpoints(node)
+                    .into_iter()
+                    .map(|n| {
+                        NodeEndpoint::default()
+                            .with_node_id(BrokerId(n.id))
+                            .with_host(sb(n.host))
+                            .with_port(n.port)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            })
+    })
 }
 
 /// Validates, checks a transactional batch against its transaction, and appends.

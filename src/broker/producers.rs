@@ -116,6 +116,8 @@ pub async fn list_transactions(
     };
     let states = listed
         .into_iter()
+        // Each broker lists the transactions it coordinates; admin clients ask every broker.
+        .filter(|m| super::owns_txn(node, &m.transactional_id))
         .filter(|m| {
             pattern
                 .as_ref()
@@ -141,6 +143,10 @@ pub async fn describe_transactions(
     let mut out = Vec::with_capacity(req.transactional_ids.len());
     for id in req.transactional_ids {
         let state = TransactionState::default().with_transactional_id(id.clone());
+        if !super::owns_txn(node, &id) {
+            out.push(state.with_error_code(ResponseError::NotCoordinator.code()));
+            continue;
+        }
         out.push(match node.cluster.txns.describe(&id).await {
             // Kafka leaves the other fields at their defaults.
             Err(e) => state.with_error_code(e.code().code()),

@@ -1,143 +1,556 @@
-//! Fault injection: rules that make the broker fail, or lose the response of, chosen requests.
-//! Tests use it today; it is shaped so users can later drive it from the CLI or an HTTP call
-//! (a rule is plain data: which API, which topic/partition, what to do, how many times).
+//! Fault injection: rules that make chosen requests fail, wait, hang, lose their response or
+//! lose their connection, driven by users (`gregor ctl fault ...`, the HTTP admin endpoint,
+//! `--faults faults.toml`, the Rust API) and by Gregor's own tests.
 //!
-//! Two hook points, both in [`crate::broker`]: [`Faults::partition_error`] is asked per
-//! partition by handlers that answer per partition (Produce today), and
-//! [`Faults::drop_response`] is asked by the dispatch point once a request was handled, to
-//! drop the response and close the connection (a lost response: the work was done).
+//! A rule is plain data ([`FaultSpec`]): a matcher (API key, version range, client id, broker,
+//! topic, partition), an action, and how many times it fires (`times`, default 1, or
+//! `always`). Rules are kept in the order they were added; for each request the first rule
+//! that matches and has firings left fires (count-based FIFO, as franz-go's `kfake` controls
+//! and librdkafka's mock cluster `push_request_errors`). A rule that has no firings left stays
+//! listed, with its hits, until it is removed, so a test can wait for it.
+//!
+//! Where rules are asked, all at the one dispatch point ([`crate::broker`]):
+//! - [`Faults::before`] once per request, before it is handled: errors for the whole request,
+//!   delays, disconnects, hangs and lost responses. A rule with a topic or partition matches a
+//!   request that names that topic or partition.
+//! - [`Faults::partition_error`] per partition by the handlers that answer per partition
+//!   (Produce, Fetch, ListOffsets): an error rule with a topic or partition matcher for those
+//!   APIs fails only the matching partitions, once per partition; the others are served.
+//!
+//! Every firing is logged with the rule's id and text.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::ResponseError;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+/// A rule as users write it (JSON on the admin endpoint, TOML in a faults file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// API name (`produce`, `Fetch`, `offset_commit`, `OffsetCommit`) or key number.
+    pub api: String,
+    /// Lowest API version matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<i16>,
+    /// Highest API version matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_version: Option<i16>,
+    /// Only requests with this client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Only requests to this broker (node id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<i32>,
+    /// Only requests naming this topic (for Produce, Fetch and ListOffsets errors: only its
+    /// partitions fail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Only this partition (of `topic`, or of any topic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<i32>,
+    /// `error`, `lose-response`, `delay`, `disconnect` or `hang`.
+    pub action: String,
+    /// For `error`: Kafka's name (`NOT_ENOUGH_REPLICAS`) or code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `delay`: milliseconds before the request is handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// Firings before the rule is spent; default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// Fire on every match, never spent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub always: bool,
+}
 
 /// What a rule does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultAction {
-    /// Answer the partition with this error without doing the work.
-    PartitionError(ResponseError),
-    /// Do the work, then close the connection instead of answering.
-    DropResponse,
+    /// Answer with this error without doing the work: the whole request (every partition of
+    /// it, or its top-level error code), or the matching partitions.
+    Error(ResponseError),
+    /// Do the work, then close the connection instead of answering (a lost response).
+    LoseResponse,
+    /// Wait this long, then handle the request.
+    Delay(Duration),
+    /// Close the connection without handling the request.
+    Disconnect,
+    /// Never answer (until the connection closes or the broker stops).
+    Hang,
 }
 
-/// One fault rule.
+/// Why a rule was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultSpecError {
+    /// The API is not a Kafka API name or key.
+    #[error("unknown API {0:?} (a Kafka API name such as produce or OffsetCommit, or its key)")]
+    UnknownApi(String),
+    /// The action is not one of the five.
+    #[error("unknown action {0:?} (error, lose-response, delay, disconnect or hang)")]
+    UnknownAction(String),
+    /// `error` without a valid error.
+    #[error("unknown error {0:?} (a Kafka error name such as NOT_ENOUGH_REPLICAS, or its code)")]
+    UnknownError(String),
+    /// An action's required field is missing.
+    #[error("action {action} needs {field}")]
+    Missing {
+        /// The action.
+        action: &'static str,
+        /// The field it needs.
+        field: &'static str,
+    },
+    /// `times` of 0, or `times` with `always`.
+    #[error("times must be at least 1, and not given with always")]
+    BadTimes,
+    /// A version range that matches nothing.
+    #[error("min_version {0} is above max_version {1}")]
+    BadVersions(i16, i16),
+    /// An error rule for an API whose answer Gregor cannot build as an error.
+    #[error("{0:?} cannot answer an injected error; use delay, disconnect, hang or lose-response")]
+    ErrorNotSupported(ApiKey),
+    /// A delay beyond the limit.
+    #[error("a delay of {0} ms is over the 10-minute limit")]
+    DelayTooLong(u64),
+}
+
+/// A rule as stored: its spec, parsed, with its counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultRule {
-    /// The API it applies to.
+    /// Id, assigned when added (from 1).
+    pub id: u64,
+    /// The spec it was made from.
+    pub spec: FaultSpec,
+    /// The API matched.
     pub api: ApiKey,
-    /// Only this topic, if set.
-    pub topic: Option<String>,
-    /// Only this partition, if set.
-    pub partition: Option<i32>,
-    /// What to do.
+    /// What it does.
     pub action: FaultAction,
-    /// How many more times it fires; the rule is removed at 0.
-    pub remaining: u32,
+    /// Firings left; `None`: always.
+    pub remaining: Option<u32>,
+    /// Times it fired.
+    pub hits: u64,
 }
 
-/// The active rules.
-#[derive(Debug, Default)]
+/// The APIs whose error answer the dispatch point can build (see
+/// `crate::broker::fault_response`); an error rule for another API is refused.
+pub type ErrorSupport = fn(ApiKey) -> bool;
+
+/// The APIs whose handlers ask [`Faults::partition_error`] per partition.
+pub const PARTITION_SCOPED: &[ApiKey] = &[ApiKey::Produce, ApiKey::Fetch, ApiKey::ListOffsets];
+
+impl FaultRule {
+    /// Parses a spec; `supports_error` says which APIs can answer an injected error.
+    pub fn parse(
+        spec: FaultSpec,
+        supports_error: ErrorSupport,
+    ) -> Result<FaultRule, FaultSpecError> {
+        let api =
+            parse_api(&spec.api).ok_or_else(|| FaultSpecError::UnknownApi(spec.api.clone()))?;
+        if let (Some(lo), Some(hi)) = (spec.min_version, spec.max_version) {
+            if lo > hi {
+                return Err(FaultSpecError::BadVersions(lo, hi));
+            }
+        }
+        let action = match spec.action.to_ascii_lowercase().replace('_', "-").as_str() {
+            "error" => {
+                let name = spec.error.as_deref().ok_or(FaultSpecError::Missing {
+                    action: "error",
+                    field: "error",
+                })?;
+                let e = parse_error(name)
+                    .ok_or_else(|| FaultSpecError::UnknownError(name.to_string()))?;
+                if !supports_error(api) {
+                    return Err(FaultSpecError::ErrorNotSupported(api));
+                }
+                FaultAction::Error(e)
+            }
+            "lose-response" => FaultAction::LoseResponse,
+            "delay" => {
+                let ms = spec.delay_ms.ok_or(FaultSpecError::Missing {
+                    action: "delay",
+                    field: "delay_ms",
+                })?;
+                if ms > 600_000 {
+                    return Err(FaultSpecError::DelayTooLong(ms));
+                }
+                FaultAction::Delay(Duration::from_millis(ms))
+            }
+            "disconnect" => FaultAction::Disconnect,
+            "hang" => FaultAction::Hang,
+            _ => return Err(FaultSpecError::UnknownAction(spec.action.clone())),
+        };
+        let remaining = match (spec.times, spec.always) {
+            (Some(0), _) | (Some(_), true) => return Err(FaultSpecError::BadTimes),
+            (_, true) => None,
+            (t, false) => Some(t.unwrap_or(1)),
+        };
+        Ok(FaultRule {
+            id: 0,
+            spec,
+            api,
+            action,
+            remaining,
+            hits: 0,
+        })
+    }
+
+    /// Whether this rule fails single partitions (inside the handler) rather than whole
+    /// requests.
+    pub fn partition_scoped(&self) -> bool {
+        matches!(self.action, FaultAction::Error(_))
+            && (self.spec.topic.is_some() || self.spec.partition.is_some())
+            && PARTITION_SCOPED.contains(&self.api)
+    }
+
+    fn matches_request(&self, req: &RequestFacts<'_>) -> bool {
+        let s = &self.spec;
+        self.api == req.api
+            && s.min_version.is_none_or(|v| req.version >= v)
+            && s.max_version.is_none_or(|v| req.version <= v)
+            && s.client_id.as_deref().is_none_or(|c| c == req.client_id)
+            && s.broker.is_none_or(|b| b == req.broker)
+    }
+
+    fn matches_partition(&self, topic: &str, partition: Option<i32>) -> bool {
+        self.spec.topic.as_deref().is_none_or(|t| t == topic)
+            && self
+                .spec
+                .partition
+                .is_none_or(|p| partition.is_none_or(|q| p == q))
+    }
+
+    /// A one-line description for logs and `gregor ctl fault list`.
+    pub fn describe(&self) -> String {
+        let s = &self.spec;
+        let mut out = format!("{:?}", self.api);
+        match (s.min_version, s.max_version) {
+            (None, None) => {}
+            (lo, hi) => out.push_str(&format!(
+                " v{}-{}",
+                lo.map_or(String::new(), |v| v.to_string()),
+                hi.map_or(String::new(), |v| v.to_string())
+            )),
+        }
+        if let Some(c) = &s.client_id {
+            out.push_str(&format!(" client.id={c}"));
+        }
+        if let Some(b) = s.broker {
+            out.push_str(&format!(" broker={b}"));
+        }
+        if let Some(t) = &s.topic {
+            out.push_str(&format!(" topic={t}"));
+        }
+        if let Some(p) = s.partition {
+            out.push_str(&format!(" partition={p}"));
+        }
+        out.push_str(&match self.action {
+            FaultAction::Error(e) => format!(" -> error {}", error_name(e)),
+            FaultAction::LoseResponse => " -> lose-response".to_string(),
+            FaultAction::Delay(d) => format!(" -> delay {} ms", d.as_millis()),
+            FaultAction::Disconnect => " -> disconnect".to_string(),
+            FaultAction::Hang => " -> hang".to_string(),
+        });
+        out
+    }
+}
+
+/// What the dispatch point knows of a request when it asks the rules.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    /// API key.
+    pub api: ApiKey,
+    /// API version.
+    pub version: i16,
+    /// Header client id.
+    pub client_id: &'a str,
+    /// The broker (node id) it was sent to.
+    pub broker: i32,
+    /// The topics and partitions it names (`None`: a whole topic).
+    pub partitions: &'a [(String, Option<i32>)],
+}
+
+/// The active rules, shared by every node of the cluster.
+#[derive(Debug)]
 pub struct Faults {
-    /// Rules in the order they were added; the first match fires.
-    rules: Mutex<Vec<FaultRule>>,
+    inner: Mutex<Inner>,
+    /// Bumped on every firing and change, for [`Faults::wait`].
+    changed: watch::Sender<u64>,
+    /// Which APIs can answer an injected error.
+    supports_error: ErrorSupport,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    rules: Vec<FaultRule>,
+    next_id: u64,
+    /// Whether any rule has firings left (a lock-free fast path would need more; this keeps
+    /// the lock short).
+    any_live: bool,
+    /// Whether any live rule looks at topics or partitions.
+    any_topic: bool,
+}
+
+impl Inner {
+    fn recompute(&mut self) {
+        let live = |r: &&FaultRule| r.remaining != Some(0);
+        self.any_live = self.rules.iter().any(|r| live(&r));
+        self.any_topic = self
+            .rules
+            .iter()
+            .filter(live)
+            .any(|r| r.spec.topic.is_some() || r.spec.partition.is_some());
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults::new(|_| true)
+    }
+}
+
+/// Takes one firing of `r`, logging it.
+fn fire(r: &mut FaultRule, changed: &watch::Sender<u64>) -> FaultAction {
+    r.hits += 1;
+    if let Some(n) = r.remaining.as_mut() {
+        *n -= 1;
+    }
+    changed.send_modify(|n| *n = n.wrapping_add(1));
+    tracing::warn!(rule = r.id, fault = %r.describe(), hits = r.hits, "fault injection: rule fired");
+    r.action
 }
 
 impl Faults {
-    /// Adds a rule.
-    pub fn add(&self, rule: FaultRule) {
-        self.lock().push(rule);
+    /// No rules; `supports_error` says which APIs can answer an injected error.
+    pub fn new(supports_error: ErrorSupport) -> Faults {
+        Faults {
+            inner: Mutex::new(Inner {
+                next_id: 1,
+                ..Inner::default()
+            }),
+            changed: watch::channel(0).0,
+            supports_error,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Parses and adds a rule; returns it with its id.
+    pub fn add(&self, spec: FaultSpec) -> Result<FaultRule, FaultSpecError> {
+        let mut rule = FaultRule::parse(spec, self.supports_error)?;
+        let mut inner = self.lock();
+        rule.id = inner.next_id;
+        inner.next_id += 1;
+        inner.rules.push(rule.clone());
+        inner.recompute();
+        drop(inner);
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        let times = rule
+            .remaining
+            .map_or("always".to_string(), |n| n.to_string());
+        tracing::info!(rule = rule.id, fault = %rule.describe(), times = %times, "fault rule added");
+        Ok(rule)
+    }
+
+    /// Parses every spec first, then adds them all, or none if one is bad.
+    pub fn add_all(
+        &self,
+        specs: Vec<FaultSpec>,
+    ) -> Result<Vec<FaultRule>, (usize, FaultSpecError)> {
+        for (i, s) in specs.iter().enumerate() {
+            FaultRule::parse(s.clone(), self.supports_error).map_err(|e| (i, e))?;
+        }
+        Ok(specs.into_iter().filter_map(|s| self.add(s).ok()).collect())
+    }
+
+    /// Removes one rule; false if there was none with that id.
+    pub fn remove(&self, id: u64) -> bool {
+        let mut inner = self.lock();
+        let before = inner.rules.len();
+        inner.rules.retain(|r| r.id != id);
+        let removed = inner.rules.len() != before;
+        inner.recompute();
+        drop(inner);
+        if removed {
+            self.changed.send_modify(|n| *n = n.wrapping_add(1));
+            tracing::info!(rule = id, "fault rule removed");
+        }
+        removed
     }
 
     /// Removes every rule.
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut inner = self.lock();
+        inner.rules.clear();
+        inner.recompute();
+        drop(inner);
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        tracing::info!("fault rules cleared");
     }
 
-    /// Rules still active.
-    pub fn active(&self) -> Vec<FaultRule> {
-        self.lock().clone()
+    /// Every rule, spent ones included, in the order they were added.
+    pub fn list(&self) -> Vec<FaultRule> {
+        self.lock().rules.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<FaultRule>> {
-        self.rules.lock().unwrap_or_else(|p| p.into_inner())
+    /// One rule.
+    pub fn get(&self, id: u64) -> Option<FaultRule> {
+        self.lock().rules.iter().find(|r| r.id == id).cloned()
     }
 
-    /// Takes one firing of the first rule matching, if any.
-    fn fire(&self, api: ApiKey, matches: impl Fn(&FaultRule) -> bool) -> Option<FaultAction> {
-        let mut rules = self.lock();
-        if rules.is_empty() {
+    /// Whether any rule could still fire (the dispatch point skips everything else if not).
+    pub fn any_live(&self) -> bool {
+        self.lock().any_live
+    }
+
+    /// Whether any rule with firings left looks at topics or partitions (the dispatch point
+    /// only then lists a request's partitions).
+    pub fn any_topic_rule(&self) -> bool {
+        self.lock().any_topic
+    }
+
+    /// The request-level rule that fires for this request, if any: takes one firing.
+    pub fn before(&self, req: &RequestFacts<'_>) -> Option<(u64, FaultAction)> {
+        let mut inner = self.lock();
+        if !inner.any_live {
             return None;
         }
-        let i = rules.iter().position(|r| r.api == api && matches(r))?;
-        let action = rules[i].action;
-        rules[i].remaining = rules[i].remaining.saturating_sub(1);
-        if rules[i].remaining == 0 {
-            rules.remove(i);
-        }
-        Some(action)
+        let hit = inner.rules.iter_mut().find(|r| {
+            r.remaining != Some(0)
+                && !r.partition_scoped()
+                && r.matches_request(req)
+                && (r.spec.topic.is_none() && r.spec.partition.is_none()
+                    || req
+                        .partitions
+                        .iter()
+                        .any(|(t, p)| r.matches_partition(t, *p)))
+        })?;
+        let out = (hit.id, fire(hit, &self.changed));
+        inner.recompute();
+        Some(out)
     }
 
-    /// An injected error for one partition of a request, if a rule says so.
+    /// An injected error for one partition of a request, and the rule's id, if a
+    /// partition-scoped rule says so: takes one firing.
     pub fn partition_error(
         &self,
-        api: ApiKey,
+        req: &RequestFacts<'_>,
         topic: &str,
         partition: i32,
-    ) -> Option<ResponseError> {
-        match self.fire(api, |r| {
-            matches!(r.action, FaultAction::PartitionError(_))
-                && r.topic.as_deref().is_none_or(|t| t == topic)
-                && r.partition.is_none_or(|p| p == partition)
-        })? {
-            FaultAction::PartitionError(e) => Some(e),
-            FaultAction::DropResponse => None,
+    ) -> Option<(u64, ResponseError)> {
+        let mut inner = self.lock();
+        if !inner.any_live {
+            return None;
+        }
+        let hit = inner.rules.iter_mut().find(|r| {
+            r.remaining != Some(0)
+                && r.partition_scoped()
+                && r.matches_request(req)
+                && r.matches_partition(topic, Some(partition))
+        })?;
+        let id = hit.id;
+        let action = fire(hit, &self.changed);
+        inner.recompute();
+        match action {
+            FaultAction::Error(e) => Some((id, e)),
+            _ => None,
         }
     }
 
-    /// Whether to drop this request's response (after the work was done).
-    pub fn drop_response(&self, api: ApiKey) -> bool {
-        self.fire(api, |r| r.action == FaultAction::DropResponse)
-            .is_some()
+    /// Waits until rule `id` has fired at least `hits` times; `None` if it was removed (or
+    /// never existed), or `timeout` passed first (then the rule as it is).
+    pub async fn wait(self: &Arc<Self>, id: u64, hits: u64, timeout: Duration) -> WaitOutcome {
+        let mut rx = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            rx.borrow_and_update();
+            match self.get(id) {
+                None => return WaitOutcome::Gone,
+                Some(r) if r.hits >= hits => return WaitOutcome::Reached(r),
+                Some(r) => {
+                    tokio::select! {
+                        _ = rx.changed() => {}
+                        _ = tokio::time::sleep_until(deadline) => return WaitOutcome::TimedOut(r),
+                    }
+                }
+            }
+        }
     }
+}
+
+/// What [`Faults::wait`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The rule reached the hits asked for.
+    Reached(FaultRule),
+    /// The time ran out; the rule as it was.
+    TimedOut(FaultRule),
+    /// No such rule.
+    Gone,
+}
+
+/// The rules of a faults file (`--faults faults.toml`): a `[[fault]]` table per rule, with
+/// the fields of [`FaultSpec`].
+pub fn parse_faults_file(text: &str) -> Result<Vec<FaultSpec>, toml::de::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        #[serde(default)]
+        fault: Vec<FaultSpec>,
+    }
+    toml::from_str::<File>(text).map(|f| f.fault)
+}
+
+/// An API by name (`produce`, `Produce`, `offset_commit`, `OffsetCommit`, `offset-commit`) or
+/// key number.
+pub fn parse_api(s: &str) -> Option<ApiKey> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i16>() {
+        return ApiKey::try_from(n).ok();
+    }
+    let want: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (0..=i16::MAX)
+        .take(200)
+        .filter_map(|k| ApiKey::try_from(k).ok())
+        .find(|k| format!("{k:?}").to_ascii_lowercase() == want)
+}
+
+/// A Kafka error by name (`NOT_ENOUGH_REPLICAS`, case and `-`/`_` ignored) or code.
+pub fn parse_error(s: &str) -> Option<ResponseError> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i16>() {
+        return ResponseError::try_from_code(n).filter(|e| !matches!(e, ResponseError::Unknown(_)));
+    }
+    let want: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (-1..=200)
+        .filter_map(ResponseError::try_from_code)
+        .find(|e| format!("{e:?}").to_ascii_lowercase() == want)
+}
+
+/// Kafka's name of an error (`NOT_ENOUGH_REPLICAS`).
+pub fn error_name(e: ResponseError) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{e:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rules_fire_the_given_number_of_times_and_match_scope() {
-        let f = Faults::default();
-        f.add(FaultRule {
-            api: ApiKey::Produce,
-            topic: Some("t".into()),
-            partition: Some(1),
-            action: FaultAction::PartitionError(ResponseError::NotEnoughReplicas),
-            remaining: 2,
-        });
-        f.add(FaultRule {
-            api: ApiKey::Produce,
-            topic: None,
-            partition: None,
-            action: FaultAction::DropResponse,
-            remaining: 1,
-        });
-        assert_eq!(f.partition_error(ApiKey::Produce, "t", 0), None);
-        assert_eq!(f.partition_error(ApiKey::Produce, "u", 1), None);
-        assert_eq!(f.partition_error(ApiKey::Fetch, "t", 1), None);
-        assert_eq!(
-            f.partition_error(ApiKey::Produce, "t", 1),
-            Some(ResponseError::NotEnoughReplicas)
-        );
-        assert_eq!(
-            f.partition_error(ApiKey::Produce, "t", 1),
-            Some(ResponseError::NotEnoughReplicas)
-        );
-        assert_eq!(f.partition_error(ApiKey::Produce, "t", 1), None);
-        assert!(!f.drop_response(ApiKey::Fetch));
-        assert!(f.drop_response(ApiKey::Produce));
-        assert!(!f.drop_response(ApiKey::Produce));
-        assert!(f.active().is_empty());
-    }
-}
+mod tests;

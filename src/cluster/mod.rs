@@ -12,7 +12,10 @@
 
 pub mod faults;
 pub mod producer_ids;
+pub mod request_log;
+pub mod topology;
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -24,6 +27,7 @@ use crate::coordinator::{GroupCoordinator, TransactionCoordinator};
 use crate::topics::{Topic, TopicError, TopicRegistry};
 use faults::Faults;
 use producer_ids::ProducerIdAllocator;
+use request_log::RequestLog;
 
 /// One broker of the cluster as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,12 +55,18 @@ pub struct Cluster {
     pub txns: Arc<TransactionCoordinator>,
     /// Producer id allocation for InitProducerId.
     pub producer_ids: Arc<ProducerIdAllocator>,
-    /// Fault-injection rules (tests today; users later).
-    pub faults: Faults,
+    /// Fault-injection rules, consulted at the dispatch point.
+    pub faults: Arc<Faults>,
+    /// The last requests handled, by every node.
+    pub requests: RequestLog,
     /// The one clock.
     pub clock: Clock,
-    /// The brokers, in node id order; the first is the controller.
+    /// The brokers, in node id order, up or down; the first up is the controller.
     nodes: RwLock<Vec<NodeInfo>>,
+    /// The brokers taken down (see [`topology`]).
+    down: RwLock<BTreeSet<i32>>,
+    /// Bumped when a broker goes down, so its open connections close.
+    kicks: watch::Sender<u64>,
     /// Bumped after every append; long-polling fetches wait on it instead of sleeping.
     appended: watch::Sender<u64>,
     /// Set to true when the process is stopping, so parked requests answer at once.
@@ -77,19 +87,29 @@ impl Cluster {
         clock: Clock,
     ) -> Cluster {
         Cluster {
+            requests: RequestLog::new(config.request_log_size),
             config,
             cluster_id,
             topics,
             groups,
             txns,
             producer_ids,
-            faults: Faults::default(),
+            faults: Arc::new(Faults::default()),
             clock,
             nodes: RwLock::new(Vec::new()),
+            down: RwLock::new(BTreeSet::new()),
+            kicks: watch::channel(0).0,
             appended: watch::channel(0).0,
             stopping: watch::channel(false).0,
             started: Instant::now(),
         }
+    }
+
+    /// The same cluster with these fault rules (built with the dispatch point's list of
+    /// APIs that can answer an injected error).
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Cluster {
+        self.faults = faults;
+        self
     }
 
     /// Adds (or replaces) a node.
@@ -100,12 +120,34 @@ impl Cluster {
         nodes.sort_by_key(|n| n.id);
     }
 
-    /// Every node, in id order.
+    /// Every node that is up, in id order (what Metadata lists).
     pub fn nodes(&self) -> Vec<NodeInfo> {
-        self.nodes.read().unwrap_or_else(|p| p.into_inner()).clone()
+        let down = self.down.read().unwrap_or_else(|p| p.into_inner());
+        self.nodes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|n| !down.contains(&n.id))
+            .cloned()
+            .collect()
     }
 
-    /// One node by id.
+    /// Every node with whether it is up, in id order.
+    pub fn all_nodes(&self) -> Vec<(NodeInfo, bool)> {
+        self.nodes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|n| (n.clone(), !self.is_down(n.id)))
+            .collect()
+    }
+
+    /// The ids of the nodes that are up.
+    pub fn live_ids(&self) -> Vec<i32> {
+        self.nodes().iter().map(|n| n.id).collect()
+    }
+
+    /// One node by id, up or down (a node's own address).
     pub fn node(&self, id: i32) -> Option<NodeInfo> {
         self.nodes
             .read()
@@ -115,42 +157,85 @@ impl Cluster {
             .cloned()
     }
 
-    /// The controller's node id (the lowest; -1 before any node is up).
-    pub fn controller_id(&self) -> i32 {
-        self.nodes
+    /// One node by id if it is up.
+    pub fn live_node(&self, id: i32) -> Option<NodeInfo> {
+        self.node(id).filter(|_| !self.is_down(id))
+    }
+
+    /// Whether node `id` was taken down.
+    pub fn is_down(&self, id: i32) -> bool {
+        self.down
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .first()
-            .map_or(-1, |n| n.id)
+            .contains(&id)
+    }
+
+    fn set_down(&self, id: i32, down: bool) {
+        let mut set = self.down.write().unwrap_or_else(|p| p.into_inner());
+        if down {
+            set.insert(id);
+        } else {
+            set.remove(&id);
+        }
+        drop(set);
+        if down {
+            self.kicks.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// A receiver that changes when a broker goes down (its connections then close).
+    pub fn subscribe_kicks(&self) -> watch::Receiver<u64> {
+        self.kicks.subscribe()
+    }
+
+    /// The controller's node id (the lowest up; -1 before any node is up).
+    pub fn controller_id(&self) -> i32 {
+        self.nodes().first().map_or(-1, |n| n.id)
+    }
+
+    /// Creates an internal topic (`__consumer_offsets`, `__transaction_state`) as its
+    /// coordinator would on first use.
+    pub fn ensure_internal_topic(&self, name: &str) {
+        let made = if name == crate::coordinator::OFFSETS_TOPIC {
+            self.groups.runtime().ensure_topic()
+        } else {
+            self.txns.runtime().ensure_topic()
+        };
+        if let Err(e) = made {
+            tracing::error!(topic = name, error = %e, "cannot create internal topic");
+        }
+    }
+
+    /// The node leading `shard` of internal topic `name`, if it is up. With several brokers
+    /// the topic is created first (as Kafka's FindCoordinator does), so the answer is where
+    /// the coordinator will stay; with one, the controller answers until first use.
+    fn internal_leader(&self, name: &str, shard: i32) -> Option<NodeInfo> {
+        if self.topics.log_dir().is_offline() {
+            return None;
+        }
+        if self.topics.get(name).is_none() && self.config.brokers > 1 {
+            self.ensure_internal_topic(name);
+        }
+        let leader = match self.topics.get(name) {
+            Some(t) => t.partition(shard).map(|p| p.leader())?,
+            None => self.controller_id(),
+        };
+        self.live_node(leader)
     }
 
     /// The node coordinating group `group_id`: the leader of its `__consumer_offsets`
     /// partition (before that topic exists, the controller, which creates it on first use).
     /// `None` while that partition has no leader (its log directory is offline).
     pub fn group_coordinator(&self, group_id: &str) -> Option<NodeInfo> {
-        if self.topics.log_dir().is_offline() {
-            return None;
-        }
         let shard = self.groups.shard_of(group_id);
-        let leader = match self.topics.get(crate::coordinator::OFFSETS_TOPIC) {
-            Some(t) => t.partition(shard).map(|p| p.leader())?,
-            None => self.controller_id(),
-        };
-        self.node(leader)
+        self.internal_leader(crate::coordinator::OFFSETS_TOPIC, shard)
     }
 
     /// The node coordinating transactional id `transactional_id`: the leader of its
     /// `__transaction_state` partition (before that topic exists, the controller).
     pub fn txn_coordinator(&self, transactional_id: &str) -> Option<NodeInfo> {
-        if self.topics.log_dir().is_offline() {
-            return None;
-        }
         let shard = self.txns.shard_of(transactional_id);
-        let leader = match self.topics.get(crate::coordinator::TRANSACTION_STATE_TOPIC) {
-            Some(t) => t.partition(shard).map(|p| p.leader())?,
-            None => self.controller_id(),
-        };
-        self.node(leader)
+        self.internal_leader(crate::coordinator::TRANSACTION_STATE_TOPIC, shard)
     }
 
     /// Wakes long-polling fetches after data was appended.

@@ -73,6 +73,10 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     key("log.cleaner.dedupe.buffer.size", &[], "134217728", ConfigType::Long(0), "Memory for the cleaners' key maps, shared by the threads; a map grows as it fills, up to its share (24 bytes a key)."),
     key("log.cleaner.io.buffer.size", &[], "524288", ConfigType::Int(0), "Bytes of a segment a cleaner reads (and writes) at once."),
     key("log.cleaner.backoff.ms", &[], "15000", ConfigType::Long(0), "How long a cleaner with nothing to clean waits before looking again."),
+    key("gregor.brokers", &[], "1", ConfigType::Int(1), "Gregor's own: virtual brokers in this process (at most 16). Node ids node.id, node.id+1, ...; ports the listener's, +1, ... (each ephemeral with port 0). Partition leaders spread across them and move on request (gregor ctl)."),
+    key("gregor.admin.listener", &[], "127.0.0.1:8080", ConfigType::List, "Gregor's own: the HTTP admin endpoint (/admin: faults, leader moves, brokers down and up, the request log) that gregor ctl talks to; off: none. Loopback only unless gregor.admin.allow.remote=true. The default is skipped with a warning when its port is taken; an address set explicitly must bind."),
+    key("gregor.admin.allow.remote", &[], "false", ConfigType::Boolean, "Gregor's own: let gregor.admin.listener bind a non-loopback address."),
+    key("gregor.request.log.size", &[], "1000", ConfigType::Int(0), "Gregor's own: requests kept in the request log (gregor ctl requests); 0: none."),
     key("gregor.log.max.open.files", &[], "0", ConfigType::Int(0), "Gregor's own: segment files kept open; 0: half the open-file limit, at most 4096."),
 ];
 
@@ -155,6 +159,12 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
             c.cleaner.io_buffer_bytes = num::<usize>(k, value)?.max(4096)
         }
         "log.cleaner.backoff.ms" => c.cleaner.backoff_ms = num(k, value)?,
+        "gregor.brokers" => c.brokers = num::<i32>(k, value)?.clamp(1, 16),
+        "gregor.admin.listener" => c.admin.listen = parse_admin_listener(k, value)?,
+        "gregor.admin.allow.remote" => {
+            c.admin.allow_remote = value.trim().eq_ignore_ascii_case("true")
+        }
+        "gregor.request.log.size" => c.request_log_size = num::<usize>(k, value)?.min(1_000_000),
         "gregor.log.max.open.files" => {
             let n: usize = num(k, value)?;
             c.max_open_files = (n > 0).then_some(n);
@@ -163,6 +173,18 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
         other => return Err(invalid(other, value, "key in the table but not applied")),
     }
     Ok(())
+}
+
+/// `off` (or empty) or a socket address (`:8080` means loopback).
+pub(super) fn parse_admin_listener(
+    key: &str,
+    value: &str,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    resolve_listen(key, v).map(Some)
 }
 
 fn def_check(def: &BrokerConfigDef, value: &str) -> Result<(), ConfigError> {

@@ -54,9 +54,21 @@ pub struct Cli {
     #[arg(long = "override", short = 'o', value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
     /// Once listening, write the bound `host:port` to this file (atomically), for scripts
-    /// and tests that start the broker on port 0.
+    /// and tests that start the broker on port 0. With several brokers: every node's
+    /// address, comma-separated (a bootstrap list).
     #[arg(long, value_name = "FILE")]
     pub port_file: Option<PathBuf>,
+    /// Virtual brokers in this process (`gregor.brokers`), on consecutive ports. Default 1.
+    #[arg(long, env = "GREGOR_BROKERS", value_name = "N")]
+    pub brokers: Option<i32>,
+    /// The HTTP admin endpoint `gregor ctl` talks to (`gregor.admin.listener`), or `off`.
+    /// Default 127.0.0.1:8080.
+    #[arg(long, env = "GREGOR_ADMIN", value_name = "HOST:PORT|off")]
+    pub admin: Option<String>,
+    /// Fault rules to install at start (TOML; see the README's "Testing your application
+    /// against failures").
+    #[arg(long, env = "GREGOR_FAULTS", value_name = "FILE")]
+    pub faults: Option<PathBuf>,
 }
 
 /// Everything the broker needs to know at start-up, resolved from [`Cli`]. Each field comes
@@ -72,6 +84,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `node.id`: this broker's node id (the first node's, with several virtual brokers).
     pub node_id: i32,
+    /// `gregor.brokers`: virtual brokers served by this process (node ids `node_id..`).
+    pub brokers: i32,
+    /// The `gregor.admin.*` keys.
+    pub admin: AdminSettings,
+    /// `gregor.request.log.size`: requests kept in the request log.
+    pub request_log_size: usize,
+    /// `--faults`: a TOML file of fault rules installed at start.
+    pub faults_file: Option<PathBuf>,
     /// `num.partitions`: partitions for auto-created topics and CreateTopics without a count.
     pub num_partitions: i32,
     /// `auto.create.topics.enable`: whether Metadata and Produce may create unknown topics.
@@ -124,6 +144,10 @@ impl Default for Config {
             advertised: None,
             data_dir: PathBuf::new(),
             node_id: 0,
+            brokers: 1,
+            admin: AdminSettings::default(),
+            request_log_size: 0,
+            faults_file: None,
             num_partitions: 0,
             auto_create_topics: false,
             socket_request_max_bytes: 0,
@@ -151,6 +175,18 @@ impl Default for Config {
         }
         c
     }
+}
+
+/// The HTTP admin endpoint's settings.
+#[derive(Debug, Clone, Default)]
+pub struct AdminSettings {
+    /// Where it listens; `None`: off.
+    pub listen: Option<SocketAddr>,
+    /// Set by the user (`--admin` or the key): it must bind. The default is skipped with a
+    /// warning when its port is taken.
+    pub explicit: bool,
+    /// `gregor.admin.allow.remote`: a non-loopback address is allowed.
+    pub allow_remote: bool,
 }
 
 /// A configuration that cannot be used; reported at start-up.
@@ -223,6 +259,19 @@ impl Config {
         if let Some(n) = cli.node_id {
             c.node_id = n;
         }
+        if let Some(n) = cli.brokers {
+            if !(1..=16).contains(&n) {
+                return Err(invalid("--brokers", &n.to_string(), "expected 1 to 16"));
+            }
+            c.brokers = n;
+        }
+        if let Some(a) = &cli.admin {
+            c.admin.listen = broker::parse_admin_listener("--admin", a)?;
+            c.admin.explicit = true;
+        } else if c.static_props.contains_key("gregor.admin.listener") {
+            c.admin.explicit = true;
+        }
+        c.faults_file = cli.faults.clone();
         Ok(c)
     }
 

@@ -329,6 +329,19 @@ impl<S: Shard> CoordinatorRuntime<S> {
         }
     }
 
+    /// The shards' internal topic, created (with the coordinator's partition count and
+    /// configs) if it does not exist yet.
+    pub fn ensure_topic(&self) -> Result<Arc<Topic>, TopicError> {
+        match self.topics.get(self.topic.name) {
+            Some(t) => Ok(t),
+            None => self.topics.ensure_internal(
+                self.topic.name,
+                self.shard_count(),
+                self.topic.configs.clone(),
+            ),
+        }
+    }
+
     /// Whether a shard is loaded.
     pub fn is_loaded(&self, shard: i32) -> bool {
         self.slot(shard).is_some_and(|s| s.is_some())
@@ -487,17 +500,7 @@ impl<S: Shard> CoordinatorRuntime<S> {
             code: e.code(),
             message: e.to_string(),
         };
-        let topic = match self.topics.get(self.topic.name) {
-            Some(t) => t,
-            None => self
-                .topics
-                .ensure_internal(
-                    self.topic.name,
-                    self.shard_count(),
-                    self.topic.configs.clone(),
-                )
-                .map_err(fail)?,
-        };
+        let topic = self.ensure_topic().map_err(fail)?;
         let p = topic
             .partition(shard)
             .ok_or_else(|| fail(TopicError::Unknown(format!("{}-{shard}", self.topic.name))))?;

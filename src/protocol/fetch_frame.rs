@@ -81,7 +81,7 @@ pub fn encode_fetch_response(
 ) -> anyhow::Result<ResponseFrame> {
     let flexible = version >= 12;
     ensure!(
-        resp.unknown_tagged_fields.is_empty() && resp.node_endpoints.is_empty(),
+        resp.unknown_tagged_fields.is_empty() && (version >= 16 || resp.node_endpoints.is_empty()),
         "fetch response with top-level tagged fields"
     );
     let mut frame = ResponseFrame::default();
@@ -167,7 +167,18 @@ pub fn encode_fetch_response(
         files.next().is_none(),
         "file records for a partition not in the response"
     );
-    if flexible {
+    if flexible && !resp.node_endpoints.is_empty() {
+        // Tagged field 0 (v16+, KIP-951): where the leaders named in the partitions are.
+        let mut tag = BytesMut::new();
+        put_len(&mut tag, true, resp.node_endpoints.len())?;
+        for e in &resp.node_endpoints {
+            e.encode(&mut tag, version)?;
+        }
+        put_varint(&mut cur, 1);
+        put_varint(&mut cur, 0);
+        put_varint(&mut cur, u32::try_from(tag.len())?);
+        cur.put_slice(&tag);
+    } else if flexible {
         cur.put_u8(0);
     }
     if frame.parts.is_empty() {
@@ -221,7 +232,8 @@ mod tests {
     use std::sync::Arc;
 
     use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
-    use kafka_protocol::messages::{ResponseKind, TopicName};
+    use kafka_protocol::messages::fetch_response::NodeEndpoint;
+    use kafka_protocol::messages::{BrokerId, ResponseKind, TopicName};
     use kafka_protocol::protocol::StrBytes;
 
     use super::*;
@@ -282,6 +294,18 @@ mod tests {
                     );
                 }
                 resp.responses.push(t);
+            }
+            if version >= 12 {
+                // The error partition names its leader (KIP-951) ...
+                resp.responses[1].partitions[2].current_leader.leader_id = BrokerId(2);
+                resp.responses[1].partitions[2].current_leader.leader_epoch = 5;
+            }
+            if version >= 16 {
+                // ... and the response where it is.
+                resp.node_endpoints = vec![NodeEndpoint::default()
+                    .with_node_id(BrokerId(2))
+                    .with_host(StrBytes::from_static_str("localhost"))
+                    .with_port(9093)];
             }
             let mut expected_resp = resp.clone();
             let mut files = Vec::new();

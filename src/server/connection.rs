@@ -82,6 +82,13 @@ pub async fn serve<H: FrameHandler>(
     let mut wr = BufWriter::with_capacity(8 * 1024, wr);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let client = ClientInfo { peer };
+    let mut kicks = handler.kicks();
+    let kicked = async |kicks: &mut Option<tokio::sync::watch::Receiver<u64>>| match kicks {
+        Some(k) => {
+            let _ = k.changed().await;
+        }
+        None => std::future::pending::<()>().await,
+    };
     // Room reserved in the global budget for the frame being read.
     let mut reserved: Option<OwnedSemaphorePermit> = None;
     loop {
@@ -131,6 +138,12 @@ pub async fn serve<H: FrameHandler>(
                         return Ok(());
                     }
                     _ = shutdown.recv() => return Ok(()),
+                    _ = kicked(&mut kicks) => {
+                        if handler.kicked() {
+                            tracing::info!(peer = %client.peer, "closing the connection: its broker went down");
+                            return Ok(());
+                        }
+                    }
                 }
             }
             Err(e) => {

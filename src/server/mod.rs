@@ -45,6 +45,17 @@ pub trait FrameHandler: Send + Sync + 'static {
     /// The listener stopped accepting: requests parked waiting for something should answer
     /// now, so connections can drain.
     fn shutting_down(&self);
+
+    /// A receiver that changes when open connections should ask [`FrameHandler::kicked`]
+    /// whether to close (a virtual broker going down); `None`: never.
+    fn kicks(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// Whether open connections should close now.
+    fn kicked(&self) -> bool {
+        false
+    }
 }
 
 /// Per-listener limits: connections, frame size, idle time, buffered request bytes.

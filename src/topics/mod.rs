@@ -22,6 +22,7 @@ pub mod cleaner;
 mod naming;
 mod parallel;
 mod partition;
+mod placement;
 
 use parallel::parallel_map;
 use partition::pack_leadership;
@@ -61,9 +62,17 @@ pub enum TopicError {
     /// A partition count below 1 or above the limit.
     #[error("invalid partition count {0}")]
     InvalidPartitions(i32),
-    /// A replication factor other than 1 or -1 (one broker).
-    #[error("replication factor {0} is larger than the 1 available broker")]
-    InvalidReplicationFactor(i32),
+    /// A replication factor below 1 or above the brokers there are (Kafka's words).
+    #[error("Unable to replicate the partition {asked} time(s): The target replication factor of {asked} cannot be reached because only {brokers} broker(s) are registered.")]
+    InvalidReplicationFactor {
+        /// The factor asked for.
+        asked: i32,
+        /// Brokers available.
+        brokers: usize,
+    },
+    /// An explicit replica assignment Kafka would refuse.
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
     /// An unknown config key or bad value.
     #[error("{0}")]
     InvalidConfig(String),
@@ -90,7 +99,8 @@ impl TopicError {
             TopicError::UnknownId(_) => ResponseError::UnknownTopicId,
             TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
             TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
-            TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+            TopicError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
+            TopicError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
             TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
             TopicError::Internal(_) => ResponseError::TopicAuthorizationFailed,
             TopicError::InvalidBrokerConfig(_) => ResponseError::InvalidRequest,
@@ -132,6 +142,9 @@ pub struct TopicRegistry {
     log_dir: Arc<LogDir>,
     /// What the log cleaner has done so far (see [`cleaner`]).
     pub(crate) cleaner_stats: cleaner::CleanerStats,
+    /// The live brokers new partitions are placed on, in id order (the cluster keeps it up to
+    /// date as virtual brokers go down and up).
+    brokers: RwLock<Vec<i32>>,
 }
 
 /// The effective value of a topic config: the override, else the broker default.
@@ -216,11 +229,16 @@ impl TopicRegistry {
         remove_deleted_dirs(&config.data_dir);
         broker_configs::load(&config)?;
         let reg = TopicRegistry {
-            config,
+            config: config.clone(),
             meta_dir,
             topics: RwLock::new(IndexMap::new()),
             admin: Mutex::new(()),
             recover,
+            brokers: RwLock::new(
+                (0..config.brokers.max(1))
+                    .map(|i| config.node_id + i)
+                    .collect(),
+            ),
             log_dir,
             cleaner_stats: cleaner::CleanerStats::default(),
         };
@@ -251,7 +269,8 @@ impl TopicRegistry {
             .map(|s| log_config(&reg.config, &s.overrides))
             .collect();
         let mut opened = parallel_map(&jobs, reg.io_threads(), |&(t, p)| {
-            reg.open_partition(&specs[t].name, p, configs[t].clone())
+            let replicas = reg.stored_or_placed(&specs[t], p);
+            reg.open_partition(&specs[t].name, p, configs[t].clone(), replicas)
         })
         .into_iter();
         for spec in specs {
@@ -277,16 +296,24 @@ impl TopicRegistry {
         self.config.recovery_threads
     }
 
-    /// Opens partitions `range` of `topic` in parallel.
+    /// Opens partitions `range` of `topic` in parallel, with replica sets from `assignment`
+    /// (by position in the range) or else placed by [`Self::placement`].
     fn open_partitions(
         &self,
         topic: &str,
         range: std::ops::Range<i32>,
         lc: &LogConfig,
+        replication_factor: i32,
+        assignment: Option<&[Vec<i32>]>,
     ) -> Result<Vec<Arc<Partition>>, TopicError> {
+        let start = range.start;
         let indexes: Vec<i32> = range.collect();
         parallel_map(&indexes, self.io_threads(), |&i| {
-            self.open_partition(topic, i, lc.clone()).map(Arc::new)
+            let replicas = assignment
+                .and_then(|a| a.get((i - start) as usize).cloned())
+                .unwrap_or_else(|| self.placement(topic, i, replication_factor));
+            self.open_partition(topic, i, lc.clone(), replicas)
+                .map(Arc::new)
         })
         .into_iter()
         .collect()
@@ -299,6 +326,9 @@ struct TopicSpec {
     id: Uuid,
     internal: bool,
     count: i32,
+    replication_factor: i32,
+    /// `replicas.<index>` as stored.
+    replicas: BTreeMap<i32, Vec<i32>>,
     overrides: BTreeMap<String, String>,
 }
 
@@ -320,6 +350,18 @@ fn read_spec(path: &Path) -> Result<TopicSpec, TopicError> {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| TopicError::InvalidConfig("missing partitions".into()))?;
         let internal = props.get("internal").is_some_and(|v| v == "true");
+        let replication_factor: i32 = props
+            .get("replication.factor")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        let replicas: BTreeMap<i32, Vec<i32>> = props
+            .iter()
+            .filter_map(|(k, v)| {
+                let index = k.strip_prefix("replicas.")?.parse().ok()?;
+                let ids: Option<Vec<i32>> = v.split(',').map(|b| b.trim().parse().ok()).collect();
+                Some((index, ids?))
+            })
+            .collect();
         let overrides: BTreeMap<String, String> = props
             .iter()
             .filter_map(|(k, v)| {
@@ -332,6 +374,8 @@ fn read_spec(path: &Path) -> Result<TopicSpec, TopicError> {
             id,
             internal,
             count,
+            replication_factor,
+            replicas,
             overrides,
         })
     }
@@ -340,24 +384,18 @@ fn read_spec(path: &Path) -> Result<TopicSpec, TopicError> {
 impl TopicRegistry {
     fn build_topic(
         &self,
-        name: String,
-        id: Uuid,
-        internal: bool,
-        count: i32,
-        overrides: BTreeMap<String, String>,
+        spec: TopicSpec,
+        assignment: Option<&[Vec<i32>]>,
     ) -> Result<Arc<Topic>, TopicError> {
-        let lc = log_config(&self.config, &overrides);
-        let parts = self.open_partitions(&name, 0..count, &lc)?;
-        Ok(self.assemble(
-            TopicSpec {
-                name,
-                id,
-                internal,
-                count,
-                overrides,
-            },
-            parts,
-        ))
+        let lc = log_config(&self.config, &spec.overrides);
+        let parts = self.open_partitions(
+            &spec.name,
+            0..spec.count,
+            &lc,
+            spec.replication_factor,
+            assignment,
+        )?;
+        Ok(self.assemble(spec, parts))
     }
 
     fn assemble(&self, spec: TopicSpec, parts: Vec<Arc<Partition>>) -> Arc<Topic> {
@@ -366,12 +404,14 @@ impl TopicRegistry {
             id,
             internal,
             overrides,
+            replication_factor,
             ..
         } = spec;
         Arc::new(Topic {
             name,
             id,
             internal,
+            replication_factor,
             produce_rules: RwLock::new(produce_rules(&self.config, &overrides)),
             configs: RwLock::new(overrides),
             partitions: RwLock::new(parts),
@@ -383,13 +423,18 @@ impl TopicRegistry {
         topic: &str,
         index: i32,
         lc: LogConfig,
+        replicas: Vec<i32>,
     ) -> Result<Partition, TopicError> {
         let dir = self.log_dir.path().join(format!("{topic}-{index}"));
         let log = PartitionLog::open_in(&self.log_dir, &dir, lc, self.recover)?;
+        // Epochs never go back: a restart leads at the newest epoch the log has seen.
+        let epoch = log.latest_epoch().unwrap_or(0).max(0);
+        let leader = replicas.first().copied().unwrap_or(self.config.node_id);
         Ok(Partition {
             topic: topic.to_string(),
             index,
-            leadership: AtomicU64::new(pack_leadership(self.config.node_id, 0)),
+            leadership: AtomicU64::new(pack_leadership(leader, epoch)),
+            replicas: RwLock::new(replicas),
             log: Mutex::new(log),
             log_dir: Arc::clone(&self.log_dir),
         })
@@ -454,8 +499,14 @@ impl TopicRegistry {
         if !(1..=MAX_PARTITIONS).contains(&count) {
             return Err(TopicError::InvalidPartitions(partitions));
         }
-        if replication_factor != -1 && replication_factor != 1 {
-            return Err(TopicError::InvalidReplicationFactor(replication_factor));
+        let brokers = self.brokers().len();
+        if replication_factor != -1
+            && (replication_factor < 1 || replication_factor as usize > brokers)
+        {
+            return Err(TopicError::InvalidReplicationFactor {
+                asked: replication_factor,
+                brokers,
+            });
         }
         for (k, v) in configs {
             validate_config(k, v)?;
@@ -474,7 +525,25 @@ impl TopicRegistry {
         replication_factor: i32,
         configs: BTreeMap<String, String>,
     ) -> Result<Arc<Topic>, TopicError> {
-        self.create_inner(name, partitions, replication_factor, configs, false)
+        self.create_inner(name, partitions, replication_factor, configs, false, None)
+    }
+
+    /// Creates a topic with an explicit replica assignment, one list per partition.
+    pub fn create_assigned(
+        &self,
+        name: &str,
+        assignment: &[Vec<i32>],
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let rf = self.validate_assignment(assignment)?;
+        self.create_inner(
+            name,
+            assignment.len() as i32,
+            rf,
+            configs,
+            false,
+            Some(assignment),
+        )
     }
 
     /// Creates an internal topic (e.g. `__consumer_offsets`) if it is missing.
@@ -484,7 +553,9 @@ impl TopicRegistry {
         partitions: i32,
         configs: BTreeMap<String, String>,
     ) -> Result<Arc<Topic>, TopicError> {
-        match self.create_inner(name, partitions, 1, configs, true) {
+        // Kafka's offsets.topic.replication.factor is 3; with fewer brokers, as many as there are.
+        let rf = (self.brokers().len() as i32).clamp(1, 3);
+        match self.create_inner(name, partitions, rf, configs, true, None) {
             Err(TopicError::AlreadyExists(_)) => self
                 .get(name)
                 .ok_or_else(|| TopicError::Unknown(name.to_string())),
@@ -499,11 +570,22 @@ impl TopicRegistry {
         replication_factor: i32,
         configs: BTreeMap<String, String>,
         internal: bool,
+        assignment: Option<&[Vec<i32>]>,
     ) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin_lock();
         let count = self.validate_create(name, partitions, replication_factor, &configs)?;
         let id = Uuid::new_v4();
-        let topic = self.build_topic(name.to_string(), id, internal, count, configs)?;
+        let spec = TopicSpec {
+            name: name.to_string(),
+            id,
+            internal,
+            count,
+            // -1: default.replication.factor, which is 1 (Kafka's default).
+            replication_factor: replication_factor.max(1),
+            replicas: BTreeMap::new(),
+            overrides: configs,
+        };
+        let topic = self.build_topic(spec, assignment)?;
         self.persist(&topic)?;
         self.write_topics().insert(name.to_string(), topic.clone());
         tracing::info!(topic = name, partitions = count, %id, "created topic");
@@ -525,6 +607,14 @@ impl TopicRegistry {
         p.insert("topic.id".into(), topic.id.to_string());
         p.insert("partitions".into(), topic.partition_count().to_string());
         p.insert("internal".into(), topic.internal.to_string());
+        p.insert(
+            "replication.factor".into(),
+            topic.replication_factor.to_string(),
+        );
+        for part in topic.partitions() {
+            let ids: Vec<String> = part.replicas().iter().map(i32::to_string).collect();
+            p.insert(format!("replicas.{}", part.index), ids.join(","));
+        }
         for (k, v) in topic.overrides() {
             p.insert(format!("config.{k}"), v);
         }
@@ -589,7 +679,8 @@ impl TopicRegistry {
             return Ok(());
         }
         let lc = log_config(&self.config, &topic.overrides());
-        let new = self.open_partitions(name, current..count, &lc)?;
+        let new =
+            self.open_partitions(name, current..count, &lc, topic.replication_factor, None)?;
         topic
             .partitions
             .write()

@@ -21,6 +21,9 @@ pub struct Partition {
     /// together: mutable cluster state (leaders move between virtual brokers, and every move
     /// bumps the epoch), read without a lock on every produce and fetch.
     pub(super) leadership: AtomicU64,
+    /// The replica set, preferred leader first (the data is kept once; the set is what
+    /// Metadata lists and where the leader may move without a reassignment).
+    pub(super) replicas: RwLock<Vec<i32>>,
     /// The log, behind this partition's own lock.
     pub(super) log: Mutex<PartitionLog>,
     /// The log directory the log lives in (readable without the lock).
@@ -62,6 +65,19 @@ impl Partition {
         }
     }
 
+    /// The replica set, preferred leader first.
+    pub fn replicas(&self) -> Vec<i32> {
+        self.replicas
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the replica set (a reassignment, or a leader moved outside the set).
+    pub fn set_replicas(&self, replicas: Vec<i32>) {
+        *self.replicas.write().unwrap_or_else(|p| p.into_inner()) = replicas;
+    }
+
     /// Locks this partition's log. A poisoned lock (a panic while appending) is recovered: the
     /// log's own state is only advanced after a successful write.
     pub fn log(&self) -> MutexGuard<'_, PartitionLog> {
@@ -87,6 +103,8 @@ pub struct Topic {
     pub id: Uuid,
     /// Internal topics (`__consumer_offsets`) are flagged in Metadata and protected.
     pub internal: bool,
+    /// Replicas per partition (the data is kept once whatever it is).
+    pub replication_factor: i32,
     /// Topic-level config overrides (only keys set on the topic).
     pub(super) configs: RwLock<BTreeMap<String, String>>,
     /// Partitions, index = partition id; grows with CreatePartitions.

@@ -51,6 +51,8 @@ pub fn config_for(dir: &Path, props: &[(String, String)], listen: &str) -> Confi
     let mut p = Properties::new();
     p.insert("listeners".into(), listen.into());
     p.insert("log.dirs".into(), dir.display().to_string());
+    // Tests that want the admin endpoint ask for one (on port 0).
+    p.insert("gregor.admin.listener".into(), "off".into());
     for (k, v) in props {
         p.insert(k.clone(), v.clone());
     }

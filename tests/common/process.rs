@@ -6,11 +6,14 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-/// A broker process and the stderr lines it printed.
+/// A broker process and the lines it printed.
 pub struct BrokerProcess {
     pub child: Child,
+    /// The first node's address.
     pub addr: SocketAddr,
-    /// Everything written to stderr so far (the tracing log).
+    /// Every node's address, comma-separated (the port file's contents).
+    pub bootstrap: String,
+    /// Everything written to stderr (the tracing log) and stdout (the banner) so far.
     pub log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -55,6 +58,8 @@ impl BrokerProcess {
         cmd.arg("--port-file").arg(&port_file);
         let mut child = cmd
             .env("RUST_LOG", "info")
+            // Tests that want the admin endpoint pass --admin.
+            .env("GREGOR_ADMIN", "off")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -68,18 +73,21 @@ impl BrokerProcess {
                 sink.lock().unwrap().push(line);
             }
         });
-        // Keep stdout drained (the banner) so the broker never blocks writing it.
+        // Keep stdout drained (the banner) so the broker never blocks writing it; its lines
+        // join the log (the admin endpoint's address is one).
         let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(
-            move || {
-                for _ in BufReader::new(stdout).lines().map_while(Result::ok) {}
-            },
-        );
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let addr = loop {
+        let (addr, bootstrap) = loop {
             if let Ok(text) = std::fs::read_to_string(&port_file) {
-                if let Ok(a) = text.trim().parse() {
-                    break a;
+                // Several brokers: a bootstrap list, the first node's address first.
+                if let Ok(a) = text.trim().split(',').next().unwrap_or("").parse() {
+                    break (a, text.trim().to_string());
                 }
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -95,7 +103,12 @@ impl BrokerProcess {
             std::thread::sleep(std::time::Duration::from_millis(5));
         };
         let _ = std::fs::remove_file(&port_file);
-        BrokerProcess { child, addr, log }
+        BrokerProcess {
+            child,
+            addr,
+            bootstrap,
+            log,
+        }
     }
 
     pub fn kill9(&mut self) {
@@ -111,6 +124,37 @@ impl BrokerProcess {
             .status()
             .expect("kill -TERM");
         self.child.wait().expect("exits")
+    }
+
+    /// The admin endpoint's address from the banner (`--admin` given), waiting for it.
+    pub fn admin_addr(&self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found = self.log.lock().unwrap().iter().find_map(|l| {
+                l.strip_prefix("admin endpoint http://")
+                    .and_then(|r| r.split('/').next())
+                    .map(str::to_string)
+            });
+            if let Some(a) = found {
+                return a;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no admin endpoint banner"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Broker log lines at ERROR level.
+    pub fn errors(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(" ERROR "))
+            .cloned()
+            .collect()
     }
 
     pub fn log_contains(&self, needle: &str) -> bool {
@@ -186,4 +230,38 @@ impl rdkafka::producer::ProducerContext for Acks {
             Err((e, _)) => self.errors.lock().unwrap().push(e.to_string()),
         }
     }
+}
+
+/// One call to a broker's admin endpoint: (HTTP status, JSON body).
+pub fn admin_call(
+    admin: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let req = ureq::request(method, &format!("http://{admin}{path}"))
+        .timeout(std::time::Duration::from_secs(60));
+    let res = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    match res {
+        Ok(r) => (r.status(), r.into_json().unwrap_or(serde_json::Value::Null)),
+        Err(ureq::Error::Status(code, r)) => {
+            (code, r.into_json().unwrap_or(serde_json::Value::Null))
+        }
+        Err(e) => panic!("admin endpoint {admin}: {e}"),
+    }
+}
+
+/// [`admin_call`] that must answer 200.
+pub fn admin_ok(
+    admin: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let (status, v) = admin_call(admin, method, path, body);
+    assert_eq!(status, 200, "{method} {path}: {v}");
+    v
 }

@@ -1,0 +1,536 @@
+//! The answer to a request that an injected fault fails as a whole: every partition, group
+//! or key of the request answered with the error, or the top-level error code where the
+//! response has one (Kafka's `AbstractRequest.getErrorResponse`). Nothing is done.
+
+use kafka_protocol::messages::*;
+use kafka_protocol::ResponseError;
+
+use super::sb;
+
+/// Whether [`error_response`] can answer `api`.
+pub fn supports(api: ApiKey) -> bool {
+    use ApiKey as A;
+    matches!(
+        api,
+        A::Produce
+            | A::Fetch
+            | A::ListOffsets
+            | A::Metadata
+            | A::OffsetCommit
+            | A::OffsetFetch
+            | A::OffsetDelete
+            | A::FindCoordinator
+            | A::JoinGroup
+            | A::Heartbeat
+            | A::LeaveGroup
+            | A::SyncGroup
+            | A::DescribeGroups
+            | A::ListGroups
+            | A::DeleteGroups
+            | A::InitProducerId
+            | A::AddPartitionsToTxn
+            | A::AddOffsetsToTxn
+            | A::EndTxn
+            | A::TxnOffsetCommit
+            | A::CreateTopics
+            | A::DeleteTopics
+            | A::CreatePartitions
+            | A::OffsetForLeaderEpoch
+            | A::DeleteRecords
+            | A::DescribeCluster
+    )
+}
+
+/// The error answer to `body`; `None` for an API [`supports`] refuses (rules for those are
+/// refused when added, so the dispatch point closes the connection if it ever gets here).
+pub fn error_response(body: &RequestKind, version: i16, e: ResponseError) -> Option<ResponseKind> {
+    use RequestKind as Rq;
+    use ResponseKind as Rs;
+    let code = e.code();
+    let message = || {
+        Some(sb(format!(
+            "injected fault: {}",
+            crate::cluster::faults::error_name(e)
+        )))
+    };
+    Some(match body {
+        Rq::Produce(r) => Rs::Produce(
+            ProduceResponse::default().with_responses(
+                r.topic_data
+                    .iter()
+                    .map(|t| {
+                        produce_response::TopicProduceResponse::default()
+                            .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
+                            .with_partition_responses(
+                                t.partition_data
+                                    .iter()
+                                    .map(|p| {
+                                        produce_response::PartitionProduceResponse::default()
+                                            .with_index(p.index)
+                                            .with_error_code(code)
+                                            .with_base_offset(-1)
+                                            .with_log_append_time_ms(-1)
+                                            .with_log_start_offset(-1)
+                                            .with_error_message((version >= 8).then(message).flatten())
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::Fetch(r) => Rs::Fetch(
+            FetchResponse::default()
+                .with_error_code(if version >= 7 { code } else { 0 })
+                .with_responses(
+                    r.topics
+                        .iter()
+                        .map(|t| {
+                            fetch_response::FetchableTopicResponse::default()
+                                .with_topic(t.topic.clone())
+                                .with_topic_id(t.topic_id)
+                                .with_partitions(
+                                    t.partitions
+                                        .iter()
+                                        .map(|p| {
+                                            fetch_response::PartitionData::default()
+                                                .with_partition_index(p.partition)
+                                                .with_error_code(code)
+                                                .with_high_watermark(-1)
+                                                .with_last_stable_offset(-1)
+                                                .with_log_start_offset(-1)
+                                                .with_aborted_transactions(Some(Vec::new()))
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                ),
+        ),
+        Rq::ListOffsets(r) => Rs::ListOffsets(
+            ListOffsetsResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        list_offsets_response::ListOffsetsTopicResponse::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        list_offsets_response::ListOffsetsPartitionResponse::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_error_code(code)
+                                            .with_timestamp(-1)
+                                            .with_offset(-1)
+                                            .with_leader_epoch(-1)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::Metadata(r) => Rs::Metadata(
+            MetadataResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        metadata_response::MetadataResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::OffsetCommit(r) => Rs::OffsetCommit(
+            OffsetCommitResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        offset_commit_response::OffsetCommitResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        offset_commit_response::OffsetCommitResponsePartition::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::OffsetFetch(r) => Rs::OffsetFetch(if version >= 8 {
+            OffsetFetchResponse::default().with_groups(
+                r.groups
+                    .iter()
+                    .map(|g| {
+                        offset_fetch_response::OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            )
+        } else {
+            OffsetFetchResponse::default().with_error_code(if version >= 2 { code } else { 0 }).with_topics(
+                r.topics
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        offset_fetch_response::OffsetFetchResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partition_indexes
+                                    .iter()
+                                    .map(|&i| {
+                                        offset_fetch_response::OffsetFetchResponsePartition::default()
+                                            .with_partition_index(i)
+                                            .with_committed_offset(-1)
+                                            .with_committed_leader_epoch(-1)
+                                            .with_metadata(Some(sb("")))
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            )
+        }),
+        Rq::OffsetDelete(_) => {
+            Rs::OffsetDelete(OffsetDeleteResponse::default().with_error_code(code))
+        }
+        Rq::FindCoordinator(r) => Rs::FindCoordinator(if version >= 4 {
+            FindCoordinatorResponse::default().with_coordinators(
+                r.coordinator_keys
+                    .iter()
+                    .map(|k| {
+                        find_coordinator_response::Coordinator::default()
+                            .with_key(k.clone())
+                            .with_node_id(BrokerId(-1))
+                            .with_host(sb(""))
+                            .with_port(-1)
+                            .with_error_code(code)
+                            .with_error_message(message())
+                    })
+                    .collect(),
+            )
+        } else {
+            FindCoordinatorResponse::default()
+                .with_error_code(code)
+                .with_error_message((version >= 1).then(message).flatten())
+                .with_node_id(BrokerId(-1))
+                .with_host(sb(""))
+                .with_port(-1)
+        }),
+        Rq::JoinGroup(r) => Rs::JoinGroup(
+            JoinGroupResponse::default()
+                .with_error_code(code)
+                .with_generation_id(-1)
+                .with_protocol_name((version < 7).then(|| sb("")))
+                .with_leader(sb(""))
+                .with_member_id(r.member_id.clone()),
+        ),
+        Rq::Heartbeat(_) => Rs::Heartbeat(HeartbeatResponse::default().with_error_code(code)),
+        Rq::LeaveGroup(_) => Rs::LeaveGroup(LeaveGroupResponse::default().with_error_code(code)),
+        Rq::SyncGroup(_) => Rs::SyncGroup(SyncGroupResponse::default().with_error_code(code)),
+        Rq::DescribeGroups(r) => Rs::DescribeGroups(
+            DescribeGroupsResponse::default().with_groups(
+                r.groups
+                    .iter()
+                    .map(|g| {
+                        describe_groups_response::DescribedGroup::default()
+                            .with_group_id(g.clone())
+                            .with_error_code(code)
+                            .with_group_state(sb(""))
+                            .with_protocol_type(sb(""))
+                            .with_protocol_data(sb(""))
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::ListGroups(_) => Rs::ListGroups(ListGroupsResponse::default().with_error_code(code)),
+        Rq::DeleteGroups(r) => Rs::DeleteGroups(
+            DeleteGroupsResponse::default().with_results(
+                r.groups_names
+                    .iter()
+                    .map(|g| {
+                        delete_groups_response::DeletableGroupResult::default()
+                            .with_group_id(g.clone())
+                            .with_error_code(code)
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::InitProducerId(_) => Rs::InitProducerId(
+            InitProducerIdResponse::default()
+                .with_error_code(code)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        ),
+        Rq::AddPartitionsToTxn(r) => Rs::AddPartitionsToTxn(if version >= 4 {
+            AddPartitionsToTxnResponse::default().with_error_code(code)
+        } else {
+            AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(
+                r.v3_and_below_topics
+                    .iter()
+                    .map(|t| {
+                        add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_results_by_partition(
+                                t.partitions
+                                    .iter()
+                                    .map(|&p| {
+                                        add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
+                                            .with_partition_index(p)
+                                            .with_partition_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            )
+        }),
+        Rq::AddOffsetsToTxn(_) => {
+            Rs::AddOffsetsToTxn(AddOffsetsToTxnResponse::default().with_error_code(code))
+        }
+        Rq::EndTxn(_) => Rs::EndTxn(
+            EndTxnResponse::default()
+                .with_error_code(code)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        ),
+        Rq::TxnOffsetCommit(r) => Rs::TxnOffsetCommit(
+            TxnOffsetCommitResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        txn_offset_commit_response::TxnOffsetCommitResponsePartition::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::CreateTopics(r) => Rs::CreateTopics(
+            CreateTopicsResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        create_topics_response::CreatableTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_error_code(code)
+                            .with_error_message(message())
+                            .with_num_partitions(-1)
+                            .with_replication_factor(-1)
+                            .with_configs(None)
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::DeleteTopics(r) => {
+            let named = r.topic_names.iter().map(|n| (Some(n.clone()), uuid::Uuid::nil()));
+            let states = r.topics.iter().map(|t| (t.name.clone(), t.topic_id));
+            Rs::DeleteTopics(
+                DeleteTopicsResponse::default().with_responses(
+                    named
+                        .chain(states)
+                        .map(|(name, id)| {
+                            delete_topics_response::DeletableTopicResult::default()
+                                .with_name(name)
+                                .with_topic_id(id)
+                                .with_error_code(code)
+                                .with_error_message(message())
+                        })
+                        .collect(),
+                ),
+            )
+        }
+        Rq::CreatePartitions(r) => Rs::CreatePartitions(
+            CreatePartitionsResponse::default().with_results(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        create_partitions_response::CreatePartitionsTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_error_code(code)
+                            .with_error_message(message())
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::OffsetForLeaderEpoch(r) => Rs::OffsetForLeaderEpoch(
+            OffsetForLeaderEpochResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        offset_for_leader_epoch_response::OffsetForLeaderTopicResult::default()
+                            .with_topic(t.topic.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        offset_for_leader_epoch_response::EpochEndOffset::default()
+                                            .with_partition(p.partition)
+                                            .with_error_code(code)
+                                            .with_leader_epoch(-1)
+                                            .with_end_offset(-1)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::DeleteRecords(r) => Rs::DeleteRecords(
+            DeleteRecordsResponse::default().with_topics(
+                r.topics
+                    .iter()
+                    .map(|t| {
+                        delete_records_response::DeleteRecordsTopicResult::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        delete_records_response::DeleteRecordsPartitionResult::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_low_watermark(-1)
+                                            .with_error_code(code)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            ),
+        ),
+        Rq::DescribeCluster(_) => Rs::DescribeCluster(
+            DescribeClusterResponse::default()
+                .with_error_code(code)
+                .with_error_message(message()),
+        ),
+        _ => return None,
+    })
+}
+
+/// The topics and partitions a request names, for fault matchers and the request log
+/// (`None`: a whole topic). Topic ids are resolved with `name_of`.
+pub fn request_partitions(
+    body: &RequestKind,
+    name_of: impl Fn(uuid::Uuid) -> Option<String>,
+) -> Vec<(String, Option<i32>)> {
+    use RequestKind as Rq;
+    let named = |name: &str, id: uuid::Uuid| -> String {
+        if name.is_empty() {
+            name_of(id).unwrap_or_default()
+        } else {
+            name.to_string()
+        }
+    };
+    let mut out: Vec<(String, Option<i32>)> = Vec::new();
+    match body {
+        Rq::Produce(r) => {
+            for t in &r.topic_data {
+                let n = named(&t.name, t.topic_id);
+                out.extend(t.partition_data.iter().map(|p| (n.clone(), Some(p.index))));
+            }
+        }
+        Rq::Fetch(r) => {
+            for t in &r.topics {
+                let n = named(&t.topic, t.topic_id);
+                out.extend(t.partitions.iter().map(|p| (n.clone(), Some(p.partition))));
+            }
+        }
+        Rq::ListOffsets(r) => {
+            for t in &r.topics {
+                out.extend(
+                    t.partitions
+                        .iter()
+                        .map(|p| (t.name.to_string(), Some(p.partition_index))),
+                );
+            }
+        }
+        Rq::OffsetCommit(r) => {
+            for t in &r.topics {
+                let n = named(&t.name, t.topic_id);
+                out.extend(
+                    t.partitions
+                        .iter()
+                        .map(|p| (n.clone(), Some(p.partition_index))),
+                );
+            }
+        }
+        Rq::TxnOffsetCommit(r) => {
+            for t in &r.topics {
+                out.extend(
+                    t.partitions
+                        .iter()
+                        .map(|p| (t.name.to_string(), Some(p.partition_index))),
+                );
+            }
+        }
+        Rq::AddPartitionsToTxn(r) => {
+            let topics = r
+                .v3_and_below_topics
+                .iter()
+                .chain(r.transactions.iter().flat_map(|t| t.topics.iter()));
+            for t in topics {
+                out.extend(t.partitions.iter().map(|&p| (t.name.to_string(), Some(p))));
+            }
+        }
+        Rq::OffsetForLeaderEpoch(r) => {
+            for t in &r.topics {
+                out.extend(
+                    t.partitions
+                        .iter()
+                        .map(|p| (t.topic.to_string(), Some(p.partition))),
+                );
+            }
+        }
+        Rq::DeleteRecords(r) => {
+            for t in &r.topics {
+                out.extend(
+                    t.partitions
+                        .iter()
+                        .map(|p| (t.name.to_string(), Some(p.partition_index))),
+                );
+            }
+        }
+        Rq::Metadata(r) => {
+            for t in r.topics.iter().flatten() {
+                let n = match &t.name {
+                    Some(n) => n.to_string(),
+                    None => name_of(t.topic_id).unwrap_or_default(),
+                };
+                out.push((n, None));
+            }
+        }
+        Rq::CreateTopics(r) => out.extend(r.topics.iter().map(|t| (t.name.to_string(), None))),
+        Rq::DeleteTopics(r) => {
+            out.extend(r.topic_names.iter().map(|t| (t.to_string(), None)));
+            out.extend(r.topics.iter().map(|t| {
+                let n = t.name.as_ref().map(|n| n.to_string());
+                (n.or_else(|| name_of(t.topic_id)).unwrap_or_default(), None)
+            }));
+        }
+        Rq::CreatePartitions(r) => out.extend(r.topics.iter().map(|t| (t.name.to_string(), None))),
+        _ => {}
+    }
+    out
+}
