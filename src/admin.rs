@@ -209,11 +209,12 @@ pub fn rule_json(r: &FaultRule) -> Value {
         FaultAction::Delay(_) => "delay",
         FaultAction::Disconnect => "disconnect",
         FaultAction::Hang => "hang",
+        FaultAction::DiskError(_) => "error",
     };
     json!({
         "id": r.id,
         "rule": r.describe(),
-        "api": format!("{:?}", r.api),
+        "api": r.api.map_or("disk".to_string(), |a| format!("{a:?}")),
         "action": action,
         "spec": r.spec,
         "hits": r.hits,

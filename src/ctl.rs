@@ -149,7 +149,8 @@ pub enum FaultCommand {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("action").required(true).args(["error", "lose_response", "delay", "disconnect", "hang"])))]
 pub struct FaultAdd {
-    /// The API (produce, fetch, offset_commit, ... or its key).
+    /// The API (produce, fetch, offset_commit, ... or its key), or `disk` for the log's file
+    /// operations (with `--error ENOSPC`, `EIO`, ...).
     pub api: String,
     /// API versions matched, `3-9`, `3-` or `-9`.
     #[arg(long)]
@@ -167,7 +168,12 @@ pub struct FaultAdd {
     /// Only this partition.
     #[arg(long)]
     pub partition: Option<i32>,
-    /// Answer with this Kafka error (NOT_ENOUGH_REPLICAS, or its code), doing nothing.
+    /// For `disk`: only this file operation (write, sync, create, open, rename, remove,
+    /// set-len, create-dir).
+    #[arg(long)]
+    pub op: Option<String>,
+    /// Answer with this Kafka error (NOT_ENOUGH_REPLICAS, or its code), doing nothing; for
+    /// `disk`, the OS error (ENOSPC, EIO, ...).
     #[arg(long)]
     pub error: Option<String>,
     /// Do the work, then close the connection instead of answering.
@@ -250,6 +256,7 @@ impl FaultAdd {
         set("broker", json!(self.broker));
         set("topic", json!(self.topic));
         set("partition", json!(self.partition));
+        set("op", json!(self.op));
         set("error", json!(self.error));
         set("delay_ms", json!(self.delay.map(|d| d.as_millis() as u64)));
         set("times", json!(self.times));
@@ -550,6 +557,7 @@ mod tests {
             broker: Some(2),
             topic: Some("orders".into()),
             partition: None,
+            op: None,
             error: None,
             lose_response: false,
             delay: Some(Duration::from_secs(2)),

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::Node;
 use crate::clock::Clock;
-use crate::cluster::faults::Faults;
+use crate::cluster::faults::{Faults, RuleFileSystem};
 use crate::cluster::producer_ids::ProducerIdAllocator;
 use crate::cluster::{Cluster, NodeInfo};
 use crate::config::Config;
@@ -168,6 +168,20 @@ pub async fn start_with(
     // No marker: the last stop was not clean (or this is the first start, with nothing to scan).
     let recover = !marker.exists();
     let config = Arc::new(config);
+    // The fault rules, from a faults file if given; `disk` rules sit in front of every log
+    // write.
+    let faults = Arc::new(Faults::new(crate::broker::fault_error_supported));
+    if let Some(path) = &config.faults_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading faults file {}", path.display()))?;
+        let specs = crate::cluster::faults::parse_faults_file(&text)
+            .with_context(|| format!("faults file {}", path.display()))?;
+        let added = faults.add_all(specs).map_err(|(i, e)| {
+            anyhow::anyhow!("faults file {}: rule {}: {e}", path.display(), i + 1)
+        })?;
+        tracing::info!(file = %path.display(), rules = added.len(), "installed fault rules");
+    }
+    let fs: Arc<dyn FileSystem> = Arc::new(RuleFileSystem::new(fs, faults.clone()));
     let log_dir = LogDir::with_options(config.data_dir.clone(), fs, open_files, clock.clone());
     let registry =
         Arc::new(TopicRegistry::open(config.clone(), log_dir, recover).context("opening topics")?);
@@ -236,17 +250,6 @@ pub async fn start_with(
         }),
     )
     .context("loading transactions")?;
-    let faults = Arc::new(Faults::new(crate::broker::fault_error_supported));
-    if let Some(path) = &config.faults_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading faults file {}", path.display()))?;
-        let specs = crate::cluster::faults::parse_faults_file(&text)
-            .with_context(|| format!("faults file {}", path.display()))?;
-        let added = faults.add_all(specs).map_err(|(i, e)| {
-            anyhow::anyhow!("faults file {}: rule {}: {e}", path.display(), i + 1)
-        })?;
-        tracing::info!(file = %path.display(), rules = added.len(), "installed fault rules");
-    }
     let cluster = Arc::new(
         Cluster::new(
             config.clone(),

@@ -562,3 +562,69 @@ fn futures_block<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+/// ElectLeaders (preferred) for elect-0: its error code.
+async fn elect(c: &mut RawClient) -> i16 {
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+    let req = ElectLeadersRequest::default()
+        .with_election_type(0)
+        .with_timeout_ms(5000)
+        .with_topic_partitions(Some(vec![TopicPartitions::default()
+            .with_topic(TopicName(sb("elect")))
+            .with_partitions(vec![0])]));
+    match c.call(RequestKind::ElectLeaders(req), 2).await {
+        ResponseKind::ElectLeaders(r) => {
+            r.replica_election_results[0].partition_result[0].error_code
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_tools_elections_and_reassignments_move_leaders() {
+    use kafka_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    let (b, addrs) = three().await;
+    let cluster = b.cluster().clone();
+    cluster
+        .topics
+        .create("elect", 1, 2, Default::default())
+        .unwrap();
+    let p = cluster.topics.get("elect").unwrap().partition(0).unwrap();
+    let replicas = p.replicas();
+    let preferred = replicas[0];
+    let mut c = RawClient::connect(addrs[0]).await;
+    assert_eq!(elect(&mut c).await, ResponseError::ElectionNotNeeded.code());
+    cluster.move_leader("elect", 0, replicas[1]).unwrap();
+    assert_eq!(elect(&mut c).await, 0, "the preferred replica is elected");
+    assert_eq!(p.leadership_now(), (preferred, 2));
+    // A reassignment to the broker outside the set: complete at once, and it leads.
+    let outside = (1..=3).find(|b| !replicas.contains(b)).unwrap();
+    let req = AlterPartitionReassignmentsRequest::default().with_topics(vec![
+        ReassignableTopic::default()
+            .with_name(TopicName(sb("elect")))
+            .with_partitions(vec![ReassignablePartition::default()
+                .with_partition_index(0)
+                .with_replicas(Some(vec![BrokerId(outside)]))]),
+    ]);
+    match c
+        .call(RequestKind::AlterPartitionReassignments(req), 0)
+        .await
+    {
+        ResponseKind::AlterPartitionReassignments(r) => {
+            assert_eq!(r.responses[0].partitions[0].error_code, 0, "{r:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.replicas(), vec![outside]);
+    assert_eq!(p.leader(), outside);
+    // Preferred unavailable: its broker is down.
+    cluster.move_leader("elect", 0, preferred).unwrap();
+    p.set_replicas(vec![outside, preferred]);
+    cluster.broker_down(outside).unwrap();
+    assert_eq!(
+        elect(&mut c).await,
+        ResponseError::PreferredLeaderNotAvailable.code()
+    );
+}

@@ -591,3 +591,79 @@ fn the_admin_endpoint_refuses_a_non_loopback_address_unless_allowed() {
         "{err}"
     );
 }
+
+/// A `disk` rule: the partition's next write fails with ENOSPC; the broker answers
+/// KAFKA_STORAGE_ERROR and takes its log directory offline, as on a real full disk, and a
+/// restart serves everything acknowledged before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_rule_fails_a_write_as_a_full_disk_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = BrokerProcess::spawn(dir.path(), &["--admin", "127.0.0.1:0"]);
+    let admin = broker.admin_addr();
+    let mut c = RawClient::connect(broker.addr).await;
+    common::ensure_topic(&mut c, "orders").await;
+    assert_eq!(produce_codes(&mut c, "orders", &[0], 9).await, vec![0]);
+    let (code, _, err) = ctl(
+        &admin,
+        &["fault", "add", "disk", "--error", "ENOSPC", "--hang"],
+    );
+    assert_eq!(code, 2, "one action: {err}");
+    let (code, _, err) = ctl(
+        &admin,
+        &[
+            "fault", "add", "disk", "--topic", "orders", "--error", "EWHAT",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown OS error \"EWHAT\""), "{err}");
+    let (code, _, err) = ctl(
+        &admin,
+        &["fault", "add", "disk", "--op", "scribble", "--error", "EIO"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown file operation"), "{err}");
+    let out = ctl_ok(
+        &admin,
+        &[
+            "fault",
+            "add",
+            "disk",
+            "--topic",
+            "orders",
+            "--partition",
+            "0",
+            "--op",
+            "write",
+            "--error",
+            "ENOSPC",
+        ],
+    );
+    assert!(
+        out.contains("disk op=write topic=orders partition=0 -> No space left on device"),
+        "{out}"
+    );
+    assert_eq!(
+        produce_codes(&mut c, "orders", &[0], 9).await,
+        vec![56],
+        "KAFKA_STORAGE_ERROR"
+    );
+    assert_eq!(hits(&admin, 1), 1);
+    assert!(broker.log_contains("fault injection: failing a file operation"));
+    // The log directory is offline now, as after a real write error: nothing else is stored.
+    assert_eq!(produce_codes(&mut c, "orders", &[0], 9).await, vec![56]);
+    drop(c);
+    // SIGTERM: the flush finds the directory offline, so the next start recovers.
+    broker.terminate();
+    let broker = BrokerProcess::spawn_at(&broker.addr.to_string(), dir.path(), &[]);
+    let mut c = RawClient::connect(broker.addr).await;
+    assert_eq!(
+        common::end_offset(&mut c, "orders", 0).await,
+        1,
+        "the acknowledged record is there"
+    );
+    assert_eq!(
+        produce_codes(&mut c, "orders", &[0], 9).await,
+        vec![0],
+        "and the disk works again"
+    );
+}

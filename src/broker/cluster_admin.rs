@@ -1,5 +1,6 @@
 //! The replica- and quorum-level admin APIs Kafka's tools call, answered for Gregor's shape (one
-//! log directory, one replica per partition, no metadata quorum of its own): DescribeLogDirs,
+//! log directory, the data of a partition kept once whatever its replica set, no metadata
+//! quorum of its own): DescribeLogDirs,
 //! DescribeQuorum, ElectLeaders, ListPartitionReassignments, AlterPartitionReassignments.
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 
 use super::{sb, Node};
+use crate::cluster::topology::Election;
 
 /// The name of Kafka's metadata log, the only partition DescribeQuorum knows.
 const METADATA_TOPIC: &str = "__cluster_metadata";
@@ -152,44 +154,59 @@ pub fn describe_quorum(
     resp
 }
 
-/// ElectLeaders: every partition has one replica, which leads it, so no election is ever
-/// needed. With no partitions named, Kafka lists only the partitions it tried and failed;
-/// that is none.
+/// ElectLeaders (preferred; an unclean election is answered the same way, as every replica is
+/// in sync): each partition's first replica leads again if it is up and does not already
+/// (ELECTION_NOT_NEEDED; PREFERRED_LEADER_NOT_AVAILABLE if it is down). With no partitions
+/// named, every partition is tried and, as Kafka, only those elected are listed.
 pub fn elect_leaders(node: &Node, req: ElectLeadersRequest) -> ElectLeadersResponse {
+    let cluster = &node.cluster;
     let Some(requested) = req.topic_partitions else {
-        // Every topic, each with no partition result: none needed an election.
-        let mut names: Vec<String> = node
-            .cluster
-            .topics
-            .all()
-            .iter()
-            .map(|t| t.name.clone())
-            .collect();
-        names.sort();
+        let mut topics: Vec<_> = cluster.topics.all();
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
         return ElectLeadersResponse::default().with_replica_election_results(
-            names
+            topics
                 .into_iter()
-                .map(|n| ReplicaElectionResult::default().with_topic(TopicName(sb(n))))
+                .map(|t| {
+                    let elected = t
+                        .partitions()
+                        .iter()
+                        .filter(|p| {
+                            matches!(
+                                cluster.elect_preferred(&t.name, p.index),
+                                Ok(Election::Elected(_))
+                            )
+                        })
+                        .map(|p| PartitionResult::default().with_partition_id(p.index))
+                        .collect();
+                    ReplicaElectionResult::default()
+                        .with_topic(TopicName(sb(t.name.clone())))
+                        .with_partition_result(elected)
+                })
                 .collect(),
         );
     };
     let results = requested
         .into_iter()
         .map(|t| {
-            let topic = node.cluster.topics.get(&t.topic);
             let partition_result = t
                 .partitions
                 .iter()
                 .map(|&index| {
                     let r = PartitionResult::default().with_partition_id(index);
-                    match topic.as_ref().and_then(|t| t.partition(index)) {
-                        None => r
+                    match cluster.elect_preferred(&t.topic, index) {
+                        Err(_) => r
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                             .with_error_message(Some(sb(format!(
                                 "No such topic as {}",
                                 t.topic.as_str()
                             )))),
-                        Some(_) => r.with_error_code(ResponseError::ElectionNotNeeded.code()),
+                        Ok(Election::Elected(_)) => r,
+                        Ok(Election::NotNeeded) => {
+                            r.with_error_code(ResponseError::ElectionNotNeeded.code())
+                        }
+                        Ok(Election::PreferredUnavailable) => {
+                            r.with_error_code(ResponseError::PreferredLeaderNotAvailable.code())
+                        }
                     }
                 })
                 .collect();
@@ -201,7 +218,7 @@ pub fn elect_leaders(node: &Node, req: ElectLeadersRequest) -> ElectLeadersRespo
     ElectLeadersResponse::default().with_replica_election_results(results)
 }
 
-/// ListPartitionReassignments: with one replica per partition nothing is ever moving.
+/// ListPartitionReassignments: reassignments complete at once, so nothing is ever moving.
 pub fn list_partition_reassignments(
     _node: &Node,
     _req: ListPartitionReassignmentsRequest,
@@ -209,8 +226,9 @@ pub fn list_partition_reassignments(
     ListPartitionReassignmentsResponse::default().with_error_message(None)
 }
 
-/// AlterPartitionReassignments: the only valid target is the replica set a partition already
-/// has (a no-op); anything else names a broker that does not exist.
+/// AlterPartitionReassignments: the target replica set (known brokers, no repeats) replaces
+/// the partition's at once, as the data is kept once; the leader moves to its first live
+/// broker if it is not in it.
 pub fn alter_partition_reassignments(
     node: &Node,
     req: AlterPartitionReassignmentsRequest,
@@ -235,23 +253,29 @@ pub fn alter_partition_reassignments(
                             .with_error_code(ResponseError::NoReassignmentInProgress.code())
                             .with_error_message(None);
                     };
-                    let current = p.leader();
-                    if target.len() == 1 && target[0].0 == current {
-                        return r.with_error_message(None);
-                    }
-                    let unknown = target
-                        .iter()
-                        .find(|b| node.cluster.node(b.0).is_none())
-                        .map(|b| b.0);
-                    let message = match unknown {
-                        Some(b) => format!(
-                            "The manual partition assignment includes broker {b}, but no such \
+                    let ids: Vec<i32> = target.iter().map(|b| b.0).collect();
+                    let mut unique = ids.clone();
+                    unique.sort_unstable();
+                    unique.dedup();
+                    let message =
+                        if let Some(b) = ids.iter().find(|&&b| node.cluster.node(b).is_none()) {
+                            format!(
+                                "The manual partition assignment includes broker {b}, but no such \
                              broker is registered."
-                        ),
-                        None => format!(
-                            "Gregor keeps one replica per partition; it is on broker {current}."
-                        ),
-                    };
+                            )
+                        } else if ids.is_empty() || unique.len() != ids.len() {
+                            "The manual partition assignment includes an empty replica list or \
+                         duplicate replicas."
+                                .to_string()
+                        } else {
+                            // The data is kept once: the reassignment is complete at once.
+                            return match node.cluster.reassign(&p.topic, p.index, ids) {
+                                Ok(_) => r.with_error_message(None),
+                                Err(e) => r
+                                    .with_error_code(ResponseError::InvalidReplicaAssignment.code())
+                                    .with_error_message(Some(sb(e.to_string()))),
+                            };
+                        };
                     r.with_error_code(ResponseError::InvalidReplicaAssignment.code())
                         .with_error_message(Some(sb(message)))
                 })

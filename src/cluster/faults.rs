@@ -19,6 +19,8 @@
 //!
 //! Every firing is logged with the rule's id and text.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,11 +29,15 @@ use kafka_protocol::ResponseError;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::log::FsOp;
+
 /// A rule as users write it (JSON on the admin endpoint, TOML in a faults file).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
-    /// API name (`produce`, `Fetch`, `offset_commit`, `OffsetCommit`) or key number.
+    /// API name (`produce`, `Fetch`, `offset_commit`, `OffsetCommit`) or key number; `disk`
+    /// for a rule that fails the log's file operations (with `action = "error"` and an OS
+    /// error in `error`: `ENOSPC`, `EIO`, ...).
     pub api: String,
     /// Lowest API version matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +58,10 @@ pub struct FaultSpec {
     /// Only this partition (of `topic`, or of any topic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<i32>,
+    /// For `disk`: only this file operation (`write`, `sync`, `create`, `open`, `rename`,
+    /// `remove`, `set-len`, `create-dir`); default every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<String>,
     /// `error`, `lose-response`, `delay`, `disconnect` or `hang`.
     pub action: String,
     /// For `error`: Kafka's name (`NOT_ENOUGH_REPLICAS`) or code.
@@ -82,6 +92,9 @@ pub enum FaultAction {
     Disconnect,
     /// Never answer (until the connection closes or the broker stops).
     Hang,
+    /// Fail a file operation of the log with this OS error (a `disk` rule): the log
+    /// directory goes offline, as on a real disk error.
+    DiskError(i32),
 }
 
 /// Why a rule was refused.
@@ -113,6 +126,9 @@ pub enum FaultSpecError {
     /// An error rule for an API whose answer Gregor cannot build as an error.
     #[error("{0:?} cannot answer an injected error; use delay, disconnect, hang or lose-response")]
     ErrorNotSupported(ApiKey),
+    /// A `disk` rule that is not `error` with a known OS error, or an `op` elsewhere.
+    #[error("{0}")]
+    BadDisk(String),
     /// A delay beyond the limit.
     #[error("a delay of {0} ms is over the 10-minute limit")]
     DelayTooLong(u64),
@@ -125,8 +141,10 @@ pub struct FaultRule {
     pub id: u64,
     /// The spec it was made from.
     pub spec: FaultSpec,
-    /// The API matched.
-    pub api: ApiKey,
+    /// The API matched; `None` for a `disk` rule.
+    pub api: Option<ApiKey>,
+    /// For a `disk` rule: the file operation matched (`None`: any).
+    pub op: Option<FsOp>,
     /// What it does.
     pub action: FaultAction,
     /// Firings left; `None`: always.
@@ -148,6 +166,12 @@ impl FaultRule {
         spec: FaultSpec,
         supports_error: ErrorSupport,
     ) -> Result<FaultRule, FaultSpecError> {
+        if spec.api.trim().eq_ignore_ascii_case("disk") {
+            return Self::parse_disk(spec);
+        }
+        if spec.op.is_some() {
+            return Err(FaultSpecError::BadDisk("op is for disk rules only".into()));
+        }
         let api =
             parse_api(&spec.api).ok_or_else(|| FaultSpecError::UnknownApi(spec.api.clone()))?;
         if let (Some(lo), Some(hi)) = (spec.min_version, spec.max_version) {
@@ -183,17 +207,57 @@ impl FaultRule {
             "hang" => FaultAction::Hang,
             _ => return Err(FaultSpecError::UnknownAction(spec.action.clone())),
         };
-        let remaining = match (spec.times, spec.always) {
-            (Some(0), _) | (Some(_), true) => return Err(FaultSpecError::BadTimes),
-            (_, true) => None,
-            (t, false) => Some(t.unwrap_or(1)),
-        };
         Ok(FaultRule {
             id: 0,
+            remaining: parse_times(&spec)?,
             spec,
-            api,
+            api: Some(api),
+            op: None,
             action,
-            remaining,
+            hits: 0,
+        })
+    }
+
+    fn parse_disk(spec: FaultSpec) -> Result<FaultRule, FaultSpecError> {
+        if !spec.action.eq_ignore_ascii_case("error") {
+            return Err(FaultSpecError::BadDisk(format!(
+                "a disk rule's action is error (with an OS error such as ENOSPC or EIO), not {:?}",
+                spec.action
+            )));
+        }
+        let name = spec.error.as_deref().ok_or(FaultSpecError::Missing {
+            action: "error",
+            field: "error",
+        })?;
+        let errno = parse_errno(name).ok_or_else(|| {
+            FaultSpecError::BadDisk(format!(
+                "unknown OS error {name:?} (ENOSPC, EIO, EROFS, ENOENT, EMFILE, EACCES, EDQUOT or a number)"
+            ))
+        })?;
+        let op = match spec.op.as_deref() {
+            None => None,
+            Some(o) => Some(parse_op(o).ok_or_else(|| {
+                FaultSpecError::BadDisk(format!(
+                    "unknown file operation {o:?} (write, sync, create, open, rename, remove, set-len, create-dir)"
+                ))
+            })?),
+        };
+        if spec.min_version.is_some()
+            || spec.max_version.is_some()
+            || spec.client_id.is_some()
+            || spec.broker.is_some()
+        {
+            return Err(FaultSpecError::BadDisk(
+                "a disk rule matches topic, partition and op only".into(),
+            ));
+        }
+        Ok(FaultRule {
+            id: 0,
+            remaining: parse_times(&spec)?,
+            spec,
+            api: None,
+            op,
+            action: FaultAction::DiskError(errno),
             hits: 0,
         })
     }
@@ -203,12 +267,12 @@ impl FaultRule {
     pub fn partition_scoped(&self) -> bool {
         matches!(self.action, FaultAction::Error(_))
             && (self.spec.topic.is_some() || self.spec.partition.is_some())
-            && PARTITION_SCOPED.contains(&self.api)
+            && self.api.is_some_and(|a| PARTITION_SCOPED.contains(&a))
     }
 
     fn matches_request(&self, req: &RequestFacts<'_>) -> bool {
         let s = &self.spec;
-        self.api == req.api
+        self.api == Some(req.api)
             && s.min_version.is_none_or(|v| req.version >= v)
             && s.max_version.is_none_or(|v| req.version <= v)
             && s.client_id.as_deref().is_none_or(|c| c == req.client_id)
@@ -226,7 +290,13 @@ impl FaultRule {
     /// A one-line description for logs and `gregor ctl fault list`.
     pub fn describe(&self) -> String {
         let s = &self.spec;
-        let mut out = format!("{:?}", self.api);
+        let mut out = match self.api {
+            Some(a) => format!("{a:?}"),
+            None => "disk".to_string(),
+        };
+        if let Some(o) = &s.op {
+            out.push_str(&format!(" op={o}"));
+        }
         match (s.min_version, s.max_version) {
             (None, None) => {}
             (lo, hi) => out.push_str(&format!(
@@ -253,6 +323,7 @@ impl FaultRule {
             FaultAction::Delay(d) => format!(" -> delay {} ms", d.as_millis()),
             FaultAction::Disconnect => " -> disconnect".to_string(),
             FaultAction::Hang => " -> hang".to_string(),
+            FaultAction::DiskError(e) => format!(" -> {}", std::io::Error::from_raw_os_error(e)),
         });
         out
     }
@@ -281,6 +352,8 @@ pub struct Faults {
     changed: watch::Sender<u64>,
     /// Which APIs can answer an injected error.
     supports_error: ErrorSupport,
+    /// Whether a live `disk` rule exists (checked without the lock on every file operation).
+    any_disk: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -294,10 +367,23 @@ struct Inner {
     any_topic: bool,
 }
 
+/// `times` and `always` as firings left (`None`: always).
+fn parse_times(s: &FaultSpec) -> Result<Option<u32>, FaultSpecError> {
+    match (s.times, s.always) {
+        (Some(0), _) | (Some(_), true) => Err(FaultSpecError::BadTimes),
+        (_, true) => Ok(None),
+        (t, false) => Ok(Some(t.unwrap_or(1))),
+    }
+}
+
 impl Inner {
-    fn recompute(&mut self) {
+    fn recompute(&mut self, any_disk: &AtomicBool) {
         let live = |r: &&FaultRule| r.remaining != Some(0);
         self.any_live = self.rules.iter().any(|r| live(&r));
+        any_disk.store(
+            self.rules.iter().filter(live).any(|r| r.api.is_none()),
+            Ordering::Relaxed,
+        );
         self.any_topic = self
             .rules
             .iter()
@@ -333,6 +419,7 @@ impl Faults {
             }),
             changed: watch::channel(0).0,
             supports_error,
+            any_disk: AtomicBool::new(false),
         }
     }
 
@@ -347,7 +434,7 @@ impl Faults {
         rule.id = inner.next_id;
         inner.next_id += 1;
         inner.rules.push(rule.clone());
-        inner.recompute();
+        inner.recompute(&self.any_disk);
         drop(inner);
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
         let times = rule
@@ -374,7 +461,7 @@ impl Faults {
         let before = inner.rules.len();
         inner.rules.retain(|r| r.id != id);
         let removed = inner.rules.len() != before;
-        inner.recompute();
+        inner.recompute(&self.any_disk);
         drop(inner);
         if removed {
             self.changed.send_modify(|n| *n = n.wrapping_add(1));
@@ -387,7 +474,7 @@ impl Faults {
     pub fn clear(&self) {
         let mut inner = self.lock();
         inner.rules.clear();
-        inner.recompute();
+        inner.recompute(&self.any_disk);
         drop(inner);
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
         tracing::info!("fault rules cleared");
@@ -422,6 +509,7 @@ impl Faults {
         }
         let hit = inner.rules.iter_mut().find(|r| {
             r.remaining != Some(0)
+                && r.api.is_some()
                 && !r.partition_scoped()
                 && r.matches_request(req)
                 && (r.spec.topic.is_none() && r.spec.partition.is_none()
@@ -431,7 +519,7 @@ impl Faults {
                         .any(|(t, p)| r.matches_partition(t, *p)))
         })?;
         let out = (hit.id, fire(hit, &self.changed));
-        inner.recompute();
+        inner.recompute(&self.any_disk);
         Some(out)
     }
 
@@ -455,9 +543,41 @@ impl Faults {
         })?;
         let id = hit.id;
         let action = fire(hit, &self.changed);
-        inner.recompute();
+        inner.recompute(&self.any_disk);
         match action {
             FaultAction::Error(e) => Some((id, e)),
+            _ => None,
+        }
+    }
+
+    /// The OS error a `disk` rule injects into file operation `op` on `path` (a file of a
+    /// partition directory `<topic>-<partition>`, or another file of the data directory), if
+    /// one matches: takes one firing.
+    pub fn disk_error(&self, op: FsOp, path: &Path) -> Option<i32> {
+        if !self.any_disk.load(Ordering::Relaxed) {
+            return None;
+        }
+        let partition = path.components().rev().find_map(|c| {
+            let name = c.as_os_str().to_str()?;
+            let (t, p) = name.rsplit_once('-')?;
+            Some((t.to_string(), p.parse::<i32>().ok()?))
+        });
+        let mut inner = self.lock();
+        let hit = inner.rules.iter_mut().find(|r| {
+            r.remaining != Some(0)
+                && r.api.is_none()
+                && r.op.is_none_or(|o| o == op)
+                && match &partition {
+                    Some((t, p)) => r.matches_partition(t, Some(*p)),
+                    None => r.spec.topic.is_none() && r.spec.partition.is_none(),
+                }
+        })?;
+        let id = hit.id;
+        let action = fire(hit, &self.changed);
+        inner.recompute(&self.any_disk);
+        tracing::error!(rule = id, path = %path.display(), ?op, "fault injection: failing a file operation");
+        match action {
+            FaultAction::DiskError(e) => Some(e),
             _ => None,
         }
     }
@@ -524,6 +644,41 @@ pub fn parse_api(s: &str) -> Option<ApiKey> {
         .find(|k| format!("{k:?}").to_ascii_lowercase() == want)
 }
 
+/// A file operation by name (`write`, `set-len`, ...).
+pub fn parse_op(s: &str) -> Option<FsOp> {
+    Some(
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "create" => FsOp::Create,
+            "open" => FsOp::Open,
+            "write" => FsOp::Write,
+            "set-len" => FsOp::SetLen,
+            "sync" => FsOp::Sync,
+            "rename" => FsOp::Rename,
+            "remove" => FsOp::Remove,
+            "create-dir" => FsOp::CreateDir,
+            _ => return None,
+        },
+    )
+}
+
+/// An OS error by name (`ENOSPC`) or number.
+pub fn parse_errno(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..4096).contains(&n).then_some(n);
+    }
+    Some(match s.to_ascii_uppercase().as_str() {
+        "ENOSPC" => 28,
+        "EIO" => 5,
+        "EROFS" => 30,
+        "ENOENT" => 2,
+        "EMFILE" => 24,
+        "EACCES" => 13,
+        "EDQUOT" => 122,
+        _ => return None,
+    })
+}
+
 /// A Kafka error by name (`NOT_ENOUGH_REPLICAS`, case and `-`/`_` ignored) or code.
 pub fn parse_error(s: &str) -> Option<ResponseError> {
     let s = s.trim();
@@ -551,6 +706,9 @@ pub fn error_name(e: ResponseError) -> String {
     }
     out
 }
+
+mod disk;
+pub use disk::RuleFileSystem;
 
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,17 @@ pub struct LeaderChange {
     pub replicas: Vec<i32>,
 }
 
+/// What a preferred leader election did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Election {
+    /// The preferred replica leads now.
+    Elected(LeaderChange),
+    /// It led already (ELECTION_NOT_NEEDED).
+    NotNeeded,
+    /// It is down (PREFERRED_LEADER_NOT_AVAILABLE).
+    PreferredUnavailable,
+}
+
 /// A small deterministic generator for [`Cluster::shuffle_leaders`] (explicit seed only).
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -218,6 +229,56 @@ impl Cluster {
             self.ensure_internal_topic(name);
         }
         self.partition_of(name, shard)
+    }
+
+    /// Kafka's preferred leader election for one partition: the first replica leads again if
+    /// it is up and does not already.
+    pub fn elect_preferred(&self, topic: &str, partition: i32) -> Result<Election, TopologyError> {
+        let p = self.partition_of(topic, partition)?;
+        let Some(&preferred) = p.replicas().first() else {
+            return Ok(Election::PreferredUnavailable);
+        };
+        if p.leader() == preferred {
+            return Ok(Election::NotNeeded);
+        }
+        if self.is_down(preferred) {
+            return Ok(Election::PreferredUnavailable);
+        }
+        Ok(Election::Elected(self.set_leader(&p, preferred)))
+    }
+
+    /// A reassignment, complete at once (the data is kept once): `replicas` becomes the
+    /// partition's replica set, and its first live broker leads if the leader is not in it.
+    pub fn reassign(
+        &self,
+        topic: &str,
+        partition: i32,
+        replicas: Vec<i32>,
+    ) -> Result<LeaderChange, TopologyError> {
+        let p = self.partition_of(topic, partition)?;
+        for &b in &replicas {
+            let all: Vec<i32> = self.all_nodes().iter().map(|(n, _)| n.id).collect();
+            if !all.contains(&b) {
+                return Err(TopologyError::UnknownBroker(b, all));
+            }
+        }
+        p.set_replicas(replicas.clone());
+        let leader = p.leader();
+        if !replicas.contains(&leader) {
+            if let Some(&to) = replicas.iter().find(|&&b| !self.is_down(b)) {
+                return Ok(self.set_leader(&p, to));
+            }
+        }
+        let (leader, epoch) = p.leadership_now();
+        tracing::info!(topic, partition, ?replicas, "reassigned partition");
+        Ok(LeaderChange {
+            topic: topic.to_string(),
+            partition,
+            from: leader,
+            leader,
+            epoch,
+            replicas,
+        })
     }
 
     /// Takes broker `id` down: its connections close, it refuses requests, Metadata leaves
