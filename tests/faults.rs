@@ -667,3 +667,64 @@ async fn a_disk_rule_fails_a_write_as_a_full_disk_would() {
         "and the disk works again"
     );
 }
+
+/// The seeds' at-least-once story: a consumer whose commits fail (here by a rule) and which
+/// then stops is redelivered what it had not committed when the group starts again.
+#[test]
+fn records_not_committed_before_a_crash_are_delivered_again() {
+    let (_dir, broker, admin) = spawn(&[]);
+    let bootstrap = broker.bootstrap.clone();
+    for i in 0..20 {
+        send_one(&bootstrap, true, &format!("r{i}"));
+    }
+    let consumer = || -> BaseConsumer {
+        let c: BaseConsumer = cfg(&bootstrap)
+            .set("group.id", "alo")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .create()
+            .unwrap();
+        c.subscribe(&["orders"]).unwrap();
+        c
+    };
+    let read = |c: &BaseConsumer, n: usize| -> Vec<String> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while out.len() < n {
+            assert!(Instant::now() < deadline, "read {out:?}");
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+                out.push(String::from_utf8_lossy(m.payload().unwrap()).into_owned());
+            }
+        }
+        out
+    };
+    let c = consumer();
+    let first = read(&c, 10);
+    assert_eq!(first[0], "r0");
+    c.commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+        .unwrap();
+    ctl_ok(
+        &admin,
+        &[
+            "fault",
+            "add",
+            "offset_commit",
+            "--error",
+            "COORDINATOR_NOT_AVAILABLE",
+            "--always",
+        ],
+    );
+    let second = read(&c, 10);
+    assert_eq!(second[0], "r10");
+    assert!(
+        c.commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+            .is_err(),
+        "the commit fails"
+    );
+    drop(c); // the "crash": its last ten records were never committed
+    ctl_ok(&admin, &["fault", "clear"]);
+    let c = consumer();
+    let again = read(&c, 10);
+    assert_eq!(again, second, "redelivered from the last committed offset");
+}
