@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::Node;
 use crate::clock::Clock;
-use crate::cluster::faults::{Faults, RuleFileSystem};
+use crate::cluster::faults::{DiskRules, Faults, RuleFileSystem};
 use crate::cluster::producer_ids::ProducerIdAllocator;
 use crate::cluster::{Cluster, NodeInfo};
 use crate::config::Config;
@@ -181,7 +181,7 @@ pub async fn start_with(
         })?;
         tracing::info!(file = %path.display(), rules = added.len(), "installed fault rules");
     }
-    let fs: Arc<dyn FileSystem> = Arc::new(RuleFileSystem::new(fs, faults.clone()));
+    let fs: Arc<dyn FileSystem> = Arc::new(RuleFileSystem::wrap(fs, DiskRules(faults.clone())));
     let log_dir = LogDir::with_options(config.data_dir.clone(), fs, open_files, clock.clone());
     let registry =
         Arc::new(TopicRegistry::open(config.clone(), log_dir, recover).context("opening topics")?);

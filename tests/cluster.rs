@@ -628,3 +628,55 @@ async fn kafka_tools_elections_and_reassignments_move_leaders() {
         ResponseError::PreferredLeaderNotAvailable.code()
     );
 }
+
+/// An acks=0 producer hears nothing, so Kafka closes its connection when a write fails (a
+/// moved leader): it reconnects and refreshes its metadata. A successful one gets no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acks0_produce_to_a_broker_that_does_not_lead_closes_the_connection() {
+    let (b, addrs) = three().await;
+    let cluster = b.cluster().clone();
+    cluster
+        .topics
+        .create("quiet", 1, 1, Default::default())
+        .unwrap();
+    let leader = cluster
+        .topics
+        .get("quiet")
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .leader();
+    let other = if leader == 1 { 2 } else { 1 };
+    let acks0 = |topic: &str| match produce_req(topic, 0) {
+        RequestKind::Produce(p) => RequestKind::Produce(p.with_acks(0)),
+        _ => unreachable!(),
+    };
+    // At the leader: stored, no answer (the next request's answer comes first).
+    let mut c = RawClient::connect(addrs[(leader - 1) as usize]).await;
+    c.send_raw(&common::encode_request(
+        &acks0("quiet"),
+        ApiKey::Produce,
+        9,
+        1,
+    ))
+    .await;
+    let req = RequestKind::ApiVersions(ApiVersionsRequest::default());
+    c.send_raw(&common::encode_request(&req, ApiKey::ApiVersions, 0, 2))
+        .await;
+    let (header, _) = c.read_frame(0).await.expect("an answer");
+    assert_eq!(
+        header.correlation_id, 2,
+        "nothing was sent for the acks=0 produce"
+    );
+    assert_eq!(common::end_offset(&mut c, "quiet", 0).await, 1);
+    // At another broker: the connection closes.
+    let mut c = RawClient::connect(addrs[(other - 1) as usize]).await;
+    c.send_raw(&common::encode_request(
+        &acks0("quiet"),
+        ApiKey::Produce,
+        9,
+        1,
+    ))
+    .await;
+    assert!(c.is_closed().await, "closed, so the producer notices");
+}

@@ -44,6 +44,8 @@ enum Answer {
     Body(ResponseKind),
     /// A Fetch response whose large record sets are sent from their files.
     Fetch(fetch::FetchReply),
+    /// No answer: close the connection (an acks=0 produce that failed, as Kafka does).
+    Close,
 }
 
 /// What a handler may need to know about the request beyond its body.
@@ -334,20 +336,14 @@ impl Node {
         }
         // A request for a coordinator this node is not: NOT_COORDINATOR, so the client looks
         // it up again (after a coordinator moved).
-        let elsewhere = fired.is_none()
-            && coordinator_key(&req.body, version).is_some_and(|(txn, key)| {
-                if txn {
-                    !owns_txn(self, key)
-                } else {
-                    !owns_group(self, key)
-                }
-            });
-        let result = match fired {
-            _ if elsewhere => {
-                tracing::debug!(parent: &span, "not the coordinator");
-                fault_response::error_response(&req.body, version, ResponseError::NotCoordinator)
-                    .map(Answer::Body)
+        let elsewhere = coordinator_key(&req.body, version).is_some_and(|(txn, key)| {
+            if txn {
+                !owns_txn(self, key)
+            } else {
+                !owns_group(self, key)
             }
+        });
+        let result = match fired {
             Some((rule, FaultAction::Disconnect)) => {
                 tracing::warn!(parent: &span, rule, "fault injection: closing the connection before handling");
                 record("closed");
@@ -372,13 +368,13 @@ impl Node {
             Some((rule, FaultAction::Error(e))) => {
                 tracing::warn!(parent: &span, rule, error = ?e, "fault injection: answering with an error");
                 match fault_response::error_response(&req.body, version, e) {
-                    Some(body) => {
-                        if matches!(&req.body, RequestKind::Produce(p) if p.acks == 0) {
-                            record("no-response");
-                            return Outcome::NoResponse;
-                        }
-                        Some(Answer::Body(body))
+                    // Kafka closes an acks=0 producer's connection on an error, its only way
+                    // to tell it.
+                    Some(_) if matches!(&req.body, RequestKind::Produce(p) if p.acks == 0) => {
+                        record("closed");
+                        return Outcome::Close;
                     }
+                    Some(body) => Some(Answer::Body(body)),
                     None => {
                         record("closed");
                         return Outcome::Close;
@@ -391,14 +387,24 @@ impl Node {
                     let mut stopping = self.cluster.subscribe_stopping();
                     if !*stopping.borrow_and_update() {
                         tokio::select! {
-                            _ = tokio::time::sleep(d) => {}
+                            _ = self.cluster.clock.sleep(d.as_millis() as i64) => {}
                             _ = stopping.changed() => {}
                         }
                     }
                 }
-                self.dispatch(req.body, version, &ctx)
-                    .instrument(span.clone())
-                    .await
+                if elsewhere {
+                    tracing::debug!(parent: &span, "not the coordinator");
+                    fault_response::error_response(
+                        &req.body,
+                        version,
+                        ResponseError::NotCoordinator,
+                    )
+                    .map(Answer::Body)
+                } else {
+                    self.dispatch(req.body, version, &ctx)
+                        .instrument(span.clone())
+                        .await
+                }
             }
         };
         let _g = span.enter();
@@ -414,6 +420,13 @@ impl Node {
             None => {
                 record("no-response");
                 return Outcome::NoResponse;
+            }
+            Some(Answer::Close) => {
+                tracing::info!(
+                    "acks=0 produce failed: closing the connection so the producer notices"
+                );
+                record("closed");
+                return Outcome::Close;
             }
             Some(Answer::Body(body)) => {
                 protocol::encode_response(prefix.correlation_id, api_key, version, &body)
@@ -492,8 +505,11 @@ impl Node {
                 Rs::IncrementalAlterConfigs(configs::incremental_alter(self, r))
             }
             Rq::Produce(r) => {
-                let r = produce::handle(self, r, version, ctx).await?;
-                return Some(Answer::Body(Rs::Produce(r)));
+                return match produce::handle(self, r, version, ctx).await {
+                    produce::Reply::Answer(r) => Some(Answer::Body(Rs::Produce(r))),
+                    produce::Reply::Silent => None,
+                    produce::Reply::Close => Some(Answer::Close),
+                };
             }
             Rq::Fetch(r) => return Some(Answer::Fetch(fetch::handle(self, r, version, ctx).await)),
             Rq::ListOffsets(r) => Rs::ListOffsets(offsets::list_offsets(self, r, version, ctx)),

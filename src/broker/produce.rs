@@ -43,13 +43,19 @@ impl Refusal {
     }
 }
 
+/// What a Produce request gets.
+pub enum Reply {
+    /// This response.
+    Answer(ProduceResponse),
+    /// Nothing (acks=0, everything stored).
+    Silent,
+    /// The connection closed (acks=0 and a partition failed: Kafka's only way to tell the
+    /// producer, which then refreshes its metadata).
+    Close,
+}
+
 /// Answers (or, for acks=0, just performs) a Produce request.
-pub async fn handle(
-    node: &Node,
-    req: ProduceRequest,
-    version: i16,
-    ctx: &RequestContext,
-) -> Option<ProduceResponse> {
+pub async fn handle(node: &Node, req: ProduceRequest, version: i16, ctx: &RequestContext) -> Reply {
     let acks = req.acks;
     let txn_id: Option<String> = req.transactional_id.as_ref().map(|t| t.to_string());
     let mut responses = Vec::with_capacity(req.topic_data.len());
@@ -162,7 +168,14 @@ pub async fn handle(
     if appended {
         node.cluster.notify_appended();
     }
-    (acks != 0).then(|| {
+    if acks == 0 {
+        let failed = responses
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .any(|p| p.error_code != 0);
+        return if failed { Reply::Close } else { Reply::Silent };
+    }
+    Reply::Answer({
         ProduceResponse::default()
             .with_responses(responses)
             .with_node_endpoints(if version >= 10 {

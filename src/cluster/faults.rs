@@ -352,19 +352,25 @@ pub struct Faults {
     changed: watch::Sender<u64>,
     /// Which APIs can answer an injected error.
     supports_error: ErrorSupport,
-    /// Whether a live `disk` rule exists (checked without the lock on every file operation).
-    any_disk: AtomicBool,
+    /// What kinds of live rules exist, read without the lock on every request and every file
+    /// operation (kept up to date under the lock).
+    flags: Flags,
+}
+
+#[derive(Debug, Default)]
+struct Flags {
+    /// A rule has firings left.
+    live: AtomicBool,
+    /// A live rule looks at topics or partitions.
+    topic: AtomicBool,
+    /// A live `disk` rule exists.
+    disk: AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     rules: Vec<FaultRule>,
     next_id: u64,
-    /// Whether any rule has firings left (a lock-free fast path would need more; this keeps
-    /// the lock short).
-    any_live: bool,
-    /// Whether any live rule looks at topics or partitions.
-    any_topic: bool,
 }
 
 /// `times` and `always` as firings left (`None`: always).
@@ -377,18 +383,16 @@ fn parse_times(s: &FaultSpec) -> Result<Option<u32>, FaultSpecError> {
 }
 
 impl Inner {
-    fn recompute(&mut self, any_disk: &AtomicBool) {
-        let live = |r: &&FaultRule| r.remaining != Some(0);
-        self.any_live = self.rules.iter().any(|r| live(&r));
-        any_disk.store(
-            self.rules.iter().filter(live).any(|r| r.api.is_none()),
+    fn recompute(&self, flags: &Flags) {
+        let live = || self.rules.iter().filter(|r| r.remaining != Some(0));
+        flags.live.store(live().next().is_some(), Ordering::Relaxed);
+        flags
+            .disk
+            .store(live().any(|r| r.api.is_none()), Ordering::Relaxed);
+        flags.topic.store(
+            live().any(|r| r.spec.topic.is_some() || r.spec.partition.is_some()),
             Ordering::Relaxed,
         );
-        self.any_topic = self
-            .rules
-            .iter()
-            .filter(live)
-            .any(|r| r.spec.topic.is_some() || r.spec.partition.is_some());
     }
 }
 
@@ -419,7 +423,7 @@ impl Faults {
             }),
             changed: watch::channel(0).0,
             supports_error,
-            any_disk: AtomicBool::new(false),
+            flags: Flags::default(),
         }
     }
 
@@ -434,7 +438,7 @@ impl Faults {
         rule.id = inner.next_id;
         inner.next_id += 1;
         inner.rules.push(rule.clone());
-        inner.recompute(&self.any_disk);
+        inner.recompute(&self.flags);
         drop(inner);
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
         let times = rule
@@ -461,7 +465,7 @@ impl Faults {
         let before = inner.rules.len();
         inner.rules.retain(|r| r.id != id);
         let removed = inner.rules.len() != before;
-        inner.recompute(&self.any_disk);
+        inner.recompute(&self.flags);
         drop(inner);
         if removed {
             self.changed.send_modify(|n| *n = n.wrapping_add(1));
@@ -474,7 +478,7 @@ impl Faults {
     pub fn clear(&self) {
         let mut inner = self.lock();
         inner.rules.clear();
-        inner.recompute(&self.any_disk);
+        inner.recompute(&self.flags);
         drop(inner);
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
         tracing::info!("fault rules cleared");
@@ -492,19 +496,19 @@ impl Faults {
 
     /// Whether any rule could still fire (the dispatch point skips everything else if not).
     pub fn any_live(&self) -> bool {
-        self.lock().any_live
+        self.flags.live.load(Ordering::Relaxed)
     }
 
     /// Whether any rule with firings left looks at topics or partitions (the dispatch point
     /// only then lists a request's partitions).
     pub fn any_topic_rule(&self) -> bool {
-        self.lock().any_topic
+        self.flags.topic.load(Ordering::Relaxed)
     }
 
     /// The request-level rule that fires for this request, if any: takes one firing.
     pub fn before(&self, req: &RequestFacts<'_>) -> Option<(u64, FaultAction)> {
         let mut inner = self.lock();
-        if !inner.any_live {
+        if !self.any_live() {
             return None;
         }
         let hit = inner.rules.iter_mut().find(|r| {
@@ -519,7 +523,7 @@ impl Faults {
                         .any(|(t, p)| r.matches_partition(t, *p)))
         })?;
         let out = (hit.id, fire(hit, &self.changed));
-        inner.recompute(&self.any_disk);
+        inner.recompute(&self.flags);
         Some(out)
     }
 
@@ -532,7 +536,7 @@ impl Faults {
         partition: i32,
     ) -> Option<(u64, ResponseError)> {
         let mut inner = self.lock();
-        if !inner.any_live {
+        if !self.any_live() {
             return None;
         }
         let hit = inner.rules.iter_mut().find(|r| {
@@ -543,7 +547,7 @@ impl Faults {
         })?;
         let id = hit.id;
         let action = fire(hit, &self.changed);
-        inner.recompute(&self.any_disk);
+        inner.recompute(&self.flags);
         match action {
             FaultAction::Error(e) => Some((id, e)),
             _ => None,
@@ -554,7 +558,7 @@ impl Faults {
     /// partition directory `<topic>-<partition>`, or another file of the data directory), if
     /// one matches: takes one firing.
     pub fn disk_error(&self, op: FsOp, path: &Path) -> Option<i32> {
-        if !self.any_disk.load(Ordering::Relaxed) {
+        if !self.flags.disk.load(Ordering::Relaxed) {
             return None;
         }
         let partition = path.components().rev().find_map(|c| {
@@ -574,7 +578,7 @@ impl Faults {
         })?;
         let id = hit.id;
         let action = fire(hit, &self.changed);
-        inner.recompute(&self.any_disk);
+        inner.recompute(&self.flags);
         tracing::error!(rule = id, path = %path.display(), ?op, "fault injection: failing a file operation");
         match action {
             FaultAction::DiskError(e) => Some(e),
@@ -708,7 +712,7 @@ pub fn error_name(e: ResponseError) -> String {
 }
 
 mod disk;
-pub use disk::RuleFileSystem;
+pub use disk::{DiskRules, RuleFileSystem};
 
 #[cfg(test)]
 mod tests;

@@ -17,7 +17,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The writes the log makes. Every method names the path it works on, for errors and for
 /// fault injection. Implementations must be usable from several threads at once.
@@ -204,45 +204,110 @@ struct Fault {
     errno: i32,
 }
 
-/// [`StdFileSystem`] with failures on demand: after [`Self::fail`], every matching operation
-/// returns the given OS error (and does nothing) until [`Self::heal`].
+/// Decides, before a file operation is done, whether it fails (and with which OS error).
+pub trait FsGate: Send + Sync + fmt::Debug {
+    /// `Err` fails `op` on `path` without doing it.
+    fn check(&self, op: FsOp, path: &Path) -> io::Result<()>;
+}
+
+/// A [`FileSystem`] that asks its [`FsGate`] before every operation and hands the ones it lets
+/// through to the file system it wraps: the tests' [`FaultInjectingFileSystem`], and the
+/// user's `disk` fault rules (`crate::cluster::faults`).
+#[derive(Debug)]
+pub struct GatedFileSystem<G> {
+    inner: Arc<dyn FileSystem>,
+    gate: G,
+}
+
+impl<G: FsGate> GatedFileSystem<G> {
+    /// `inner` behind `gate`.
+    pub fn wrap(inner: Arc<dyn FileSystem>, gate: G) -> Self {
+        GatedFileSystem { inner, gate }
+    }
+
+    /// The gate.
+    pub fn gate(&self) -> &G {
+        &self.gate
+    }
+}
+
+impl<G: FsGate> FileSystem for GatedFileSystem<G> {
+    fn create(&self, path: &Path) -> io::Result<File> {
+        self.gate.check(FsOp::Create, path)?;
+        self.inner.create(path)
+    }
+
+    fn open(&self, path: &Path) -> io::Result<File> {
+        self.gate.check(FsOp::Open, path)?;
+        self.inner.open(path)
+    }
+
+    fn write_at(&self, path: &Path, file: &File, buf: &[u8], pos: u64) -> io::Result<()> {
+        self.gate.check(FsOp::Write, path)?;
+        self.inner.write_at(path, file, buf, pos)
+    }
+
+    fn write_parts_at(
+        &self,
+        path: &Path,
+        file: &File,
+        parts: &[&[u8]],
+        pos: u64,
+    ) -> io::Result<()> {
+        self.gate.check(FsOp::Write, path)?;
+        self.inner.write_parts_at(path, file, parts, pos)
+    }
+
+    fn set_len(&self, path: &Path, file: &File, len: u64) -> io::Result<()> {
+        self.gate.check(FsOp::SetLen, path)?;
+        self.inner.set_len(path, file, len)
+    }
+
+    fn sync(&self, path: &Path, file: &File) -> io::Result<()> {
+        self.gate.check(FsOp::Sync, path)?;
+        self.inner.sync(path, file)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.gate.check(FsOp::Sync, dir)?;
+        self.inner.sync_dir(dir)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.gate.check(FsOp::Rename, from)?;
+        self.inner.rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.gate.check(FsOp::Remove, path)?;
+        self.inner.remove_file(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.gate.check(FsOp::CreateDir, path)?;
+        self.inner.create_dir_all(path)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.gate.check(FsOp::Remove, path)?;
+        self.inner.remove_dir_all(path)
+    }
+}
+
+/// The failures a [`FaultInjectingFileSystem`] injects.
 #[derive(Debug, Default)]
-pub struct FaultInjectingFileSystem {
-    inner: StdFileSystem,
+pub struct FaultList {
     faults: Mutex<Vec<Fault>>,
     injected: AtomicU64,
 }
 
-impl FaultInjectingFileSystem {
-    /// A file system with no faults yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Makes `op` on any path containing `path_contains` fail with OS error `errno` (for
-    /// example [`ENOSPC`]).
-    pub fn fail(&self, op: FsOp, path_contains: &str, errno: i32) {
-        self.lock().push(Fault {
-            op,
-            path_contains: path_contains.to_string(),
-            errno,
-        });
-    }
-
-    /// Removes every fault.
-    pub fn heal(&self) {
-        self.lock().clear();
-    }
-
-    /// How many operations have been failed so far.
-    pub fn injected(&self) -> u64 {
-        self.injected.load(Ordering::Relaxed)
-    }
-
+impl FaultList {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
+impl FsGate for FaultList {
     fn check(&self, op: FsOp, path: &Path) -> io::Result<()> {
         let path = path.to_string_lossy();
         let hit = self
@@ -260,66 +325,40 @@ impl FaultInjectingFileSystem {
     }
 }
 
-impl FileSystem for FaultInjectingFileSystem {
-    fn create(&self, path: &Path) -> io::Result<File> {
-        self.check(FsOp::Create, path)?;
-        self.inner.create(path)
+/// [`StdFileSystem`] with failures on demand: after [`Self::fail`], every matching operation
+/// returns the given OS error (and does nothing) until [`Self::heal`].
+pub type FaultInjectingFileSystem = GatedFileSystem<FaultList>;
+
+impl Default for GatedFileSystem<FaultList> {
+    fn default() -> Self {
+        GatedFileSystem::wrap(Arc::new(StdFileSystem), FaultList::default())
+    }
+}
+
+impl GatedFileSystem<FaultList> {
+    /// A file system with no faults yet.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    fn open(&self, path: &Path) -> io::Result<File> {
-        self.check(FsOp::Open, path)?;
-        self.inner.open(path)
+    /// Makes `op` on any path containing `path_contains` fail with OS error `errno` (for
+    /// example [`ENOSPC`]).
+    pub fn fail(&self, op: FsOp, path_contains: &str, errno: i32) {
+        self.gate.lock().push(Fault {
+            op,
+            path_contains: path_contains.to_string(),
+            errno,
+        });
     }
 
-    fn write_at(&self, path: &Path, file: &File, buf: &[u8], pos: u64) -> io::Result<()> {
-        self.check(FsOp::Write, path)?;
-        self.inner.write_at(path, file, buf, pos)
+    /// Removes every fault.
+    pub fn heal(&self) {
+        self.gate.lock().clear();
     }
 
-    fn write_parts_at(
-        &self,
-        path: &Path,
-        file: &File,
-        parts: &[&[u8]],
-        pos: u64,
-    ) -> io::Result<()> {
-        self.check(FsOp::Write, path)?;
-        self.inner.write_parts_at(path, file, parts, pos)
-    }
-
-    fn set_len(&self, path: &Path, file: &File, len: u64) -> io::Result<()> {
-        self.check(FsOp::SetLen, path)?;
-        self.inner.set_len(path, file, len)
-    }
-
-    fn sync(&self, path: &Path, file: &File) -> io::Result<()> {
-        self.check(FsOp::Sync, path)?;
-        self.inner.sync(path, file)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.check(FsOp::Sync, dir)?;
-        self.inner.sync_dir(dir)
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.check(FsOp::Rename, from)?;
-        self.inner.rename(from, to)
-    }
-
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.check(FsOp::Remove, path)?;
-        self.inner.remove_file(path)
-    }
-
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.check(FsOp::CreateDir, path)?;
-        self.inner.create_dir_all(path)
-    }
-
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.check(FsOp::Remove, path)?;
-        self.inner.remove_dir_all(path)
+    /// How many operations have been failed so far.
+    pub fn injected(&self) -> u64 {
+        self.gate.injected.load(Ordering::Relaxed)
     }
 }
 

@@ -47,7 +47,7 @@ pub mod txn_index;
 
 pub use config::LogConfig;
 pub use error::LogError;
-pub use fs::{FaultInjectingFileSystem, FileSystem, FsOp, StdFileSystem};
+pub use fs::{FaultInjectingFileSystem, FileSystem, FsGate, FsOp, GatedFileSystem, StdFileSystem};
 pub use log_dir::LogDir;
 pub use partition_log::{AppendInfo, PartitionLog};
 

@@ -621,6 +621,14 @@ async fn produce_cases(p: &mut Pair, t0: i64) {
         9,
     )
     .await;
+    // acks=0 gets no answer; on an error Kafka closes the connection, its only way to tell
+    // the producer.
+    p.compare(
+        "produce/acks0_unknown_partition",
+        produce("diff-log", 7, 0, batch(t0, &["x"])),
+        9,
+    )
+    .await;
     p.compare(
         "produce/bad_acks",
         produce("diff-log", 0, 2, batch(t0, &["x"])),
