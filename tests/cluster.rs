@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{admin_ok, kill_loop_client as cfg, xorshift, Acks, BrokerProcess};
+use common::process::{admin_ok, kill_loop_client as cfg, read_all, xorshift, Acks, BrokerProcess};
 use common::{RawClient, TestBroker};
 use gregor::cluster::topology::TopologyError;
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
@@ -24,7 +24,6 @@ use kafka_protocol::ResponseError;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
-use rdkafka::{Offset, TopicPartitionList};
 
 fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -311,34 +310,6 @@ async fn a_moved_coordinator_answers_at_its_new_broker_only() {
         }
         other => panic!("{other:?}"),
     }
-}
-
-/// Every value in `topic`, read from the beginning to the end offsets now.
-fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, String)> {
-    let c: BaseConsumer = cfg(bootstrap).set("group.id", "read-all").create().unwrap();
-    let mut tpl = TopicPartitionList::new();
-    let mut total = 0;
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-        total += c
-            .fetch_watermarks(topic, p, Duration::from_secs(30))
-            .unwrap()
-            .1;
-    }
-    c.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while (out.len() as i64) < total {
-        assert!(Instant::now() < deadline, "read {} of {total}", out.len());
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
-            out.push((
-                m.partition(),
-                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-            ));
-        }
-    }
-    out
 }
 
 const PARTITIONS: i32 = 6;

@@ -188,6 +188,18 @@ async fn produce_codes(
     }
 }
 
+/// Sends a Produce v9 and checks the connection closes without an answer.
+async fn assert_unanswered(c: &mut RawClient, req: &RequestKind) {
+    c.send_raw(&common::encode_request(req, ApiKey::Produce, 9, 99))
+        .await;
+    assert!(
+        c.read_frame(ApiKey::Produce.response_header_version(9))
+            .await
+            .is_none(),
+        "no answer"
+    );
+}
+
 /// `POST /admin/faults` with a rule given as JSON; returns its id.
 fn add(admin: &str, rule: serde_json::Value) -> u64 {
     admin_ok(admin, "POST", "/admin/faults", Some(rule))["id"]
@@ -329,19 +341,7 @@ async fn every_action_and_matcher_does_what_it_says() {
     // disconnect: closed before handling, nothing stored.
     let end0 = common::end_offset(&mut c, "t", 0).await;
     ctl_ok(&admin, &["fault", "add", "produce", "--disconnect"]);
-    c.send_raw(&common::encode_request(
-        &produce_req("t", &[0]),
-        ApiKey::Produce,
-        9,
-        99,
-    ))
-    .await;
-    assert!(
-        c.read_frame(ApiKey::Produce.response_header_version(9))
-            .await
-            .is_none(),
-        "no answer"
-    );
+    assert_unanswered(&mut c, &produce_req("t", &[0])).await;
     let mut c = RawClient::connect(addrs[0]).await;
     assert_eq!(
         common::end_offset(&mut c, "t", 0).await,
@@ -350,19 +350,7 @@ async fn every_action_and_matcher_does_what_it_says() {
     );
     // lose-response: handled, then closed.
     ctl_ok(&admin, &["fault", "add", "produce", "--lose-response"]);
-    c.send_raw(&common::encode_request(
-        &produce_req("t", &[0]),
-        ApiKey::Produce,
-        9,
-        100,
-    ))
-    .await;
-    assert!(
-        c.read_frame(ApiKey::Produce.response_header_version(9))
-            .await
-            .is_none(),
-        "no answer"
-    );
+    assert_unanswered(&mut c, &produce_req("t", &[0])).await;
     let mut c = RawClient::connect(addrs[0]).await;
     assert_eq!(
         common::end_offset(&mut c, "t", 0).await,

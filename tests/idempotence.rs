@@ -12,10 +12,8 @@ use common::{end_offset, produce_raw, record_batch, RawClient, TestBroker};
 use gregor::cluster::faults::FaultSpec;
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId, RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 
 async fn init_pid(c: &mut RawClient, version: i16, current: Option<(i64, i16)>) -> (i16, i64, i16) {
     let (pid, epoch) = current.unwrap_or((-1, -1));
@@ -134,44 +132,6 @@ fn producer(bootstrap: &str, idempotent: bool, extra: &[(&str, &str)]) -> Future
     c.create().expect("producer")
 }
 
-/// Every value in partition 0..partitions of `topic`, read from the beginning to the end.
-fn values(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, String)> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4")
-        .set("group.id", "idem-check")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    let mut total = 0;
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-        total += c
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .unwrap()
-            .1;
-    }
-    c.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while (out.len() as i64) < total {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "read {} of {total}",
-            out.len()
-        );
-        if let Some(m) = c.poll(Duration::from_millis(200)) {
-            let m = m.unwrap();
-            out.push((
-                m.partition(),
-                String::from_utf8_lossy(m.payload().unwrap()).into_owned(),
-            ));
-        }
-    }
-    out
-}
-
 /// Produces `n` unique values while the broker loses 3 responses (after storing the batch)
 /// and answers 3 produce requests with a retriable error. Returns the values stored.
 async fn produce_through_faults(idempotent: bool, topic: &str, n: usize) -> Vec<(i32, String)> {
@@ -235,7 +195,7 @@ async fn produce_through_faults(idempotent: bool, topic: &str, n: usize) -> Vec<
     );
     let bootstrap = b.bootstrap();
     let topic = topic.to_string();
-    tokio::task::spawn_blocking(move || values(&bootstrap, &topic, 1))
+    tokio::task::spawn_blocking(move || common::process::read_all(&bootstrap, &topic, 1))
         .await
         .unwrap()
 }
@@ -308,9 +268,10 @@ async fn idempotent_producer_survives_sigkill_of_the_broker() {
             .unwrap()
             .expect("no fatal error, every record delivered");
     }
-    let stored = tokio::task::spawn_blocking(move || values(&listen, "crashy", 3))
-        .await
-        .unwrap();
+    let stored =
+        tokio::task::spawn_blocking(move || common::process::read_all(&listen, "crashy", 3))
+            .await
+            .unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (_, v) in stored {
         *seen.entry(v).or_default() += 1;

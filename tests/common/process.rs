@@ -265,3 +265,41 @@ pub fn admin_ok(
     assert_eq!(status, 200, "{method} {path}: {v}");
     v
 }
+
+/// Every value in `topic` (partition, payload as text), read from the beginning to the end
+/// offsets the partitions have now.
+pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, String)> {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::message::Message;
+    let c: rdkafka::consumer::BaseConsumer = kill_loop_client(bootstrap)
+        .set("group.id", "read-all")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    let mut total = 0;
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+        total += c
+            .fetch_watermarks(topic, p, std::time::Duration::from_secs(30))
+            .unwrap()
+            .1;
+    }
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while (out.len() as i64) < total {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "read {} of {total}",
+            out.len()
+        );
+        if let Some(Ok(m)) = c.poll(std::time::Duration::from_millis(200)) {
+            out.push((
+                m.partition(),
+                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+            ));
+        }
+    }
+    out
+}
