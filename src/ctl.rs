@@ -73,7 +73,7 @@ pub enum CtlCommand {
     },
     /// Move every partition's leader (coordinators too) to another live broker.
     ShuffleLeaders {
-        /// Seed of the choice, to repeat a run.
+        /// Seed of the choice (default a fixed one: the same moves from the same leaders).
         #[arg(long)]
         seed: Option<u64>,
     },

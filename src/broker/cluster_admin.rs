@@ -29,8 +29,8 @@ use crate::cluster::topology::Election;
 /// The name of Kafka's metadata log, the only partition DescribeQuorum knows.
 const METADATA_TOPIC: &str = "__cluster_metadata";
 
-/// DescribeLogDirs: the one data directory, with the size of every (requested) partition and
-/// the file system's total and usable bytes (v4).
+/// DescribeLogDirs: the one data directory, with the size of every (requested) partition this
+/// broker holds a replica of, and the file system's total and usable bytes (v4).
 pub fn describe_log_dirs(node: &Node, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
     let topics = &node.cluster.topics;
     let dir = topics.log_dir();
@@ -72,6 +72,9 @@ pub fn describe_log_dirs(node: &Node, req: DescribeLogDirsRequest) -> DescribeLo
             .partitions()
             .iter()
             .filter(|p| indexes.is_none_or(|i| i.contains(&p.index)))
+            // Each broker lists the replicas it holds (the data is kept once, but the tools
+            // add up per broker).
+            .filter(|p| p.replicas().contains(&node.id))
             .filter(|p| !p.is_offline())
             .map(|p| {
                 DescribeLogDirsPartition::default()

@@ -4,8 +4,9 @@
 //!
 //! On disk (all under the data directory):
 //! - `meta.properties`: `cluster.id`, `node.id`, `version` (as Kafka's), written once.
-//! - `__gregor_metadata/topics/<topic>.properties`: `topic.id`, `partitions`, `internal`, and
-//!   `config.<key>` for each topic-level override. Written atomically (temp file, fsync,
+//! - `__gregor_metadata/topics/<topic>.properties`: `topic.id`, `partitions`, `internal`,
+//!   `replication.factor`, `replicas.<partition>` (its replica set, preferred leader first; see
+//!   `placement`), and `config.<key>` for each topic-level override. Written atomically (temp file, fsync,
 //!   rename); the file is the commit point of a create or delete.
 //! - `<topic>-<partition>/`: the partition's log directory ([`crate::log`]).
 //! - `.clean-shutdown`: present only after a clean stop; its absence at start means the logs
