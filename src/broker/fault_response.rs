@@ -7,7 +7,8 @@ use kafka_protocol::ResponseError;
 
 use super::sb;
 
-/// Whether [`error_response`] can answer `api`.
+/// Whether the dispatch point can build an error answer to `api` (an error fault rule for
+/// any other API is refused when added).
 pub fn supports(api: ApiKey) -> bool {
     use ApiKey as A;
     matches!(

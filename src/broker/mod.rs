@@ -3,7 +3,7 @@
 //!
 //! A [`Node`] is one broker of the [`Cluster`] as a listener serves it: its node id, and the
 //! cluster's shared state. Cross-cutting features (fault injection, metrics, virtual brokers)
-//! hook in here, at [`Node::dispatch`], not in the handlers.
+//! hook in here, at `Node::handle_request` and `Node::dispatch`, not in the handlers.
 
 mod admin;
 mod api_versions;
