@@ -535,3 +535,203 @@ pub fn request_partitions(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::protocol::StrBytes;
+
+    use super::*;
+    use crate::protocol::{encode_response, versions};
+
+    fn s(x: &str) -> StrBytes {
+        StrBytes::from_string(x.to_string())
+    }
+
+    /// A request of `api` at `version` naming topic t, partition 0, group g, with only the
+    /// fields that version has.
+    fn sample(api: ApiKey, version: i16) -> RequestKind {
+        use RequestKind as Rq;
+        let t = || TopicName(s("t"));
+        match api {
+            ApiKey::Produce => Rq::Produce(
+                ProduceRequest::default()
+                    .with_acks(-1)
+                    .with_topic_data(vec![produce_request::TopicProduceData::default()
+                        .with_name(if version < 13 {
+                            t()
+                        } else {
+                            TopicName::default()
+                        })
+                        .with_topic_id(if version >= 13 {
+                            uuid::Uuid::from_u128(7)
+                        } else {
+                            uuid::Uuid::nil()
+                        })
+                        .with_partition_data(vec![
+                            produce_request::PartitionProduceData::default(),
+                        ])]),
+            ),
+            ApiKey::Fetch => Rq::Fetch(
+                FetchRequest::default().with_topics(vec![fetch_request::FetchTopic::default()
+                    .with_topic(if version < 13 {
+                        t()
+                    } else {
+                        TopicName::default()
+                    })
+                    .with_topic_id(if version >= 13 {
+                        uuid::Uuid::from_u128(7)
+                    } else {
+                        uuid::Uuid::nil()
+                    })
+                    .with_partitions(vec![fetch_request::FetchPartition::default()])]),
+            ),
+            ApiKey::ListOffsets => {
+                Rq::ListOffsets(ListOffsetsRequest::default().with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(t())
+                    .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default()]),
+            ]))
+            }
+            ApiKey::Metadata => Rq::Metadata(MetadataRequest::default().with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(t())),
+            ]))),
+            ApiKey::OffsetCommit => Rq::OffsetCommit(
+                OffsetCommitRequest::default()
+                    .with_group_id(GroupId(s("g")))
+                    .with_topics(vec![
+                        offset_commit_request::OffsetCommitRequestTopic::default()
+                            .with_name(t())
+                            .with_partitions(vec![Default::default()]),
+                    ]),
+            ),
+            ApiKey::OffsetFetch if version >= 8 => Rq::OffsetFetch(
+                OffsetFetchRequest::default().with_groups(vec![
+                    offset_fetch_request::OffsetFetchRequestGroup::default()
+                        .with_group_id(GroupId(s("g"))),
+                ]),
+            ),
+            ApiKey::OffsetFetch => Rq::OffsetFetch(
+                OffsetFetchRequest::default()
+                    .with_group_id(GroupId(s("g")))
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopic::default()
+                            .with_name(t())
+                            .with_partition_indexes(vec![0]),
+                    ])),
+            ),
+            ApiKey::FindCoordinator if version >= 4 => Rq::FindCoordinator(
+                FindCoordinatorRequest::default().with_coordinator_keys(vec![s("g")]),
+            ),
+            ApiKey::FindCoordinator => {
+                Rq::FindCoordinator(FindCoordinatorRequest::default().with_key(s("g")))
+            }
+            ApiKey::JoinGroup => Rq::JoinGroup(JoinGroupRequest::default().with_member_id(s("m"))),
+            ApiKey::DescribeGroups => Rq::DescribeGroups(
+                DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g"))]),
+            ),
+            ApiKey::DeleteGroups => Rq::DeleteGroups(
+                DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g"))]),
+            ),
+            ApiKey::AddPartitionsToTxn if version < 4 => Rq::AddPartitionsToTxn(
+                AddPartitionsToTxnRequest::default().with_v3_and_below_topics(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                        .with_name(t())
+                        .with_partitions(vec![0]),
+                ]),
+            ),
+            ApiKey::TxnOffsetCommit => {
+                Rq::TxnOffsetCommit(TxnOffsetCommitRequest::default().with_topics(vec![
+                txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                    .with_name(t())
+                    .with_partitions(vec![Default::default()]),
+            ]))
+            }
+            ApiKey::CreateTopics => {
+                Rq::CreateTopics(CreateTopicsRequest::default().with_topics(vec![
+                    create_topics_request::CreatableTopic::default().with_name(t()),
+                ]))
+            }
+            ApiKey::DeleteTopics if version >= 6 => {
+                Rq::DeleteTopics(DeleteTopicsRequest::default().with_topics(vec![
+                    delete_topics_request::DeleteTopicState::default().with_name(Some(t())),
+                ]))
+            }
+            ApiKey::DeleteTopics => {
+                Rq::DeleteTopics(DeleteTopicsRequest::default().with_topic_names(vec![t()]))
+            }
+            ApiKey::CreatePartitions => {
+                Rq::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![
+                    create_partitions_request::CreatePartitionsTopic::default().with_name(t()),
+                ]))
+            }
+            ApiKey::OffsetForLeaderEpoch => {
+                Rq::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default().with_topics(vec![
+                offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                    .with_topic(t())
+                    .with_partitions(vec![Default::default()]),
+            ]))
+            }
+            ApiKey::DeleteRecords => {
+                Rq::DeleteRecords(DeleteRecordsRequest::default().with_topics(vec![
+                delete_records_request::DeleteRecordsTopic::default()
+                    .with_name(t())
+                    .with_partitions(vec![Default::default()]),
+            ]))
+            }
+            other => default_request(other),
+        }
+    }
+
+    fn default_request(api: ApiKey) -> RequestKind {
+        use RequestKind as Rq;
+        match api {
+            ApiKey::Heartbeat => Rq::Heartbeat(Default::default()),
+            ApiKey::LeaveGroup => Rq::LeaveGroup(Default::default()),
+            ApiKey::SyncGroup => Rq::SyncGroup(Default::default()),
+            ApiKey::ListGroups => Rq::ListGroups(Default::default()),
+            ApiKey::InitProducerId => Rq::InitProducerId(Default::default()),
+            ApiKey::AddPartitionsToTxn => Rq::AddPartitionsToTxn(Default::default()),
+            ApiKey::AddOffsetsToTxn => Rq::AddOffsetsToTxn(Default::default()),
+            ApiKey::EndTxn => Rq::EndTxn(Default::default()),
+            ApiKey::OffsetDelete => Rq::OffsetDelete(Default::default()),
+            ApiKey::DescribeCluster => Rq::DescribeCluster(Default::default()),
+            other => panic!("no sample request for {other:?}"),
+        }
+    }
+
+    /// Every API an error rule may name answers, at every version Gregor serves, with a
+    /// response that encodes (a field set outside its versions would fail) and carries the
+    /// error.
+    #[test]
+    fn every_error_answer_encodes_at_every_served_version() {
+        let mut checked = 0;
+        for support in versions::SUPPORTED {
+            let api = support.key;
+            if !supports(api) {
+                continue;
+            }
+            for version in support.served_min..=support.max {
+                let req = sample(api, version);
+                let body = error_response(&req, version, ResponseError::NotEnoughReplicas)
+                    .unwrap_or_else(|| panic!("{api:?} v{version}: no answer"));
+                let encoded = encode_response(1, api, version, &body)
+                    .unwrap_or_else(|e| panic!("{api:?} v{version}: {e:#}"));
+                let text = format!("{body:?}");
+                assert!(
+                    text.contains(&ResponseError::NotEnoughReplicas.code().to_string()),
+                    "{api:?} v{version}: the error is in the answer: {text}"
+                );
+                assert!(encoded.len() > 8);
+                checked += 1;
+            }
+        }
+        assert!(checked > 150, "{checked} API versions checked");
+        assert!(!supports(ApiKey::SaslHandshake));
+        assert!(error_response(
+            &RequestKind::SaslHandshake(Default::default()),
+            0,
+            ResponseError::NotEnoughReplicas
+        )
+        .is_none());
+    }
+}
