@@ -275,7 +275,15 @@ async fn wait_fault(
     Query(q): Query<WaitQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(30_000).min(600_000));
-    match c.faults.wait(id, q.hits.unwrap_or(1), timeout).await {
+    // A stopping broker answers at once, so a pending wait does not hold up the shutdown.
+    let mut stopping = c.subscribe_stopping();
+    let outcome = tokio::select! {
+        o = c.faults.wait(id, q.hits.unwrap_or(1), timeout) => o,
+        _ = stopping.wait_for(|s| *s) => {
+            return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the broker is stopping".into()));
+        }
+    };
+    match outcome {
         WaitOutcome::Reached(r) => Ok(Json(rule_json(&r))),
         WaitOutcome::TimedOut(r) => Err(ApiError(
             StatusCode::REQUEST_TIMEOUT,

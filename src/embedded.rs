@@ -260,16 +260,20 @@ impl Embedded {
     }
 
     fn stop(&mut self) {
-        if let (Some(rt), Some(r)) = (self.rt.as_ref(), self.running.take()) {
-            // From inside another runtime, block_on would panic: stop in the background.
-            if tokio::runtime::Handle::try_current().is_ok() {
-                rt.spawn(r.shutdown());
-            } else {
-                rt.block_on(r.shutdown());
-            }
-        }
         if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
+            let running = self.running.take();
+            // A clean stop (flush, marker), then the runtime. On a thread of its own: from
+            // inside another runtime block_on would panic.
+            let stopped = std::thread::spawn(move || {
+                if let Some(r) = running {
+                    rt.block_on(r.shutdown());
+                }
+                rt.shutdown_background();
+            })
+            .join();
+            if stopped.is_err() {
+                tracing::error!("the embedded broker's shutdown panicked");
+            }
         }
         if self.temporary {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -60,10 +60,17 @@ async fn create(c: &mut RawClient, topic: CreatableTopic) -> (i16, Option<String
         .with_topics(vec![topic])
         .with_timeout_ms(5000);
     match c.call(RequestKind::CreateTopics(req), 7).await {
-        ResponseKind::CreateTopics(r) => (
-            r.topics[0].error_code,
-            r.topics[0].error_message.as_ref().map(|m| m.to_string()),
-        ),
+        ResponseKind::CreateTopics(r) => {
+            let t = &r.topics[0];
+            if t.error_code == 0 {
+                // The factor created, as Kafka reports it (v5+).
+                assert!(t.replication_factor >= 1, "{t:?}");
+            }
+            (
+                t.error_code,
+                t.error_message.as_ref().map(|m| m.to_string()),
+            )
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -141,6 +148,7 @@ async fn virtual_brokers_spread_leaders_accept_rf_up_to_three_and_check_leadersh
         .with_num_partitions(6)
         .with_replication_factor(3);
     assert_eq!(create(&mut c1, spread).await.0, 0);
+    assert_eq!(cluster.topics.get("spread").unwrap().replication_factor, 3);
     let m = metadata(&mut c1, &["spread"]).await;
     let parts = &m.topics[0].partitions;
     let leaders: BTreeSet<i32> = parts.iter().map(|p| p.leader_id.0).collect();
@@ -650,4 +658,67 @@ async fn an_acks0_produce_to_a_broker_that_does_not_lead_closes_the_connection()
     ))
     .await;
     assert!(c.is_closed().await, "closed, so the producer notices");
+}
+
+/// Leader epochs are kept across a restart (clients cache the newest they saw), topology
+/// changes run one at a time (two brokers taken down at once cannot leave none), and a new
+/// partition is led by its first live replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epochs_survive_a_restart_and_topology_changes_are_serialised() {
+    let mut b = TestBroker::start(&[("gregor.brokers", "2")]).await;
+    let cluster = b.cluster().clone();
+    cluster
+        .topics
+        .create("kept", 1, 2, Default::default())
+        .unwrap();
+    let p = cluster.topics.get("kept").unwrap().partition(0).unwrap();
+    for _ in 0..5 {
+        cluster.move_leader("kept", 0, 3 - p.leader()).unwrap();
+    }
+    assert_eq!(p.leader_epoch(), 5);
+    // Both brokers down at once: one of the two calls is refused.
+    let (c1, c2) = (cluster.clone(), cluster.clone());
+    let t1 = std::thread::spawn(move || c1.broker_down(1));
+    let t2 = std::thread::spawn(move || c2.broker_down(2));
+    let results = [t1.join().unwrap(), t2.join().unwrap()];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .any(|r| matches!(r, Err(TopologyError::LastBroker(_)))));
+    assert_eq!(cluster.nodes().len(), 1, "one broker stays up");
+    let up = cluster.nodes()[0].id;
+    let down = 3 - up;
+    // Created while a broker is down: its first live replica leads.
+    cluster
+        .topics
+        .create_assigned("late", &[vec![down, up]], Default::default())
+        .unwrap();
+    let late = cluster.topics.get("late").unwrap().partition(0).unwrap();
+    assert_eq!(late.leader(), up);
+    cluster.broker_up(down).unwrap();
+    let before = p.leader_epoch();
+    assert!(before >= 5);
+    drop((p, late, cluster));
+    b.restart().await;
+    let p = b
+        .cluster()
+        .topics
+        .get("kept")
+        .unwrap()
+        .partition(0)
+        .unwrap();
+    assert!(
+        p.leader_epoch() > before,
+        "epoch {} after a restart, {before} before",
+        p.leader_epoch()
+    );
+    assert_eq!(
+        p.leader(),
+        p.replicas()[0],
+        "the preferred replica leads after a restart"
+    );
 }

@@ -383,6 +383,31 @@ async fn every_action_and_matcher_does_what_it_says() {
         "hung until its broker went down, unanswered"
     );
     ctl_ok(&admin, &["broker", "up", "2"]);
+    // A hang also ends when its rule is removed.
+    let hang = ctl_ok(
+        &admin,
+        &["fault", "add", "api_versions", "--hang", "--always"],
+    );
+    let hang_id = hang
+        .split(':')
+        .next()
+        .unwrap()
+        .trim_start_matches("rule ")
+        .to_string();
+    let mut c3 = RawClient::connect(addrs[0]).await;
+    c3.send_raw(&common::encode_request(
+        &RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::ApiVersions,
+        0,
+        8,
+    ))
+    .await;
+    ctl_ok(&admin, &["fault", "wait", &hang_id]);
+    ctl_ok(&admin, &["fault", "remove", &hang_id]);
+    assert!(
+        c3.read_frame(0).await.is_none(),
+        "closed once the rule went"
+    );
 
     // wait: a timeout is exit status 1 (HTTP 408), a missing rule 404.
     let pending = add(&admin, json!({"api": "delete_topics", "action": "hang"}));
@@ -571,7 +596,15 @@ fn the_admin_endpoint_refuses_a_non_loopback_address_unless_allowed() {
         ],
     );
     assert!(b.admin_addr().starts_with("0.0.0.0:"));
-    // `--admin off`: no endpoint, and ctl says so.
+    drop(b);
+    // `--admin off`: no endpoint (the banner says so), and ctl pointed at nothing says why.
+    let off = BrokerProcess::spawn(data.path(), &["--admin", "off"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !off.log_contains("admin endpoint off") {
+        assert!(Instant::now() < deadline, "no banner");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!off.log_contains("admin endpoint listening"));
     let (code, _, err) = ctl("127.0.0.1:1", &["cluster"]);
     assert_eq!(code, 1);
     assert!(

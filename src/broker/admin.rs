@@ -18,6 +18,43 @@ use uuid::Uuid;
 use super::{sb, security, Node};
 use crate::topics::TopicError;
 
+/// A CreateTopics entry's explicit replica assignment, one broker list per partition in
+/// index order, checked as Kafka 4.4 does (its words): the count and factor must be -1, and
+/// the indexes 0..n, each once.
+fn explicit_assignment(
+    t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<Vec<Vec<i32>>, TopicError> {
+    if t.num_partitions != -1 {
+        return Err(TopicError::InvalidRequest(
+            "A manual partition assignment was specified, but numPartitions was not set to -1."
+                .into(),
+        ));
+    }
+    if t.replication_factor != -1 {
+        return Err(TopicError::InvalidRequest(
+            "A manual partition assignment was specified, but replication factor was not set \
+             to -1."
+                .into(),
+        ));
+    }
+    let mut by_index: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for a in &t.assignments {
+        let brokers = a.broker_ids.iter().map(|b| b.0).collect();
+        if by_index.insert(a.partition_index, brokers).is_some() {
+            return Err(TopicError::InvalidReplicaAssignment(format!(
+                "Found multiple manual partition assignments for partition {}",
+                a.partition_index
+            )));
+        }
+    }
+    if by_index.keys().copied().ne(0..by_index.len() as i32) {
+        return Err(TopicError::InvalidReplicaAssignment(
+            "partitions should be a consecutive 0-based integer sequence".into(),
+        ));
+    }
+    Ok(by_index.into_values().collect())
+}
+
 /// CreateTopics: validates everything first; `validate_only` stops there.
 pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
@@ -33,24 +70,24 @@ pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> Cre
         let configs_for_validation = configs.clone();
         let replication = i32::from(t.replication_factor);
         let outcome = if !t.assignments.is_empty() {
-            // Kafka takes the assignments in partition index order.
-            let mut assignments: Vec<_> = t.assignments.iter().collect();
-            assignments.sort_by_key(|a| a.partition_index);
-            let assignment: Vec<Vec<i32>> = assignments
-                .iter()
-                .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
-                .collect();
-            let n = assignment.len() as i32;
-            if req.validate_only {
-                node.cluster
-                    .topics
-                    .validate_assignment(&assignment)
-                    .and_then(|_| node.cluster.topics.validate_create(&name, n, -1, &configs))
-            } else {
-                node.cluster
-                    .topics
-                    .create_assigned(&name, &assignment, configs)
-                    .map(|t| t.partition_count())
+            match explicit_assignment(&t) {
+                Err(e) => Err(e),
+                Ok(assignment) => {
+                    let n = assignment.len() as i32;
+                    if req.validate_only {
+                        node.cluster
+                            .topics
+                            .validate_assignment(&assignment)
+                            .and_then(|_| {
+                                node.cluster.topics.validate_create(&name, n, -1, &configs)
+                            })
+                    } else {
+                        node.cluster
+                            .topics
+                            .create_assigned(&name, &assignment, configs)
+                            .map(|t| t.partition_count())
+                    }
+                }
             }
         } else if req.validate_only {
             node.cluster
@@ -84,10 +121,22 @@ pub fn create_topics(node: &Node, req: CreateTopicsRequest, version: i16) -> Cre
                 if version >= 7 {
                     result = result.with_topic_id(id);
                 }
+                let rf = match node
+                    .cluster
+                    .topics
+                    .get(&name)
+                    .filter(|_| !req.validate_only)
+                {
+                    Some(topic) => topic.replication_factor,
+                    None => match t.assignments.first() {
+                        Some(a) => a.broker_ids.len() as i32,
+                        None => node.cluster.topics.resolve_replication_factor(replication),
+                    },
+                };
                 if version >= 5 {
                     result = result
                         .with_num_partitions(count)
-                        .with_replication_factor(1)
+                        .with_replication_factor(rf as i16)
                         .with_configs(Some(
                             effective
                                 .into_iter()

@@ -431,10 +431,11 @@ pub fn error_response(body: &RequestKind, version: i16, e: ResponseError) -> Opt
 }
 
 /// The topics and partitions a request names, for fault matchers and the request log
-/// (`None`: a whole topic). Topic ids are resolved with `name_of`.
+/// (`None`: a whole topic), at most `limit` of them. Topic ids are resolved with `name_of`.
 pub fn request_partitions(
     body: &RequestKind,
     name_of: impl Fn(uuid::Uuid) -> Option<String>,
+    limit: usize,
 ) -> Vec<(String, Option<i32>)> {
     use RequestKind as Rq;
     let named = |name: &str, id: uuid::Uuid| -> String {
@@ -448,18 +449,37 @@ pub fn request_partitions(
     match body {
         Rq::Produce(r) => {
             for t in &r.topic_data {
+                if out.len() >= limit {
+                    break;
+                }
                 let n = named(&t.name, t.topic_id);
-                out.extend(t.partition_data.iter().map(|p| (n.clone(), Some(p.index))));
+                out.extend(
+                    t.partition_data
+                        .iter()
+                        .take(limit.saturating_sub(out.len()))
+                        .map(|p| (n.clone(), Some(p.index))),
+                );
             }
         }
         Rq::Fetch(r) => {
             for t in &r.topics {
+                if out.len() >= limit {
+                    break;
+                }
                 let n = named(&t.topic, t.topic_id);
-                out.extend(t.partitions.iter().map(|p| (n.clone(), Some(p.partition))));
+                out.extend(
+                    t.partitions
+                        .iter()
+                        .take(limit.saturating_sub(out.len()))
+                        .map(|p| (n.clone(), Some(p.partition))),
+                );
             }
         }
         Rq::ListOffsets(r) => {
             for t in &r.topics {
+                if out.len() >= limit {
+                    break;
+                }
                 out.extend(
                     t.partitions
                         .iter()
@@ -469,6 +489,9 @@ pub fn request_partitions(
         }
         Rq::OffsetCommit(r) => {
             for t in &r.topics {
+                if out.len() >= limit {
+                    break;
+                }
                 let n = named(&t.name, t.topic_id);
                 out.extend(
                     t.partitions
@@ -479,6 +502,9 @@ pub fn request_partitions(
         }
         Rq::TxnOffsetCommit(r) => {
             for t in &r.topics {
+                if out.len() >= limit {
+                    break;
+                }
                 out.extend(
                     t.partitions
                         .iter()
@@ -492,11 +518,22 @@ pub fn request_partitions(
                 .iter()
                 .chain(r.transactions.iter().flat_map(|t| t.topics.iter()));
             for t in topics {
-                out.extend(t.partitions.iter().map(|&p| (t.name.to_string(), Some(p))));
+                if out.len() >= limit {
+                    break;
+                }
+                out.extend(
+                    t.partitions
+                        .iter()
+                        .take(limit.saturating_sub(out.len()))
+                        .map(|&p| (t.name.to_string(), Some(p))),
+                );
             }
         }
         Rq::OffsetForLeaderEpoch(r) => {
             for t in &r.topics {
+                if out.len() >= limit {
+                    break;
+                }
                 out.extend(
                     t.partitions
                         .iter()
@@ -506,6 +543,9 @@ pub fn request_partitions(
         }
         Rq::DeleteRecords(r) => {
             for t in &r.topics {
+                if out.len() >= limit {
+                    break;
+                }
                 out.extend(
                     t.partitions
                         .iter()
@@ -514,7 +554,10 @@ pub fn request_partitions(
             }
         }
         Rq::Metadata(r) => {
-            for t in r.topics.iter().flatten() {
+            for t in r.topics.iter().flatten().take(limit) {
+                if out.len() >= limit {
+                    break;
+                }
                 let n = match &t.name {
                     Some(n) => n.to_string(),
                     None => name_of(t.topic_id).unwrap_or_default(),
@@ -522,15 +565,35 @@ pub fn request_partitions(
                 out.push((n, None));
             }
         }
-        Rq::CreateTopics(r) => out.extend(r.topics.iter().map(|t| (t.name.to_string(), None))),
+        Rq::CreateTopics(r) => out.extend(
+            r.topics
+                .iter()
+                .take(limit.saturating_sub(out.len()))
+                .map(|t| (t.name.to_string(), None)),
+        ),
         Rq::DeleteTopics(r) => {
-            out.extend(r.topic_names.iter().map(|t| (t.to_string(), None)));
-            out.extend(r.topics.iter().map(|t| {
-                let n = t.name.as_ref().map(|n| n.to_string());
-                (n.or_else(|| name_of(t.topic_id)).unwrap_or_default(), None)
-            }));
+            out.extend(
+                r.topic_names
+                    .iter()
+                    .take(limit.saturating_sub(out.len()))
+                    .map(|t| (t.to_string(), None)),
+            );
+            out.extend(
+                r.topics
+                    .iter()
+                    .take(limit.saturating_sub(out.len()))
+                    .map(|t| {
+                        let n = t.name.as_ref().map(|n| n.to_string());
+                        (n.or_else(|| name_of(t.topic_id)).unwrap_or_default(), None)
+                    }),
+            );
         }
-        Rq::CreatePartitions(r) => out.extend(r.topics.iter().map(|t| (t.name.to_string(), None))),
+        Rq::CreatePartitions(r) => out.extend(
+            r.topics
+                .iter()
+                .take(limit.saturating_sub(out.len()))
+                .map(|t| (t.name.to_string(), None)),
+        ),
         _ => {}
     }
     out
@@ -553,10 +616,9 @@ mod tests {
         use RequestKind as Rq;
         let t = || TopicName(s("t"));
         match api {
-            ApiKey::Produce => Rq::Produce(
-                ProduceRequest::default()
-                    .with_acks(-1)
-                    .with_topic_data(vec![produce_request::TopicProduceData::default()
+            ApiKey::Produce => {
+                Rq::Produce(ProduceRequest::default().with_acks(-1).with_topic_data(
+                    vec![produce_request::TopicProduceData::default()
                         .with_name(if version < 13 {
                             t()
                         } else {
@@ -569,10 +631,11 @@ mod tests {
                         })
                         .with_partition_data(vec![
                             produce_request::PartitionProduceData::default(),
-                        ])]),
-            ),
-            ApiKey::Fetch => Rq::Fetch(
-                FetchRequest::default().with_topics(vec![fetch_request::FetchTopic::default()
+                        ])],
+                ))
+            }
+            ApiKey::Fetch => Rq::Fetch(FetchRequest::default().with_topics(
+                vec![fetch_request::FetchTopic::default()
                     .with_topic(if version < 13 {
                         t()
                     } else {
@@ -583,8 +646,8 @@ mod tests {
                     } else {
                         uuid::Uuid::nil()
                     })
-                    .with_partitions(vec![fetch_request::FetchPartition::default()])]),
-            ),
+                    .with_partitions(vec![fetch_request::FetchPartition::default()])],
+            )),
             ApiKey::ListOffsets => {
                 Rq::ListOffsets(ListOffsetsRequest::default().with_topics(vec![
                 list_offsets_request::ListOffsetsTopic::default()
@@ -604,12 +667,12 @@ mod tests {
                             .with_partitions(vec![Default::default()]),
                     ]),
             ),
-            ApiKey::OffsetFetch if version >= 8 => Rq::OffsetFetch(
-                OffsetFetchRequest::default().with_groups(vec![
+            ApiKey::OffsetFetch if version >= 8 => {
+                Rq::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
                     offset_fetch_request::OffsetFetchRequestGroup::default()
                         .with_group_id(GroupId(s("g"))),
-                ]),
-            ),
+                ]))
+            }
             ApiKey::OffsetFetch => Rq::OffsetFetch(
                 OffsetFetchRequest::default()
                     .with_group_id(GroupId(s("g")))
@@ -697,6 +760,39 @@ mod tests {
             ApiKey::DescribeCluster => Rq::DescribeCluster(Default::default()),
             other => panic!("no sample request for {other:?}"),
         }
+    }
+
+    #[test]
+    fn request_partitions_stop_at_the_limit() {
+        let topics = (0..10_000)
+            .map(|i| {
+                metadata_request::MetadataRequestTopic::default()
+                    .with_name(Some(TopicName(s(&format!("t{i}")))))
+            })
+            .collect();
+        let req = RequestKind::Metadata(MetadataRequest::default().with_topics(Some(topics)));
+        assert_eq!(request_partitions(&req, |_| None, 5).len(), 5);
+        assert_eq!(request_partitions(&req, |_| None, usize::MAX).len(), 10_000);
+        let produce = RequestKind::Produce(
+            ProduceRequest::default().with_topic_data(
+                (0..3)
+                    .map(|i| {
+                        produce_request::TopicProduceData::default()
+                            .with_name(TopicName(s(&format!("p{i}"))))
+                            .with_partition_data(vec![Default::default(), Default::default()])
+                    })
+                    .collect(),
+            ),
+        );
+        let got = request_partitions(&produce, |_| None, 3);
+        assert_eq!(
+            got,
+            vec![
+                ("p0".to_string(), Some(0)),
+                ("p0".to_string(), Some(0)),
+                ("p1".to_string(), Some(0))
+            ]
+        );
     }
 
     /// Every API an error rule may name answers, at every version Gregor serves, with a

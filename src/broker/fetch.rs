@@ -157,7 +157,12 @@ fn plan(
                 .err()
                 .or_else(|| ctx.partition_fault(node, &p.topic, p.index));
             if let Some(e) = refused {
-                if e == ResponseError::NotLeaderOrFollower && version >= 12 {
+                // KIP-951: both tell the client its view of the leader is out of date.
+                let moved = matches!(
+                    e,
+                    ResponseError::NotLeaderOrFollower | ResponseError::FencedLeaderEpoch
+                );
+                if moved && version >= 12 {
                     let (leader, epoch) = hints.note(&p);
                     data = data.with_current_leader(
                         LeaderIdAndEpoch::default()

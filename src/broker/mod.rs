@@ -283,10 +283,20 @@ impl Node {
         };
         let faults = &self.cluster.faults;
         let log = &self.cluster.requests;
-        let partitions = if log.enabled() || faults.any_topic_rule() {
-            fault_response::request_partitions(&req.body, |id| {
-                self.cluster.topics.get_by_id(id).map(|t| t.name.clone())
-            })
+        // Every partition for a rule that matches topics; for the log alone, the first few.
+        let limit = if faults.any_topic_rule() {
+            usize::MAX
+        } else if log.enabled() {
+            LOGGED_PARTITIONS
+        } else {
+            0
+        };
+        let partitions = if limit > 0 {
+            fault_response::request_partitions(
+                &req.body,
+                |id| self.cluster.topics.get_by_id(id).map(|t| t.name.clone()),
+                limit,
+            )
         } else {
             Vec::new()
         };
@@ -302,8 +312,14 @@ impl Node {
             if !log.enabled() {
                 return;
             }
+            // At most LOGGED_TOPICS distinct names, so an entry stays small whatever the
+            // request names.
             let mut topics: Vec<String> = Vec::new();
             for (t, _) in &partitions {
+                if topics.len() == LOGGED_TOPICS {
+                    topics.push("...".to_string());
+                    break;
+                }
                 if !topics.contains(t) {
                     topics.push(t.clone());
                 }
@@ -334,15 +350,6 @@ impl Node {
             record("closed");
             return Outcome::Close;
         }
-        // A request for a coordinator this node is not: NOT_COORDINATOR, so the client looks
-        // it up again (after a coordinator moved).
-        let elsewhere = coordinator_key(&req.body, version).is_some_and(|(txn, key)| {
-            if txn {
-                !owns_txn(self, key)
-            } else {
-                !owns_group(self, key)
-            }
-        });
         let result = match fired {
             Some((rule, FaultAction::Disconnect)) => {
                 tracing::warn!(parent: &span, rule, "fault injection: closing the connection before handling");
@@ -351,15 +358,24 @@ impl Node {
             }
             Some((rule, FaultAction::Hang)) => {
                 tracing::warn!(parent: &span, rule, "fault injection: not answering");
+                // Until the rule is removed, this broker goes down or the broker stops; then
+                // the connection closes, unanswered.
                 let mut stopping = self.cluster.subscribe_stopping();
                 let mut kicks = self.cluster.subscribe_kicks();
+                let mut rules = self.cluster.faults.subscribe_changes();
                 loop {
-                    if *stopping.borrow_and_update() || self.cluster.is_down(self.id) {
+                    kicks.borrow_and_update();
+                    rules.borrow_and_update();
+                    if *stopping.borrow_and_update()
+                        || self.cluster.is_down(self.id)
+                        || self.cluster.faults.get(rule).is_none()
+                    {
                         break;
                     }
                     tokio::select! {
                         _ = stopping.changed() => {}
                         _ = kicks.changed() => {}
+                        _ = rules.changed() => {}
                     }
                 }
                 record("closed");
@@ -392,6 +408,20 @@ impl Node {
                         }
                     }
                 }
+                if self.cluster.is_down(self.id) {
+                    // Taken down while the request waited.
+                    record("closed");
+                    return Outcome::Close;
+                }
+                // A request for a coordinator this node is not: NOT_COORDINATOR, so the client
+                // looks it up again (after a coordinator moved).
+                let elsewhere = coordinator_key(&req.body, version).is_some_and(|(txn, key)| {
+                    if txn {
+                        !owns_txn(self, key)
+                    } else {
+                        !owns_group(self, key)
+                    }
+                });
                 if elsewhere {
                     tracing::debug!(parent: &span, "not the coordinator");
                     fault_response::error_response(
@@ -477,13 +507,18 @@ impl Node {
             Rq::DescribeQuorum(r) => {
                 Rs::DescribeQuorum(cluster_admin::describe_quorum(self, r, version))
             }
-            Rq::ElectLeaders(r) => Rs::ElectLeaders(cluster_admin::elect_leaders(self, r)),
+            // Leadership changes may reload coordinator shards from disk: off the reactor.
+            Rq::ElectLeaders(r) => {
+                Rs::ElectLeaders(off_reactor(|| cluster_admin::elect_leaders(self, r)))
+            }
             Rq::ListPartitionReassignments(r) => {
                 Rs::ListPartitionReassignments(cluster_admin::list_partition_reassignments(self, r))
             }
-            Rq::AlterPartitionReassignments(r) => Rs::AlterPartitionReassignments(
-                cluster_admin::alter_partition_reassignments(self, r),
-            ),
+            Rq::AlterPartitionReassignments(r) => {
+                Rs::AlterPartitionReassignments(off_reactor(|| {
+                    cluster_admin::alter_partition_reassignments(self, r)
+                }))
+            }
             Rq::DescribeAcls(r) => Rs::DescribeAcls(security::describe_acls(r)),
             Rq::CreateAcls(r) => Rs::CreateAcls(security::create_acls(r)),
             Rq::DeleteAcls(r) => Rs::DeleteAcls(security::delete_acls(r)),
@@ -556,6 +591,21 @@ impl Node {
         }))
     }
 }
+
+/// Runs `f`, which may block on disk, without stalling the other tasks of a multi-threaded
+/// runtime (`block_in_place`); on a single-threaded one it just runs.
+fn off_reactor<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Topics named in one request log entry (then `...`).
+const LOGGED_TOPICS: usize = 16;
+
+/// Partitions looked at for the request log when no fault rule needs them all.
+const LOGGED_PARTITIONS: usize = 256;
 
 /// `StrBytes` from an owned string.
 pub(crate) fn sb(s: impl Into<String>) -> StrBytes {

@@ -489,6 +489,11 @@ impl Faults {
         self.lock().rules.clone()
     }
 
+    /// A receiver that changes on every firing and every change of the rules.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
     /// One rule.
     pub fn get(&self, id: u64) -> Option<FaultRule> {
         self.lock().rules.iter().find(|r| r.id == id).cloned()
@@ -590,7 +595,10 @@ impl Faults {
     /// never existed), or `timeout` passed first (then the rule as it is).
     pub async fn wait(self: &Arc<Self>, id: u64, hits: u64, timeout: Duration) -> WaitOutcome {
         let mut rx = self.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
         loop {
             rx.borrow_and_update();
             match self.get(id) {

@@ -67,6 +67,8 @@ pub struct Cluster {
     down: RwLock<BTreeSet<i32>>,
     /// Bumped when a broker goes down, so its open connections close.
     kicks: watch::Sender<u64>,
+    /// Serialises topology changes (see [`topology`]).
+    topology: std::sync::Mutex<()>,
     /// Bumped after every append; long-polling fetches wait on it instead of sleeping.
     appended: watch::Sender<u64>,
     /// Set to true when the process is stopping, so parked requests answer at once.
@@ -99,6 +101,7 @@ impl Cluster {
             nodes: RwLock::new(Vec::new()),
             down: RwLock::new(BTreeSet::new()),
             kicks: watch::channel(0).0,
+            topology: std::sync::Mutex::new(()),
             appended: watch::channel(0).0,
             stopping: watch::channel(false).0,
             started: Instant::now(),

@@ -82,6 +82,12 @@ fn next(state: &mut u64) -> u64 {
 }
 
 impl Cluster {
+    /// One topology change at a time (two concurrent downs must not take the last broker
+    /// down, two reloads of a shard must not interleave).
+    fn topology_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.topology.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn check_broker(&self, id: i32) -> Result<(), TopologyError> {
         let all: Vec<i32> = self.all_nodes().iter().map(|(n, _)| n.id).collect();
         if !all.contains(&id) {
@@ -111,9 +117,12 @@ impl Cluster {
         partition: i32,
         to: i32,
     ) -> Result<LeaderChange, TopologyError> {
+        let _one = self.topology_lock();
         self.check_broker(to)?;
         let p = self.partition_of(topic, partition)?;
-        Ok(self.set_leader(&p, to))
+        let change = self.set_leader(&p, to);
+        self.save(std::slice::from_ref(&change));
+        Ok(change)
     }
 
     /// Moves `p`'s leadership to `to` (which is up), bumping the epoch, and moves its
@@ -151,6 +160,30 @@ impl Cluster {
         }
     }
 
+    /// An internal partition left without a leader: its coordinator shard is unloaded.
+    fn unload_coordinator(&self, p: &Partition) {
+        if p.topic == OFFSETS_TOPIC {
+            self.groups.runtime().unload(p.index);
+        } else if p.topic == TRANSACTION_STATE_TOPIC {
+            self.txns.runtime().unload(p.index);
+        }
+    }
+
+    /// Keeps the changed topics' leader epochs and replica sets on disk (one write per
+    /// topic), so a restart never goes back to an epoch clients have already seen.
+    fn save(&self, changes: &[LeaderChange]) {
+        let mut done: Vec<&str> = Vec::new();
+        for c in changes {
+            if done.contains(&c.topic.as_str()) {
+                continue;
+            }
+            done.push(&c.topic);
+            if let Err(e) = self.topics.save_leadership(&c.topic) {
+                tracing::error!(topic = %c.topic, error = %e, "cannot persist leader epochs");
+            }
+        }
+    }
+
     /// After an internal partition's leader moved: its coordinator shard is unloaded and
     /// loaded again (parked requests answer NOT_COORDINATOR; the state comes back from the log).
     fn leadership_moved(&self, p: &Partition) {
@@ -180,6 +213,7 @@ impl Cluster {
     /// chosen from the live ones by a generator seeded with `seed`, never the current leader
     /// when another is up. Returns the changes.
     pub fn shuffle_leaders(&self, seed: u64) -> Vec<LeaderChange> {
+        let _one = self.topology_lock();
         let live = self.live_ids();
         let mut state = seed | 1;
         let mut out = Vec::new();
@@ -194,6 +228,7 @@ impl Cluster {
                 out.push(self.set_leader(&p, to));
             }
         }
+        self.save(&out);
         tracing::info!(moved = out.len(), seed, "shuffled partition leaders");
         out
     }
@@ -205,10 +240,13 @@ impl Cluster {
         group_id: &str,
         to: i32,
     ) -> Result<LeaderChange, TopologyError> {
+        let _one = self.topology_lock();
         self.check_broker(to)?;
         let shard = self.groups.shard_of(group_id);
         let p = self.internal_partition(OFFSETS_TOPIC, shard)?;
-        Ok(self.set_leader(&p, to))
+        let change = self.set_leader(&p, to);
+        self.save(std::slice::from_ref(&change));
+        Ok(change)
     }
 
     /// Makes the node coordinating `transactional_id` be `to`.
@@ -217,10 +255,13 @@ impl Cluster {
         transactional_id: &str,
         to: i32,
     ) -> Result<LeaderChange, TopologyError> {
+        let _one = self.topology_lock();
         self.check_broker(to)?;
         let shard = self.txns.shard_of(transactional_id);
         let p = self.internal_partition(TRANSACTION_STATE_TOPIC, shard)?;
-        Ok(self.set_leader(&p, to))
+        let change = self.set_leader(&p, to);
+        self.save(std::slice::from_ref(&change));
+        Ok(change)
     }
 
     /// An internal topic's partition, creating the topic as its coordinator would.
@@ -234,6 +275,7 @@ impl Cluster {
     /// Kafka's preferred leader election for one partition: the first replica leads again if
     /// it is up and does not already.
     pub fn elect_preferred(&self, topic: &str, partition: i32) -> Result<Election, TopologyError> {
+        let _one = self.topology_lock();
         let p = self.partition_of(topic, partition)?;
         let Some(&preferred) = p.replicas().first() else {
             return Ok(Election::PreferredUnavailable);
@@ -244,7 +286,9 @@ impl Cluster {
         if self.is_down(preferred) {
             return Ok(Election::PreferredUnavailable);
         }
-        Ok(Election::Elected(self.set_leader(&p, preferred)))
+        let change = self.set_leader(&p, preferred);
+        self.save(std::slice::from_ref(&change));
+        Ok(Election::Elected(change))
     }
 
     /// A reassignment, complete at once (the data is kept once): `replicas` becomes the
@@ -255,6 +299,7 @@ impl Cluster {
         partition: i32,
         replicas: Vec<i32>,
     ) -> Result<LeaderChange, TopologyError> {
+        let _one = self.topology_lock();
         let p = self.partition_of(topic, partition)?;
         for &b in &replicas {
             let all: Vec<i32> = self.all_nodes().iter().map(|(n, _)| n.id).collect();
@@ -265,10 +310,27 @@ impl Cluster {
         p.set_replicas(replicas.clone());
         let leader = p.leader();
         if !replicas.contains(&leader) {
-            if let Some(&to) = replicas.iter().find(|&&b| !self.is_down(b)) {
-                return Ok(self.set_leader(&p, to));
+            match replicas.iter().find(|&&b| !self.is_down(b)) {
+                Some(&to) => {
+                    let change = self.set_leader(&p, to);
+                    self.save(std::slice::from_ref(&change));
+                    return Ok(change);
+                }
+                None => {
+                    // Every target broker is down: no leader until one is up.
+                    p.move_leader(-1);
+                    self.unload_coordinator(&p);
+                }
             }
         }
+        self.save(&[LeaderChange {
+            topic: topic.to_string(),
+            partition,
+            from: leader,
+            leader: p.leader(),
+            epoch: p.leader_epoch(),
+            replicas: replicas.clone(),
+        }]);
         let (leader, epoch) = p.leadership_now();
         tracing::info!(topic, partition, ?replicas, "reassigned partition");
         Ok(LeaderChange {
@@ -284,6 +346,7 @@ impl Cluster {
     /// Takes broker `id` down: its connections close, it refuses requests, Metadata leaves
     /// it out, and the partitions it led move to another live replica (or have no leader).
     pub fn broker_down(&self, id: i32) -> Result<Vec<LeaderChange>, TopologyError> {
+        let _one = self.topology_lock();
         self.check_broker(id)?;
         let live = self.live_ids();
         if live.len() <= 1 {
@@ -304,9 +367,10 @@ impl Cluster {
                 match next {
                     Some(to) => out.push(self.set_leader(&p, to)),
                     None => {
-                        // Its only replica is down: no leader until it is back.
+                        // Its only replica is down: no leader until it is back (and no
+                        // coordinator: its shard is unloaded until then).
                         let epoch = p.move_leader(-1);
-                        self.leadership_moved(&p);
+                        self.unload_coordinator(&p);
                         out.push(LeaderChange {
                             topic: p.topic.clone(),
                             partition: p.index,
@@ -319,6 +383,7 @@ impl Cluster {
                 }
             }
         }
+        self.save(&out);
         tracing::warn!(broker = id, moved = out.len(), "broker down");
         Ok(out)
     }
@@ -326,6 +391,7 @@ impl Cluster {
     /// Brings broker `id` back: it serves again, and partitions left without a leader whose
     /// replicas include it are led by it again.
     pub fn broker_up(&self, id: i32) -> Result<Vec<LeaderChange>, TopologyError> {
+        let _one = self.topology_lock();
         let all: Vec<i32> = self.all_nodes().iter().map(|(n, _)| n.id).collect();
         if !all.contains(&id) {
             return Err(TopologyError::UnknownBroker(id, all));
@@ -340,6 +406,7 @@ impl Cluster {
                 }
             }
         }
+        self.save(&out);
         tracing::warn!(broker = id, led_again = out.len(), "broker up");
         Ok(out)
     }

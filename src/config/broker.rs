@@ -73,6 +73,7 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     key("log.cleaner.dedupe.buffer.size", &[], "134217728", ConfigType::Long(0), "Memory for the cleaners' key maps, shared by the threads; a map grows as it fills, up to its share (24 bytes a key)."),
     key("log.cleaner.io.buffer.size", &[], "524288", ConfigType::Int(0), "Bytes of a segment a cleaner reads (and writes) at once."),
     key("log.cleaner.backoff.ms", &[], "15000", ConfigType::Long(0), "How long a cleaner with nothing to clean waits before looking again."),
+    key("default.replication.factor", &[], "1", ConfigType::Int(1), "Replicas of auto-created topics and of CreateTopics without a factor (at most the virtual brokers there are)."),
     key("gregor.brokers", &[], "1", ConfigType::Int(1), "Gregor's own: virtual brokers in this process (at most 16). Node ids node.id, node.id+1, ...; ports the listener's, +1, ... (each ephemeral with port 0). Partition leaders spread across them and move on request (gregor ctl)."),
     key("gregor.admin.listener", &[], "127.0.0.1:8080", ConfigType::List, "Gregor's own: the HTTP admin endpoint (/admin: faults, leader moves, brokers down and up, the request log) that gregor ctl talks to; off: none. Loopback only unless gregor.admin.allow.remote=true. The default is skipped with a warning when its port is taken; an address set explicitly must bind."),
     key("gregor.admin.allow.remote", &[], "false", ConfigType::Boolean, "Gregor's own: let gregor.admin.listener bind a non-loopback address."),
@@ -159,6 +160,7 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
             c.cleaner.io_buffer_bytes = num::<usize>(k, value)?.max(4096)
         }
         "log.cleaner.backoff.ms" => c.cleaner.backoff_ms = num(k, value)?,
+        "default.replication.factor" => c.default_replication_factor = num(k, value)?,
         "gregor.brokers" => c.brokers = num::<i32>(k, value)?.clamp(1, 16),
         "gregor.admin.listener" => c.admin.listen = parse_admin_listener(k, value)?,
         "gregor.admin.allow.remote" => {

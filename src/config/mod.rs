@@ -86,6 +86,8 @@ pub struct Config {
     pub node_id: i32,
     /// `gregor.brokers`: virtual brokers served by this process (node ids `node_id..`).
     pub brokers: i32,
+    /// `default.replication.factor`: replicas of topics created without a factor.
+    pub default_replication_factor: i32,
     /// The `gregor.admin.*` keys.
     pub admin: AdminSettings,
     /// `gregor.request.log.size`: requests kept in the request log.
@@ -145,6 +147,7 @@ impl Default for Config {
             data_dir: PathBuf::new(),
             node_id: 0,
             brokers: 1,
+            default_replication_factor: 1,
             admin: AdminSettings::default(),
             request_log_size: 0,
             faults_file: None,

@@ -74,6 +74,9 @@ pub enum TopicError {
     /// An explicit replica assignment Kafka would refuse.
     #[error("{0}")]
     InvalidReplicaAssignment(String),
+    /// A request Kafka refuses as a whole (INVALID_REQUEST), with Kafka's words.
+    #[error("{0}")]
+    InvalidRequest(String),
     /// An unknown config key or bad value.
     #[error("{0}")]
     InvalidConfig(String),
@@ -102,6 +105,7 @@ impl TopicError {
             TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
             TopicError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
             TopicError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+            TopicError::InvalidRequest(_) => ResponseError::InvalidRequest,
             TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
             TopicError::Internal(_) => ResponseError::TopicAuthorizationFailed,
             TopicError::InvalidBrokerConfig(_) => ResponseError::InvalidRequest,
@@ -271,7 +275,8 @@ impl TopicRegistry {
             .collect();
         let mut opened = parallel_map(&jobs, reg.io_threads(), |&(t, p)| {
             let replicas = reg.stored_or_placed(&specs[t], p);
-            reg.open_partition(&specs[t].name, p, configs[t].clone(), replicas)
+            let epoch = specs[t].epochs.get(&p).copied().unwrap_or(0);
+            reg.open_partition(&specs[t].name, p, configs[t].clone(), replicas, Some(epoch))
         })
         .into_iter();
         for spec in specs {
@@ -313,7 +318,7 @@ impl TopicRegistry {
             let replicas = assignment
                 .and_then(|a| a.get((i - start) as usize).cloned())
                 .unwrap_or_else(|| self.placement(topic, i, replication_factor));
-            self.open_partition(topic, i, lc.clone(), replicas)
+            self.open_partition(topic, i, lc.clone(), replicas, None)
                 .map(Arc::new)
         })
         .into_iter()
@@ -330,6 +335,8 @@ struct TopicSpec {
     replication_factor: i32,
     /// `replicas.<index>` as stored.
     replicas: BTreeMap<i32, Vec<i32>>,
+    /// `leader.epoch.<index>` as stored: the epoch of the last leader move.
+    epochs: BTreeMap<i32, i32>,
     overrides: BTreeMap<String, String>,
 }
 
@@ -355,6 +362,15 @@ fn read_spec(path: &Path) -> Result<TopicSpec, TopicError> {
             .get("replication.factor")
             .and_then(|s| s.parse().ok())
             .unwrap_or(1);
+        let epochs: BTreeMap<i32, i32> = props
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.strip_prefix("leader.epoch.")?.parse().ok()?,
+                    v.trim().parse().ok()?,
+                ))
+            })
+            .collect();
         let replicas: BTreeMap<i32, Vec<i32>> = props
             .iter()
             .filter_map(|(k, v)| {
@@ -377,6 +393,7 @@ fn read_spec(path: &Path) -> Result<TopicSpec, TopicError> {
             count,
             replication_factor,
             replicas,
+            epochs,
             overrides,
         })
     }
@@ -425,12 +442,29 @@ impl TopicRegistry {
         index: i32,
         lc: LogConfig,
         replicas: Vec<i32>,
+        reopened_at: Option<i32>,
     ) -> Result<Partition, TopicError> {
         let dir = self.log_dir.path().join(format!("{topic}-{index}"));
         let log = PartitionLog::open_in(&self.log_dir, &dir, lc, self.recover)?;
-        // Epochs never go back: a restart leads at the newest epoch the log has seen.
-        let epoch = log.latest_epoch().unwrap_or(0).max(0);
-        let leader = replicas.first().copied().unwrap_or(self.config.node_id);
+        // Epochs never go back. A partition opened at start is led again, by its preferred
+        // replica, so at the epoch after the newest its log has seen or a leader move recorded
+        // (as Kafka's controller bumps it when a restarted broker leads again).
+        let seen = log.latest_epoch().unwrap_or(0).max(0);
+        let epoch = match reopened_at {
+            Some(stored) => seen.max(stored).saturating_add(1),
+            None => seen,
+        };
+        // The first replica on a live broker leads; none (all down): no leader.
+        let live = self.brokers();
+        let leader = replicas
+            .iter()
+            .copied()
+            .find(|b| live.contains(b))
+            .unwrap_or(if live.is_empty() {
+                self.config.node_id
+            } else {
+                -1
+            });
         Ok(Partition {
             topic: topic.to_string(),
             index,
@@ -501,13 +535,9 @@ impl TopicRegistry {
             return Err(TopicError::InvalidPartitions(partitions));
         }
         let brokers = self.brokers().len();
-        if replication_factor != -1
-            && (replication_factor < 1 || replication_factor as usize > brokers)
-        {
-            return Err(TopicError::InvalidReplicationFactor {
-                asked: replication_factor,
-                brokers,
-            });
+        let rf = self.resolve_replication_factor(replication_factor);
+        if rf < 1 || rf as usize > brokers {
+            return Err(TopicError::InvalidReplicationFactor { asked: rf, brokers });
         }
         for (k, v) in configs {
             validate_config(k, v)?;
@@ -516,6 +546,15 @@ impl TopicRegistry {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
         Ok(count)
+    }
+
+    /// A replication factor as asked, `default.replication.factor` for -1.
+    pub fn resolve_replication_factor(&self, asked: i32) -> i32 {
+        if asked == -1 {
+            self.config.default_replication_factor
+        } else {
+            asked
+        }
     }
 
     /// Creates a topic (`partitions == -1` means the broker default).
@@ -574,16 +613,23 @@ impl TopicRegistry {
         assignment: Option<&[Vec<i32>]>,
     ) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin_lock();
-        let count = self.validate_create(name, partitions, replication_factor, &configs)?;
+        // An explicit assignment was checked against the brokers that exist (some may be
+        // down); a factor alone must fit the live ones.
+        let checked_factor = if assignment.is_some() {
+            -1
+        } else {
+            replication_factor
+        };
+        let count = self.validate_create(name, partitions, checked_factor, &configs)?;
         let id = Uuid::new_v4();
         let spec = TopicSpec {
             name: name.to_string(),
             id,
             internal,
             count,
-            // -1: default.replication.factor, which is 1 (Kafka's default).
-            replication_factor: replication_factor.max(1),
+            replication_factor: self.resolve_replication_factor(replication_factor),
             replicas: BTreeMap::new(),
+            epochs: BTreeMap::new(),
             overrides: configs,
         };
         let topic = self.build_topic(spec, assignment)?;
@@ -615,6 +661,12 @@ impl TopicRegistry {
         for part in topic.partitions() {
             let ids: Vec<String> = part.replicas().iter().map(i32::to_string).collect();
             p.insert(format!("replicas.{}", part.index), ids.join(","));
+            if part.leader_epoch() > 0 {
+                p.insert(
+                    format!("leader.epoch.{}", part.index),
+                    part.leader_epoch().to_string(),
+                );
+            }
         }
         for (k, v) in topic.overrides() {
             p.insert(format!("config.{k}"), v);
@@ -624,6 +676,17 @@ impl TopicRegistry {
             &p,
         )?;
         Ok(())
+    }
+
+    /// Writes a topic's replica sets and leader epochs after a leadership change (the
+    /// metadata file is the one place they are kept).
+    pub fn save_leadership(&self, name: &str) -> Result<(), TopicError> {
+        let _admin = self.admin_lock();
+        match self.get(name) {
+            Some(t) => self.persist(&t),
+            // Deleted meanwhile: nothing to keep.
+            None => Ok(()),
+        }
     }
 
     /// Deletes a topic and its data. Internal topics cannot be deleted.

@@ -297,6 +297,21 @@ async fn api_versions(p: &mut Pair) {
     }
 }
 
+/// `t` with explicit replica assignments: (partition index, brokers).
+fn assigned(t: CreatableTopic, assignments: &[(i32, &[i32])]) -> CreatableTopic {
+    use kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+    t.with_assignments(
+        assignments
+            .iter()
+            .map(|(i, b)| {
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(*i)
+                    .with_broker_ids(b.iter().map(|&id| BrokerId(id)).collect())
+            })
+            .collect(),
+    )
+}
+
 async fn topics(p: &mut Pair) {
     let valid = create_topics(
         vec![create("diff-topic", 2, 1, &[("retention.ms", "3600000")])],
@@ -328,6 +343,29 @@ async fn topics(p: &mut Pair) {
         ),
         ("bad_name", create("bad name!", 1, 1, &[])),
         ("defaults", create("diff-defaults", -1, -1, &[])),
+        (
+            "assignment",
+            assigned(create("diff-asg", -1, -1, &[]), &[(0, &[1])]),
+        ),
+        (
+            "assignment_with_count",
+            assigned(create("diff-asg-count", 1, -1, &[]), &[(0, &[1])]),
+        ),
+        (
+            "assignment_with_factor",
+            assigned(create("diff-asg-factor", -1, 1, &[]), &[(0, &[1])]),
+        ),
+        (
+            "assignment_gap",
+            assigned(create("diff-asg-gap", -1, -1, &[]), &[(0, &[1]), (2, &[1])]),
+        ),
+        (
+            "assignment_twice",
+            assigned(
+                create("diff-asg-twice", -1, -1, &[]),
+                &[(0, &[1]), (0, &[1])],
+            ),
+        ),
     ] {
         p.compare(
             &format!("create_topics/{what}"),
