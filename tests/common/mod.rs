@@ -117,12 +117,18 @@ impl TestBroker {
 
     /// Clean stop, then start again on the same port and data directory.
     pub async fn restart(&mut self) {
-        self.stop().await;
         let listen = self.addr.to_string();
+        self.restart_on(&listen).await;
+    }
+
+    /// Clean stop, then start again on the same data directory, listening on `listen`
+    /// (`127.0.0.1:0` for any free ports: several virtual brokers need consecutive ones).
+    pub async fn restart_on(&mut self, listen: &str) {
+        self.stop().await;
         let running = self
             .rt()
             .spawn(gregor::node::start_with_fs(
-                config_for(self.dir.path(), &self.props, &listen),
+                config_for(self.dir.path(), &self.props, listen),
                 self.fs.clone(),
             ))
             .await
