@@ -200,6 +200,27 @@ async fn assert_unanswered(c: &mut RawClient, req: &RequestKind) {
     );
 }
 
+/// The rule id in `gregor ctl fault add`'s answer (`rule 3: ...`).
+fn rule_id(ctl_out: &str) -> String {
+    ctl_out
+        .split(':')
+        .next()
+        .unwrap()
+        .trim_start_matches("rule ")
+        .to_string()
+}
+
+/// Sends ApiVersions v0 without reading the answer.
+async fn send_api_versions(c: &mut RawClient, correlation_id: i32) {
+    c.send_raw(&common::encode_request(
+        &RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::ApiVersions,
+        0,
+        correlation_id,
+    ))
+    .await;
+}
+
 /// `POST /admin/faults` with a rule given as JSON; returns its id.
 fn add(admin: &str, rule: serde_json::Value) -> u64 {
     admin_ok(admin, "POST", "/admin/faults", Some(rule))["id"]
@@ -362,20 +383,9 @@ async fn every_action_and_matcher_does_what_it_says() {
         &admin,
         &["fault", "add", "api_versions", "--broker", "2", "--hang"],
     );
-    let hang_id = hang
-        .split(':')
-        .next()
-        .unwrap()
-        .trim_start_matches("rule ")
-        .to_string();
+    let hang_id = rule_id(&hang);
     let mut c2 = RawClient::connect(addrs[1]).await;
-    c2.send_raw(&common::encode_request(
-        &RequestKind::ApiVersions(ApiVersionsRequest::default()),
-        ApiKey::ApiVersions,
-        0,
-        7,
-    ))
-    .await;
+    send_api_versions(&mut c2, 7).await;
     ctl_ok(&admin, &["fault", "wait", &hang_id]);
     ctl_ok(&admin, &["broker", "down", "2"]);
     assert!(
@@ -388,20 +398,9 @@ async fn every_action_and_matcher_does_what_it_says() {
         &admin,
         &["fault", "add", "api_versions", "--hang", "--always"],
     );
-    let hang_id = hang
-        .split(':')
-        .next()
-        .unwrap()
-        .trim_start_matches("rule ")
-        .to_string();
+    let hang_id = rule_id(&hang);
     let mut c3 = RawClient::connect(addrs[0]).await;
-    c3.send_raw(&common::encode_request(
-        &RequestKind::ApiVersions(ApiVersionsRequest::default()),
-        ApiKey::ApiVersions,
-        0,
-        8,
-    ))
-    .await;
+    send_api_versions(&mut c3, 8).await;
     ctl_ok(&admin, &["fault", "wait", &hang_id]);
     ctl_ok(&admin, &["fault", "remove", &hang_id]);
     assert!(

@@ -430,12 +430,61 @@ pub fn error_response(body: &RequestKind, version: i16, e: ResponseError) -> Opt
     })
 }
 
-/// The topics and partitions a request names, for fault matchers and the request log
-/// (`None`: a whole topic), at most `limit` of them. Topic ids are resolved with `name_of`.
+/// Collects what a request names, up to a limit: each partition, or each topic once.
+struct Named {
+    out: Vec<(String, Option<i32>)>,
+    limit: usize,
+    per_topic: bool,
+}
+
+impl Named {
+    fn full(&self) -> bool {
+        self.out.len() >= self.limit
+    }
+
+    /// Topic `name` and the partitions of it the request names.
+    fn topic(&mut self, name: String, partitions: impl Iterator<Item = i32>) {
+        if self.full() {
+            return;
+        }
+        if self.per_topic {
+            self.out.push((name, None));
+            return;
+        }
+        let room = self.limit - self.out.len();
+        self.out
+            .extend(partitions.take(room).map(|p| (name.clone(), Some(p))));
+    }
+}
+
+/// The topics and partitions a request names, for fault matchers (`None`: a whole topic),
+/// at most `limit` of them. Topic ids are resolved with `name_of`.
 pub fn request_partitions(
     body: &RequestKind,
     name_of: impl Fn(uuid::Uuid) -> Option<String>,
     limit: usize,
+) -> Vec<(String, Option<i32>)> {
+    collect(body, name_of, limit, false)
+}
+
+/// The topics a request names, once per topic entry, at most `limit` of them (for the
+/// request log: no per-partition work).
+pub fn request_topics(
+    body: &RequestKind,
+    name_of: impl Fn(uuid::Uuid) -> Option<String>,
+    limit: usize,
+) -> Vec<String> {
+    collect(body, name_of, limit, true)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
+
+fn collect(
+    body: &RequestKind,
+    name_of: impl Fn(uuid::Uuid) -> Option<String>,
+    limit: usize,
+    per_topic: bool,
 ) -> Vec<(String, Option<i32>)> {
     use RequestKind as Rq;
     let named = |name: &str, id: uuid::Uuid| -> String {
@@ -445,70 +494,70 @@ pub fn request_partitions(
             name.to_string()
         }
     };
-    let mut out: Vec<(String, Option<i32>)> = Vec::new();
+    let mut n = Named {
+        out: Vec::new(),
+        limit,
+        per_topic,
+    };
+    // A whole topic (Metadata, CreateTopics, ...): per topic either way.
+    let whole = |n: &mut Named, name: String| {
+        if !n.full() {
+            n.out.push((name, None));
+        }
+    };
     match body {
         Rq::Produce(r) => {
-            for t in &r.topic_data {
-                if out.len() >= limit {
+            for t in r.topic_data.iter() {
+                if n.full() {
                     break;
                 }
-                let n = named(&t.name, t.topic_id);
-                out.extend(
-                    t.partition_data
-                        .iter()
-                        .take(limit.saturating_sub(out.len()))
-                        .map(|p| (n.clone(), Some(p.index))),
+                n.topic(
+                    named(&t.name, t.topic_id),
+                    t.partition_data.iter().map(|p| p.index),
                 );
             }
         }
         Rq::Fetch(r) => {
-            for t in &r.topics {
-                if out.len() >= limit {
+            for t in r.topics.iter() {
+                if n.full() {
                     break;
                 }
-                let n = named(&t.topic, t.topic_id);
-                out.extend(
-                    t.partitions
-                        .iter()
-                        .take(limit.saturating_sub(out.len()))
-                        .map(|p| (n.clone(), Some(p.partition))),
+                n.topic(
+                    named(&t.topic, t.topic_id),
+                    t.partitions.iter().map(|p| p.partition),
                 );
             }
         }
         Rq::ListOffsets(r) => {
-            for t in &r.topics {
-                if out.len() >= limit {
+            for t in r.topics.iter() {
+                if n.full() {
                     break;
                 }
-                out.extend(
-                    t.partitions
-                        .iter()
-                        .map(|p| (t.name.to_string(), Some(p.partition_index))),
+                n.topic(
+                    t.name.to_string(),
+                    t.partitions.iter().map(|p| p.partition_index),
                 );
             }
         }
         Rq::OffsetCommit(r) => {
-            for t in &r.topics {
-                if out.len() >= limit {
+            for t in r.topics.iter() {
+                if n.full() {
                     break;
                 }
-                let n = named(&t.name, t.topic_id);
-                out.extend(
-                    t.partitions
-                        .iter()
-                        .map(|p| (n.clone(), Some(p.partition_index))),
+                n.topic(
+                    named(&t.name, t.topic_id),
+                    t.partitions.iter().map(|p| p.partition_index),
                 );
             }
         }
         Rq::TxnOffsetCommit(r) => {
-            for t in &r.topics {
-                if out.len() >= limit {
+            for t in r.topics.iter() {
+                if n.full() {
                     break;
                 }
-                out.extend(
-                    t.partitions
-                        .iter()
-                        .map(|p| (t.name.to_string(), Some(p.partition_index))),
+                n.topic(
+                    t.name.to_string(),
+                    t.partitions.iter().map(|p| p.partition_index),
                 );
             }
         }
@@ -518,85 +567,83 @@ pub fn request_partitions(
                 .iter()
                 .chain(r.transactions.iter().flat_map(|t| t.topics.iter()));
             for t in topics {
-                if out.len() >= limit {
+                if n.full() {
                     break;
                 }
-                out.extend(
-                    t.partitions
-                        .iter()
-                        .take(limit.saturating_sub(out.len()))
-                        .map(|&p| (t.name.to_string(), Some(p))),
-                );
+                n.topic(t.name.to_string(), t.partitions.iter().copied());
             }
         }
         Rq::OffsetForLeaderEpoch(r) => {
-            for t in &r.topics {
-                if out.len() >= limit {
+            for t in r.topics.iter() {
+                if n.full() {
                     break;
                 }
-                out.extend(
-                    t.partitions
-                        .iter()
-                        .map(|p| (t.topic.to_string(), Some(p.partition))),
+                n.topic(
+                    t.topic.to_string(),
+                    t.partitions.iter().map(|p| p.partition),
                 );
             }
         }
         Rq::DeleteRecords(r) => {
-            for t in &r.topics {
-                if out.len() >= limit {
+            for t in r.topics.iter() {
+                if n.full() {
                     break;
                 }
-                out.extend(
-                    t.partitions
-                        .iter()
-                        .map(|p| (t.name.to_string(), Some(p.partition_index))),
+                n.topic(
+                    t.name.to_string(),
+                    t.partitions.iter().map(|p| p.partition_index),
                 );
             }
         }
         Rq::Metadata(r) => {
-            for t in r.topics.iter().flatten().take(limit) {
-                if out.len() >= limit {
+            for t in r.topics.iter().flatten() {
+                if n.full() {
                     break;
                 }
-                let n = match &t.name {
-                    Some(n) => n.to_string(),
+                let name = match &t.name {
+                    Some(name) => name.to_string(),
                     None => name_of(t.topic_id).unwrap_or_default(),
                 };
-                out.push((n, None));
+                whole(&mut n, name);
             }
         }
-        Rq::CreateTopics(r) => out.extend(
-            r.topics
-                .iter()
-                .take(limit.saturating_sub(out.len()))
-                .map(|t| (t.name.to_string(), None)),
-        ),
-        Rq::DeleteTopics(r) => {
-            out.extend(
-                r.topic_names
-                    .iter()
-                    .take(limit.saturating_sub(out.len()))
-                    .map(|t| (t.to_string(), None)),
-            );
-            out.extend(
-                r.topics
-                    .iter()
-                    .take(limit.saturating_sub(out.len()))
-                    .map(|t| {
-                        let n = t.name.as_ref().map(|n| n.to_string());
-                        (n.or_else(|| name_of(t.topic_id)).unwrap_or_default(), None)
-                    }),
-            );
+        Rq::CreateTopics(r) => {
+            for t in r.topics.iter() {
+                if n.full() {
+                    break;
+                }
+                whole(&mut n, t.name.to_string());
+            }
         }
-        Rq::CreatePartitions(r) => out.extend(
-            r.topics
-                .iter()
-                .take(limit.saturating_sub(out.len()))
-                .map(|t| (t.name.to_string(), None)),
-        ),
+        Rq::DeleteTopics(r) => {
+            for t in r.topic_names.iter() {
+                if n.full() {
+                    break;
+                }
+                whole(&mut n, t.to_string());
+            }
+            for t in r.topics.iter() {
+                if n.full() {
+                    break;
+                }
+                let name = t.name.as_ref().map(|name| name.to_string());
+                whole(
+                    &mut n,
+                    name.or_else(|| name_of(t.topic_id)).unwrap_or_default(),
+                );
+            }
+        }
+        Rq::CreatePartitions(r) => {
+            for t in r.topics.iter() {
+                if n.full() {
+                    break;
+                }
+                whole(&mut n, t.name.to_string());
+            }
+        }
         _ => {}
     }
-    out
+    n.out
 }
 
 #[cfg(test)]
@@ -784,6 +831,12 @@ mod tests {
                     .collect(),
             ),
         );
+        assert_eq!(
+            request_topics(&produce, |_| None, 17),
+            ["p0", "p1", "p2"],
+            "each topic once, no per-partition entries"
+        );
+        assert_eq!(request_topics(&req, |_| None, 17).len(), 17);
         let got = request_partitions(&produce, |_| None, 3);
         assert_eq!(
             got,

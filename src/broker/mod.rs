@@ -283,22 +283,26 @@ impl Node {
         };
         let faults = &self.cluster.faults;
         let log = &self.cluster.requests;
-        // Every partition for a rule that matches topics; for the log alone, the first few.
-        let limit = if faults.any_topic_rule() {
-            usize::MAX
-        } else if log.enabled() {
-            LOGGED_PARTITIONS
-        } else {
-            0
-        };
-        let partitions = if limit > 0 {
-            fault_response::request_partitions(
-                &req.body,
-                |id| self.cluster.topics.get_by_id(id).map(|t| t.name.clone()),
-                limit,
-            )
+        let name_of = |id| self.cluster.topics.get_by_id(id).map(|t| t.name.clone());
+        // Every partition, but only while a rule matches topics or partitions.
+        let topic_rules = faults.any_topic_rule();
+        let partitions = if topic_rules {
+            fault_response::request_partitions(&req.body, name_of, usize::MAX)
         } else {
             Vec::new()
+        };
+        // For the log, each topic once, at most LOGGED_TOPICS (then `...`), so an entry stays
+        // small whatever the request names; no per-partition work when no rule needs it.
+        let logged_topics = if !log.enabled() {
+            Vec::new()
+        } else if topic_rules {
+            distinct_topics(partitions.iter().map(|(t, _)| t.clone()))
+        } else {
+            distinct_topics(fault_response::request_topics(
+                &req.body,
+                name_of,
+                LOGGED_TOPICS + 1,
+            ))
         };
         let fired = if faults.any_live() {
             faults.before(&RequestFacts {
@@ -312,18 +316,6 @@ impl Node {
             if !log.enabled() {
                 return;
             }
-            // At most LOGGED_TOPICS distinct names, so an entry stays small whatever the
-            // request names.
-            let mut topics: Vec<String> = Vec::new();
-            for (t, _) in &partitions {
-                if topics.len() == LOGGED_TOPICS {
-                    topics.push("...".to_string());
-                    break;
-                }
-                if !topics.contains(t) {
-                    topics.push(t.clone());
-                }
-            }
             log.push(RequestEntry {
                 seq: 0,
                 at_ms: self.cluster.clock.now_ms(),
@@ -333,7 +325,7 @@ impl Node {
                 correlation_id: prefix.correlation_id,
                 client_id: ctx.client_id.clone(),
                 peer: ctx.peer.clone(),
-                topics,
+                topics: logged_topics.clone(),
                 duration_us: started.elapsed().as_micros() as u64,
                 fault: fired.map(|(id, _)| id).or_else(|| {
                     Some(
@@ -604,8 +596,21 @@ fn off_reactor<T>(f: impl FnOnce() -> T) -> T {
 /// Topics named in one request log entry (then `...`).
 const LOGGED_TOPICS: usize = 16;
 
-/// Partitions looked at for the request log when no fault rule needs them all.
-const LOGGED_PARTITIONS: usize = 256;
+/// The first LOGGED_TOPICS distinct names of `names`, then `...` if there were more.
+fn distinct_topics(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut topics: Vec<String> = Vec::new();
+    for t in names {
+        if topics.contains(&t) {
+            continue;
+        }
+        if topics.len() == LOGGED_TOPICS {
+            topics.push("...".to_string());
+            break;
+        }
+        topics.push(t);
+    }
+    topics
+}
 
 /// `StrBytes` from an owned string.
 pub(crate) fn sb(s: impl Into<String>) -> StrBytes {

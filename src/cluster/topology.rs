@@ -88,11 +88,25 @@ impl Cluster {
         self.topology.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn check_broker(&self, id: i32) -> Result<(), TopologyError> {
+    /// `id` is one of the brokers, up or down.
+    fn check_known(&self, id: i32) -> Result<(), TopologyError> {
         let all: Vec<i32> = self.all_nodes().iter().map(|(n, _)| n.id).collect();
-        if !all.contains(&id) {
-            return Err(TopologyError::UnknownBroker(id, all));
+        if all.contains(&id) {
+            Ok(())
+        } else {
+            Err(TopologyError::UnknownBroker(id, all))
         }
+    }
+
+    /// [`Self::set_leader`], then the change on disk.
+    fn lead_and_save(&self, p: &Partition, to: i32) -> LeaderChange {
+        let change = self.set_leader(p, to);
+        self.save(std::slice::from_ref(&change));
+        change
+    }
+
+    fn check_broker(&self, id: i32) -> Result<(), TopologyError> {
+        self.check_known(id)?;
         if self.is_down(id) {
             return Err(TopologyError::BrokerDown(id));
         }
@@ -120,9 +134,7 @@ impl Cluster {
         let _one = self.topology_lock();
         self.check_broker(to)?;
         let p = self.partition_of(topic, partition)?;
-        let change = self.set_leader(&p, to);
-        self.save(std::slice::from_ref(&change));
-        Ok(change)
+        Ok(self.lead_and_save(&p, to))
     }
 
     /// Moves `p`'s leadership to `to` (which is up), bumping the epoch, and moves its
@@ -240,13 +252,7 @@ impl Cluster {
         group_id: &str,
         to: i32,
     ) -> Result<LeaderChange, TopologyError> {
-        let _one = self.topology_lock();
-        self.check_broker(to)?;
-        let shard = self.groups.shard_of(group_id);
-        let p = self.internal_partition(OFFSETS_TOPIC, shard)?;
-        let change = self.set_leader(&p, to);
-        self.save(std::slice::from_ref(&change));
-        Ok(change)
+        self.move_coordinator(OFFSETS_TOPIC, self.groups.shard_of(group_id), to)
     }
 
     /// Makes the node coordinating `transactional_id` be `to`.
@@ -255,13 +261,24 @@ impl Cluster {
         transactional_id: &str,
         to: i32,
     ) -> Result<LeaderChange, TopologyError> {
+        self.move_coordinator(
+            TRANSACTION_STATE_TOPIC,
+            self.txns.shard_of(transactional_id),
+            to,
+        )
+    }
+
+    /// Moves the leader of `shard` of internal topic `name` (creating it if needed) to `to`.
+    fn move_coordinator(
+        &self,
+        name: &str,
+        shard: i32,
+        to: i32,
+    ) -> Result<LeaderChange, TopologyError> {
         let _one = self.topology_lock();
         self.check_broker(to)?;
-        let shard = self.txns.shard_of(transactional_id);
-        let p = self.internal_partition(TRANSACTION_STATE_TOPIC, shard)?;
-        let change = self.set_leader(&p, to);
-        self.save(std::slice::from_ref(&change));
-        Ok(change)
+        let p = self.internal_partition(name, shard)?;
+        Ok(self.lead_and_save(&p, to))
     }
 
     /// An internal topic's partition, creating the topic as its coordinator would.
@@ -286,9 +303,7 @@ impl Cluster {
         if self.is_down(preferred) {
             return Ok(Election::PreferredUnavailable);
         }
-        let change = self.set_leader(&p, preferred);
-        self.save(std::slice::from_ref(&change));
-        Ok(Election::Elected(change))
+        Ok(Election::Elected(self.lead_and_save(&p, preferred)))
     }
 
     /// A reassignment, complete at once (the data is kept once): `replicas` becomes the
@@ -302,20 +317,13 @@ impl Cluster {
         let _one = self.topology_lock();
         let p = self.partition_of(topic, partition)?;
         for &b in &replicas {
-            let all: Vec<i32> = self.all_nodes().iter().map(|(n, _)| n.id).collect();
-            if !all.contains(&b) {
-                return Err(TopologyError::UnknownBroker(b, all));
-            }
+            self.check_known(b)?;
         }
         p.set_replicas(replicas.clone());
         let leader = p.leader();
         if !replicas.contains(&leader) {
             match replicas.iter().find(|&&b| !self.is_down(b)) {
-                Some(&to) => {
-                    let change = self.set_leader(&p, to);
-                    self.save(std::slice::from_ref(&change));
-                    return Ok(change);
-                }
+                Some(&to) => return Ok(self.lead_and_save(&p, to)),
                 None => {
                     // Every target broker is down: no leader until one is up.
                     p.move_leader(-1);
@@ -392,10 +400,7 @@ impl Cluster {
     /// replicas include it are led by it again.
     pub fn broker_up(&self, id: i32) -> Result<Vec<LeaderChange>, TopologyError> {
         let _one = self.topology_lock();
-        let all: Vec<i32> = self.all_nodes().iter().map(|(n, _)| n.id).collect();
-        if !all.contains(&id) {
-            return Err(TopologyError::UnknownBroker(id, all));
-        }
+        self.check_known(id)?;
         self.set_down(id, false);
         self.topics.set_brokers(self.live_ids());
         let mut out = Vec::new();
