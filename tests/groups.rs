@@ -174,6 +174,17 @@ fn wait_stable(members: &[&Member], partitions: i32, idle: usize, limit: Duratio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_members_three_partitions_one_idle_then_leave_moves_partitions() {
+    four_members_one_idle_then_leave(&[]).await;
+}
+
+/// The same story under KIP-848 (`group.protocol=consumer`): the broker assigns, with no
+/// client-side assignor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_four_members_three_partitions_one_idle_then_leave() {
+    four_members_one_idle_then_leave(&[("group.protocol", "consumer")]).await;
+}
+
+async fn four_members_one_idle_then_leave(extra: &'static [(&'static str, &'static str)]) {
     let b = TestBroker::start(&[]).await;
     let bs = b.bootstrap();
     create_topic(&bs, "split", 3).await;
@@ -181,11 +192,11 @@ async fn four_members_three_partitions_one_idle_then_leave_moves_partitions() {
     let bs2 = bs.clone();
     tokio::task::spawn_blocking(move || {
         let members: Vec<Member> = (0..4)
-            .map(|i| Member::start(&bs2, "g-split", "split", &format!("m{i}"), &[]))
+            .map(|i| Member::start(&bs2, "g-split", "split", &format!("m{i}"), extra))
             .collect();
         let refs: Vec<&Member> = members.iter().collect();
         let took = wait_stable(&refs, 3, 1, Duration::from_secs(30));
-        eprintln!("4 members stable after {took:?} (default client settings)");
+        eprintln!("4 members stable after {took:?} ({extra:?})");
         // Every record consumed by exactly one member.
         let deadline = Instant::now() + Duration::from_secs(30);
         while members.iter().map(|m| m.values().len()).sum::<usize>() < 300 {
@@ -206,7 +217,7 @@ async fn four_members_three_partitions_one_idle_then_leave_moves_partitions() {
         drop(gone.stop());
         let refs: Vec<&Member> = members.iter().collect();
         let took = wait_stable(&refs, 3, 0, Duration::from_secs(30));
-        eprintln!("rebalanced after a LeaveGroup in {took:?}");
+        eprintln!("rebalanced after a leave in {took:?} ({extra:?})");
     })
     .await
     .unwrap();
@@ -721,4 +732,61 @@ async fn raw_members_rebalance_commit_and_leave_in_groups_on_different_shards() 
     assert!([&g1, &g2]
         .iter()
         .all(|g| listed.iter().any(|l| &l.group_id == *g)));
+}
+
+/// librdkafka's 0081 story: static members (`group.instance.id`) close without a LeaveGroup;
+/// Kafka still expires them after `session.timeout.ms`, so the group empties and DeleteGroups
+/// succeeds. (Gregor used to keep them, answering NON_EMPTY_GROUP.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_members_expire_after_their_session_and_the_group_can_be_deleted() {
+    let b = TestBroker::start(&[]).await;
+    let bs = b.bootstrap();
+    create_topic(&bs, "static-exp", 2).await;
+    let bs2 = bs.clone();
+    tokio::task::spawn_blocking(move || {
+        let members: Vec<Member> = (0..2)
+            .map(|i| {
+                Member::start(
+                    &bs2,
+                    "g-static-exp",
+                    "static-exp",
+                    &format!("s{i}"),
+                    &[
+                        ("group.instance.id", &format!("inst-{i}")),
+                        ("session.timeout.ms", "6000"),
+                    ],
+                )
+            })
+            .collect();
+        let refs: Vec<&Member> = members.iter().collect();
+        wait_stable(&refs, 2, 0, Duration::from_secs(60));
+        for m in members {
+            drop(m.stop());
+        }
+    })
+    .await
+    .unwrap();
+    let a: AdminClient<DefaultClientContext> = cfg(&bs).create().unwrap();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let start = Instant::now();
+    loop {
+        let r = a.delete_groups(&["g-static-exp"], &opts).await.unwrap();
+        match &r[0] {
+            Ok(_) => break,
+            Err((_, code)) => {
+                assert_eq!(*code, rdkafka::types::RDKafkaErrorCode::NonEmptyGroup);
+                // The members' sessions are 6 s; the rebalance timeout (max.poll.interval.ms)
+                // is 300 s. Well before that, the group must have emptied.
+                assert!(
+                    start.elapsed() < Duration::from_secs(120),
+                    "static members never expired"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "static group deletable {:?} after its members closed",
+        start.elapsed()
+    );
 }

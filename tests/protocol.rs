@@ -189,6 +189,12 @@ async fn every_advertised_api_and_version_is_answered() {
                 ApiKey::TxnOffsetCommit => {
                     RequestKind::TxnOffsetCommit(TxnOffsetCommitRequest::default())
                 }
+                ApiKey::ConsumerGroupHeartbeat => {
+                    RequestKind::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest::default())
+                }
+                ApiKey::ConsumerGroupDescribe => {
+                    RequestKind::ConsumerGroupDescribe(ConsumerGroupDescribeRequest::default())
+                }
                 other => panic!("add a default request for {other:?} to this test"),
             };
             // `call` asserts the correlation id and that the body decodes at this version.

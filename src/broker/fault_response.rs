@@ -39,6 +39,8 @@ pub fn supports(api: ApiKey) -> bool {
             | A::OffsetForLeaderEpoch
             | A::DeleteRecords
             | A::DescribeCluster
+            | A::ConsumerGroupHeartbeat
+            | A::ConsumerGroupDescribe
     )
 }
 
@@ -240,6 +242,24 @@ pub fn error_response(body: &RequestKind, version: i16, e: ResponseError) -> Opt
                 .with_member_id(r.member_id.clone()),
         ),
         Rq::Heartbeat(_) => Rs::Heartbeat(HeartbeatResponse::default().with_error_code(code)),
+        Rq::ConsumerGroupHeartbeat(_) => Rs::ConsumerGroupHeartbeat(
+            ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(code)
+                .with_error_message(message()),
+        ),
+        Rq::ConsumerGroupDescribe(r) => Rs::ConsumerGroupDescribe(
+            ConsumerGroupDescribeResponse::default().with_groups(
+                r.group_ids
+                    .iter()
+                    .map(|g| {
+                        consumer_group_describe_response::DescribedGroup::default()
+                            .with_group_id(g.clone())
+                            .with_error_code(code)
+                            .with_error_message(message())
+                    })
+                    .collect(),
+            ),
+        ),
         Rq::LeaveGroup(_) => Rs::LeaveGroup(LeaveGroupResponse::default().with_error_code(code)),
         Rq::SyncGroup(_) => Rs::SyncGroup(SyncGroupResponse::default().with_error_code(code)),
         Rq::DescribeGroups(r) => Rs::DescribeGroups(
@@ -805,6 +825,10 @@ mod tests {
             ApiKey::EndTxn => Rq::EndTxn(Default::default()),
             ApiKey::OffsetDelete => Rq::OffsetDelete(Default::default()),
             ApiKey::DescribeCluster => Rq::DescribeCluster(Default::default()),
+            ApiKey::ConsumerGroupHeartbeat => Rq::ConsumerGroupHeartbeat(Default::default()),
+            ApiKey::ConsumerGroupDescribe => Rq::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))]),
+            ),
             other => panic!("no sample request for {other:?}"),
         }
     }

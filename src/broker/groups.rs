@@ -312,6 +312,7 @@ pub async fn offset_commit(
         }),
     );
     let commit = group::OffsetCommitRequest {
+        api_version: version,
         group_id: req.group_id.to_string(),
         generation_id: req.generation_id_or_member_epoch,
         member_id: req.member_id.to_string(),
@@ -356,9 +357,21 @@ async fn fetch_group(
     group: &str,
     wanted: Option<Vec<(String, i32)>>,
     require_stable: bool,
+    member: Option<(String, i32)>,
 ) -> (Vec<FetchedOffset>, i16) {
     if !super::owns_group(node, group) {
         return (Vec::new(), ResponseError::NotCoordinator.code());
+    }
+    if let Some((member_id, epoch)) = member {
+        // v9: a consumer-group member fetches at its current epoch.
+        let checked = node
+            .cluster
+            .groups
+            .check_offset_fetch_member(group, member_id, epoch)
+            .await;
+        if let Err(e) = checked {
+            return (Vec::new(), e.code().code());
+        }
     }
     match node
         .cluster
@@ -402,7 +415,16 @@ pub async fn offset_fetch(
             let wanted = g
                 .topics
                 .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
-            let (offsets, error) = fetch_group(node, &g.group_id, wanted, require_stable).await;
+            let member = (version >= 9).then(|| {
+                let id = g
+                    .member_id
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default();
+                (id, g.member_epoch)
+            });
+            let (offsets, error) =
+                fetch_group(node, &g.group_id, wanted, require_stable, member).await;
             let topics = group_topics(offsets)
                 .into_iter()
                 .map(|(t, ps)| {
@@ -434,7 +456,7 @@ pub async fn offset_fetch(
     let wanted = req
         .topics
         .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
-    let (offsets, error) = fetch_group(node, &req.group_id, wanted, require_stable).await;
+    let (offsets, error) = fetch_group(node, &req.group_id, wanted, require_stable, None).await;
     let topics = group_topics(offsets)
         .into_iter()
         .map(|(t, ps)| {
@@ -512,9 +534,6 @@ pub async fn list_groups(node: &Node, req: ListGroupsRequest, version: i16) -> L
     } else {
         Vec::new()
     };
-    if !types.is_empty() && !types.iter().any(|t| t == "classic") {
-        return ListGroupsResponse::default();
-    }
     let groups = node
         .cluster
         .groups
@@ -523,6 +542,7 @@ pub async fn list_groups(node: &Node, req: ListGroupsRequest, version: i16) -> L
         .into_iter()
         // Each broker lists the groups it coordinates; admin clients ask every broker.
         .filter(|g| super::owns_group(node, &g.group_id))
+        .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
         .map(|g| {
             let mut l = ListedGroup::default()
                 .with_group_id(GroupId(sb(g.group_id)))
@@ -531,7 +551,7 @@ pub async fn list_groups(node: &Node, req: ListGroupsRequest, version: i16) -> L
                 l = l.with_group_state(sb(g.state));
             }
             if version >= 5 {
-                l = l.with_group_type(sb("classic"));
+                l = l.with_group_type(sb(g.group_type));
             }
             l
         })

@@ -9,6 +9,7 @@ mod admin;
 mod api_versions;
 mod cluster_admin;
 mod configs;
+mod consumer_groups;
 mod fault_response;
 mod fetch;
 mod groups;
@@ -180,6 +181,7 @@ fn coordinator_key(body: &RequestKind, version: i16) -> Option<(bool, &str)> {
         Rq::JoinGroup(r) => (false, &r.group_id),
         Rq::SyncGroup(r) => (false, &r.group_id),
         Rq::Heartbeat(r) => (false, &r.group_id),
+        Rq::ConsumerGroupHeartbeat(r) => (false, &r.group_id),
         Rq::LeaveGroup(r) => (false, &r.group_id),
         Rq::OffsetCommit(r) => (false, &r.group_id),
         Rq::OffsetFetch(r) if version < 8 => (false, &r.group_id),
@@ -575,6 +577,12 @@ impl Node {
                 Rs::DescribeGroups(groups::describe_groups(self, r, version).await)
             }
             Rq::DeleteGroups(r) => Rs::DeleteGroups(groups::delete_groups(self, r).await),
+            Rq::ConsumerGroupHeartbeat(r) => Rs::ConsumerGroupHeartbeat(
+                consumer_groups::consumer_group_heartbeat(self, r, version, ctx).await,
+            ),
+            Rq::ConsumerGroupDescribe(r) => Rs::ConsumerGroupDescribe(
+                consumer_groups::consumer_group_describe(self, r, version).await,
+            ),
             other => {
                 // Unreachable while the versions table and this match agree; a test checks that.
                 tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a request in the versions table");

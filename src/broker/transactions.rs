@@ -256,6 +256,7 @@ pub async fn txn_offset_commit(
                 producer_epoch: req.producer_epoch,
                 verification: guard.ok(),
                 commit: group::OffsetCommitRequest {
+                    api_version: version,
                     group_id: req.group_id.to_string(),
                     generation_id: if version >= 3 { req.generation_id } else { -1 },
                     member_id: if version >= 3 {

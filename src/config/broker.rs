@@ -57,6 +57,11 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     key("group.min.session.timeout.ms", &[], "6000", ConfigType::Int(0), "Smallest session timeout a member may ask for."),
     key("group.max.session.timeout.ms", &[], "1800000", ConfigType::Int(0), "Largest session timeout a member may ask for."),
     key("group.max.size", &[], "2147483647", ConfigType::Int(1), "Members per group."),
+    key("group.consumer.heartbeat.interval.ms", &[], "1000", ConfigType::Int(1), "KIP-848 groups: how often members heartbeat, which bounds how fast an assignment moves (Kafka: 5000)."),
+    key("group.consumer.session.timeout.ms", &[], "10000", ConfigType::Int(1), "KIP-848 groups: a member silent this long is removed (Kafka: 45000)."),
+    key("group.consumer.assignors", &[], "uniform,range", ConfigType::EnumList(&["uniform", "range"]), "KIP-848 server-side assignors; the first is the default."),
+    key("group.consumer.max.size", &[], "2147483647", ConfigType::Int(1), "Members per KIP-848 group."),
+    key("group.consumer.migration.policy", &[], "disabled", ConfigType::Enum(&["disabled"]), "Classic members cannot join consumer groups nor the reverse (Kafka 4's default, bidirectional, converts groups; not served)."),
     key("offsets.retention.minutes", &[], "10080", ConfigType::Int(1), "How long an empty group's offsets are kept."),
     key("offsets.retention.check.interval.ms", &[], "600000", ConfigType::Long(1), "How often expired offsets are removed."),
     key("offset.metadata.max.bytes", &[], "4096", ConfigType::Int(0), "Longest metadata string of a committed offset."),
@@ -129,6 +134,22 @@ pub(super) fn apply(c: &mut Config, def: &BrokerConfigDef, value: &str) -> Resul
         "group.min.session.timeout.ms" => c.group.min_session_timeout_ms = num(k, value)?,
         "group.max.session.timeout.ms" => c.group.max_session_timeout_ms = num(k, value)?,
         "group.max.size" => c.group.max_size = num(k, value)?,
+        "group.consumer.heartbeat.interval.ms" => {
+            c.group.consumer_heartbeat_interval_ms = num(k, value)?
+        }
+        "group.consumer.session.timeout.ms" => c.group.consumer_session_timeout_ms = num(k, value)?,
+        "group.consumer.assignors" => {
+            c.group.consumer_assignors = value
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+            if c.group.consumer_assignors.is_empty() {
+                return Err(invalid(k, value, "names no assignor"));
+            }
+        }
+        "group.consumer.max.size" => c.group.consumer_max_size = num(k, value)?,
+        "group.consumer.migration.policy" => {}
         "offsets.retention.minutes" => {
             let m: i64 = num(k, value)?;
             c.group.offsets_retention_ms = m.saturating_mul(60_000);

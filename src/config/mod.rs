@@ -425,6 +425,14 @@ pub struct GroupConfig {
     pub offsets_retention_check_interval_ms: i64,
     /// `offset.metadata.max.bytes`: longest metadata string an OffsetCommit may carry.
     pub max_metadata_size: usize,
+    /// `group.consumer.heartbeat.interval.ms`: the interval KIP-848 members are told to use.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.session.timeout.ms`: how long a KIP-848 member may stay silent.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.assignors`: the server-side assignors, the default first.
+    pub consumer_assignors: Vec<String>,
+    /// `group.consumer.max.size`: members per KIP-848 group.
+    pub consumer_max_size: usize,
 }
 
 impl Default for GroupConfig {
@@ -437,6 +445,10 @@ impl Default for GroupConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offsets_retention_check_interval_ms: 600_000,
             max_metadata_size: 4096,
+            consumer_heartbeat_interval_ms: 1_000,
+            consumer_session_timeout_ms: 10_000,
+            consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
+            consumer_max_size: i32::MAX as usize,
         }
     }
 }

@@ -20,6 +20,9 @@ use super::runtime::{
 };
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::group::consumer::{
+    ConsumerGroupDescription, ConsumerHeartbeat, ConsumerHeartbeatResult, TopicImage,
+};
 use crate::group::{
     self, partition_for, Coordinator, Effects, FetchedOffset, GroupDescription, GroupError,
     GroupListing, HeartbeatRequest, JoinRequest, JoinResult, LeaveRequest, LeaveResult,
@@ -239,6 +242,58 @@ impl GroupCoordinator {
         })
         .await?
         .value
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848), answered once its records are stored.
+    pub async fn consumer_heartbeat(
+        &self,
+        req: ConsumerHeartbeat,
+        topics: TopicImage,
+    ) -> ConsumerHeartbeatResult {
+        let group = req.group_id.clone();
+        let refused = |e: GroupError| ConsumerHeartbeatResult::error(e, e.to_string());
+        match self
+            .write(&group, move |c, now| {
+                c.consumer_heartbeat(now, req, &topics)
+            })
+            .await
+        {
+            Err(e) => refused(e),
+            Ok(Written {
+                appended: Err(e), ..
+            }) => refused(append_error(&e)),
+            Ok(Written { value, .. }) => value,
+        }
+    }
+
+    /// ConsumerGroupDescribe for one group.
+    pub async fn describe_consumer_group(
+        &self,
+        group_id: &str,
+    ) -> Result<ConsumerGroupDescription, GroupError> {
+        let group = group_id.to_string();
+        self.runtime
+            .read(self.shard_of(group_id), move |c| {
+                c.describe_consumer_group(&group)
+            })
+            .await
+            .map_err(not_coordinator)
+    }
+
+    /// OffsetFetch v9's member check (see [`Coordinator::check_offset_fetch_member`]).
+    pub async fn check_offset_fetch_member(
+        &self,
+        group_id: &str,
+        member_id: String,
+        member_epoch: i32,
+    ) -> Result<(), GroupError> {
+        let group = group_id.to_string();
+        self.runtime
+            .read(self.shard_of(group_id), move |c| {
+                c.check_offset_fetch_member(&group, &member_id, member_epoch)
+            })
+            .await
+            .map_err(not_coordinator)?
     }
 
     /// LeaveGroup.

@@ -119,6 +119,17 @@ impl Coordinator {
         {
             return Err(GroupError::InvalidSessionTimeout);
         }
+        if let Some(g) = self.groups.get_mut(&req.group_id) {
+            if let Some(cg) = &g.consumer {
+                // Classic members cannot join a consumer group (migration policy "disabled");
+                // an Empty one becomes a classic group, as in Kafka.
+                if !cg.members.is_empty() {
+                    return Err(GroupError::InconsistentGroupProtocol);
+                }
+                super::consumer::deletion_records(&req.group_id, fx);
+                g.consumer = None;
+            }
+        }
         let is_unknown = req.member_id.is_empty();
         // A group is created only for a member without an id; a member id for a group the
         // coordinator does not know is stale.
@@ -352,6 +363,7 @@ impl Coordinator {
         for group in self.groups.values_mut() {
             tick_group(cfg, group, now_ms, &mut fx);
         }
+        self.tick_consumer_groups(now_ms, &mut fx);
         // E.g. a group whose only trace was a KIP-394 pending member that never came back.
         self.groups.retain(|_, g| !g.is_unused());
         if self.next_sweep_ms.is_some_and(|t| t <= now_ms) {
@@ -379,7 +391,10 @@ impl Coordinator {
             members.chain(pending).chain(join).chain(sync)
         });
         let sweep = self.next_sweep_ms.filter(|_| !self.groups.is_empty());
-        groups.chain(sweep).min()
+        groups
+            .chain(sweep)
+            .chain(self.next_consumer_deadline())
+            .min()
     }
 
     /// Forgets a parked request whose connection went away. The member stays; if it does not
@@ -402,16 +417,25 @@ impl Coordinator {
     pub fn list_groups(&self, states_filter: &[String]) -> Vec<GroupListing> {
         self.groups
             .values()
+            .map(|g| match &g.consumer {
+                Some(cg) => GroupListing {
+                    group_id: g.group_id.clone(),
+                    protocol_type: "consumer".to_string(),
+                    state: cg.state(),
+                    group_type: "consumer",
+                },
+                None => GroupListing {
+                    group_id: g.group_id.clone(),
+                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                    state: g.state.as_str(),
+                    group_type: "classic",
+                },
+            })
             .filter(|g| {
                 states_filter.is_empty()
                     || states_filter
                         .iter()
-                        .any(|s| s.eq_ignore_ascii_case(g.state.as_str()))
-            })
-            .map(|g| GroupListing {
-                group_id: g.group_id.clone(),
-                protocol_type: g.protocol_type.clone().unwrap_or_default(),
-                state: g.state.as_str(),
+                        .any(|s| s.eq_ignore_ascii_case(g.state))
             })
             .collect()
     }
@@ -419,7 +443,8 @@ impl Coordinator {
     /// DescribeGroups for one group. Member metadata and assignments are only shown while
     /// Stable, as Kafka does.
     pub fn describe_group(&self, group_id: &str) -> GroupDescription {
-        let Some(group) = self.groups.get(group_id) else {
+        // A consumer group is not a classic group: described as unknown, as Kafka does.
+        let Some(group) = self.groups.get(group_id).filter(|g| g.consumer.is_none()) else {
             return GroupDescription {
                 group_id: group_id.to_string(),
                 error: None,
@@ -477,9 +502,12 @@ impl Coordinator {
             .map(|id| {
                 let error = match self.groups.get(id) {
                     None => Some(GroupError::GroupIdNotFound),
-                    Some(g) if g.state != GroupState::Empty => Some(GroupError::NonEmptyGroup),
+                    Some(g) if g.is_active() => Some(GroupError::NonEmptyGroup),
                     Some(_) => {
                         if let Some(group) = self.groups.shift_remove(id) {
+                            if group.consumer.is_some() {
+                                super::consumer::deletion_records(id, &mut fx);
+                            }
                             for (topic, partition) in group.offsets.keys() {
                                 fx.records.push(OffsetsLogRecord::offset_commit(
                                     id, topic, *partition, None,
@@ -504,6 +532,9 @@ impl Coordinator {
     /// without a rebalance, the others expire. A snapshot without members comes back Empty.
     pub fn replay(&mut self, now_ms: i64, record: &OffsetsLogRecord) -> Result<(), RecordError> {
         self.arm_sweep(now_ms);
+        if super::consumer::records::is_consumer_key(&record.key) {
+            return self.replay_consumer(now_ms, record);
+        }
         match record.decode()? {
             DecodedRecord::OffsetCommit {
                 group,

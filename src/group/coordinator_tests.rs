@@ -747,3 +747,52 @@ fn replay_restores_groups_and_offsets() {
     };
     assert!(restored.replay(200, &garbage).is_err());
 }
+
+/// librdkafka's 0081: static members close without LeaveGroup; their sessions still expire, so
+/// the group empties and can be deleted.
+#[test]
+fn static_members_that_stop_heartbeating_expire() {
+    let mut c = coord();
+    let fx = c.join(0, ReplyId(1), static_join("g", "", "i1"));
+    let j1 = join_reply(&fx, ReplyId(1)).unwrap();
+    assert_eq!(j1.error, None);
+    let _ = c.sync(
+        0,
+        ReplyId(2),
+        sync_req("g", 1, &j1.member_id, &[(j1.member_id.as_str(), "x")]),
+    );
+    // A second static member joins: the group rebalances.
+    let fx = c.join(1, ReplyId(3), static_join("g", "", "i2"));
+    assert!(fx.replies.is_empty());
+    let mut rejoin = static_join("g", &j1.member_id, "i1");
+    rejoin.member_id = j1.member_id.clone();
+    let fx = c.join(2, ReplyId(4), rejoin);
+    let j2 = join_reply(&fx, ReplyId(3)).unwrap();
+    let _ = c.sync(
+        2,
+        ReplyId(5),
+        sync_req("g", j2.generation_id, &j1.member_id, &[]),
+    );
+    let _ = c.sync(
+        2,
+        ReplyId(6),
+        sync_req("g", j2.generation_id, &j2.member_id, &[]),
+    );
+    assert_eq!(state(&c, "g"), "Stable");
+    // Both stop heartbeating.
+    let mut now = 2;
+    while let Some(d) = c.next_deadline() {
+        if d > 10 * i64::from(REBALANCE) {
+            break;
+        }
+        now = d;
+        let _ = c.tick(now);
+        if state(&c, "g") == "Empty" {
+            break;
+        }
+    }
+    assert_eq!(state(&c, "g"), "Empty", "at {now}");
+    assert!(now <= 2 + i64::from(SESSION), "at {now}");
+    let (res, _) = c.delete_groups(&["g".to_string()]);
+    assert_eq!(res[0].1, None);
+}

@@ -58,6 +58,29 @@ pub enum GroupError {
     /// A TxnOffsetCommit whose transaction ended (its marker arrived) while it was verified.
     #[error("the transaction ended while its offset commit was being verified")]
     InvalidTxnState,
+    /// KIP-848: the member's epoch is ahead of or behind the coordinator's; it must abandon its
+    /// partitions and rejoin with epoch 0.
+    #[error("the member epoch is fenced; rejoin")]
+    FencedMemberEpoch,
+    /// KIP-848: an OffsetCommit or OffsetFetch carries an older member epoch than the member's.
+    #[error("the member epoch is stale")]
+    StaleMemberEpoch,
+    /// KIP-848: a static member joins while the previous holder of its `group.instance.id` has
+    /// not left.
+    #[error("the instance id is still used by another member")]
+    UnreleasedInstanceId,
+    /// KIP-848: the member names a server assignor the broker does not have.
+    #[error("the assignor is not supported")]
+    UnsupportedAssignor,
+    /// KIP-848: the subscribed regular expression does not compile.
+    #[error("the regular expression is not valid")]
+    InvalidRegularExpression,
+    /// A request whose fields contradict each other (ConsumerGroupHeartbeat validation).
+    #[error("the request is invalid")]
+    InvalidRequest,
+    /// A consumer-protocol member committing with OffsetCommit below v9.
+    #[error("this request version cannot be used by a consumer-protocol member")]
+    UnsupportedVersion,
 }
 
 impl GroupError {
@@ -81,6 +104,13 @@ impl GroupError {
             GroupError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
             GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
             GroupError::InvalidTxnState => ResponseError::InvalidTxnState,
+            GroupError::FencedMemberEpoch => ResponseError::FencedMemberEpoch,
+            GroupError::StaleMemberEpoch => ResponseError::StaleMemberEpoch,
+            GroupError::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId,
+            GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
+            GroupError::InvalidRegularExpression => ResponseError::InvalidRegularExpression,
+            GroupError::InvalidRequest => ResponseError::InvalidRequest,
+            GroupError::UnsupportedVersion => ResponseError::UnsupportedVersion,
         }
     }
 }
@@ -95,5 +125,7 @@ mod tests {
         assert_eq!(GroupError::MemberIdRequired.code().code(), 79);
         assert_eq!(GroupError::FencedInstanceId.code().code(), 82);
         assert_eq!(GroupError::UnstableOffsetCommit.code().code(), 88);
+        assert_eq!(GroupError::FencedMemberEpoch.code().code(), 110);
+        assert_eq!(GroupError::StaleMemberEpoch.code().code(), 113);
     }
 }

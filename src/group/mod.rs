@@ -22,7 +22,10 @@
 //! - `txn_offsets`: TxnOffsetCommit, staged under the producer until its transaction's marker.
 //! - `types`: the plain request and answer types.
 //! - `error`: [`GroupError`] and its Kafka error codes.
+//! - [`consumer`]: KIP-848 consumer groups (ConsumerGroupHeartbeat, server-side assignors),
+//!   living in the same group map and sharing its offsets.
 
+pub mod consumer;
 mod coordinator;
 mod error;
 mod offsets;

@@ -5,6 +5,7 @@
 //! append succeeded. Until then the partitions are "pending": a `require_stable` OffsetFetch
 //! answers UNSTABLE_OFFSET_COMMIT for them, and retention leaves them alone.
 
+use super::consumer::validate_consumer_offset_commit;
 use super::coordinator::Coordinator;
 use super::rebalance::validate_current_member;
 use super::records::{OffsetCommitValue, OffsetsLogRecord};
@@ -81,6 +82,8 @@ pub struct OffsetCommitRequest {
     pub retention_ms: Option<i64>,
     /// Partitions to commit.
     pub partitions: Vec<CommitPartition>,
+    /// The OffsetCommit version (consumer-protocol members must use v9+).
+    pub api_version: i16,
 }
 
 /// Identifies a commit whose records the caller is appending.
@@ -179,7 +182,7 @@ impl Coordinator {
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             return fail(GroupError::CoordinatorNotAvailable);
         };
-        if let Err(error) = validate_offset_commit(group, &req) {
+        if let Err(error) = validate_offset_commit(group, &req, false) {
             let out = fail(error);
             self.drop_if_unused(&req.group_id);
             return out;
@@ -351,8 +354,10 @@ impl Coordinator {
                 effects,
             };
         };
-        let is_consumer = group.protocol_type.as_deref() == Some(CONSUMER_PROTOCOL_TYPE);
-        if group.state != GroupState::Empty && !is_consumer {
+        let is_consumer = group.protocol_type.as_deref() == Some(CONSUMER_PROTOCOL_TYPE)
+            || group.consumer.is_some();
+        let active = group.is_active();
+        if active && !is_consumer {
             return OffsetDeleteOutcome {
                 error: Some(GroupError::NonEmptyGroup),
                 partitions: Vec::new(),
@@ -361,7 +366,7 @@ impl Coordinator {
         }
         let mut results = Vec::with_capacity(partitions.len());
         for (topic, partition) in partitions {
-            let error = if group.state != GroupState::Empty && group.is_subscribed_to(topic) {
+            let error = if active && group.is_subscribed_to(topic) {
                 Some(GroupError::GroupSubscribedToTopic)
             } else {
                 if group
@@ -399,6 +404,8 @@ impl Coordinator {
             // Where retention counts from, or None when this group's offsets do not expire now.
             let since_state_change = group.state_since_ms;
             let base = match (group.protocol_type.as_deref(), group.state) {
+                // Consumer groups: from each commit, except topics the group consumes.
+                _ if group.consumer.is_some() => Some(None),
                 // Offsets of an Empty group expire `retention` after it became Empty.
                 (Some(_), GroupState::Empty) => Some(Some(since_state_change)),
                 // A Stable consumer group drops offsets of topics it no longer subscribes.
@@ -418,7 +425,8 @@ impl Coordinator {
                     .iter()
                     .filter(|(key, c)| {
                         let kept = group.pending_offsets.contains_key(*key)
-                            || (stable && group.is_subscribed_to(&key.0));
+                            || ((stable || group.consumer.is_some())
+                                && group.is_subscribed_to(&key.0));
                         let due = match c.expire_timestamp_ms {
                             Some(expire) => now >= expire,
                             None => {
@@ -440,10 +448,10 @@ impl Coordinator {
                     ));
                 }
             }
-            if group.state == GroupState::Empty
-                && !group.has_offsets()
-                && group.pending_members.is_empty()
-            {
+            if !group.is_active() && !group.has_offsets() && group.pending_members.is_empty() {
+                if group.consumer.is_some() {
+                    super::consumer::deletion_records(&group.group_id, fx);
+                }
                 if group.generation_id > 0 {
                     fx.records
                         .push(OffsetsLogRecord::group_metadata(&group.group_id, None));
@@ -463,7 +471,17 @@ impl Coordinator {
 pub(super) fn validate_offset_commit(
     group: &Group,
     req: &OffsetCommitRequest,
+    transactional: bool,
 ) -> Result<(), GroupError> {
+    if let Some(cg) = &group.consumer {
+        return validate_consumer_offset_commit(
+            cg,
+            &req.member_id,
+            req.generation_id,
+            transactional,
+            req.api_version,
+        );
+    }
     if req.generation_id >= 0 || !req.member_id.is_empty() || req.group_instance_id.is_some() {
         validate_current_member(group, &req.member_id, req.group_instance_id.as_deref())?;
         if req.generation_id != group.generation_id {

@@ -428,7 +428,7 @@ fn len_i32(len: usize) -> i32 {
     i32::try_from(len).unwrap_or(i32::MAX)
 }
 
-fn put_string(buf: &mut BytesMut, s: &str) {
+pub(super) fn put_string(buf: &mut BytesMut, s: &str) {
     // Kafka strings are at most i16::MAX bytes; longer ones are cut at a char boundary.
     let mut end = s.len().min(i16::MAX as usize);
     while !s.is_char_boundary(end) {
@@ -451,10 +451,10 @@ fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
 }
 
 /// A bounds-checked big-endian cursor over untrusted bytes.
-struct Reader<'a>(&'a [u8]);
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         if self.0.len() < n {
             return Err(RecordError::Truncated);
         }
@@ -463,25 +463,25 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
+    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn i16(&mut self) -> Result<i16, RecordError> {
+    pub(super) fn i16(&mut self) -> Result<i16, RecordError> {
         Ok(i16::from_be_bytes(self.array()?))
     }
 
-    fn i32(&mut self) -> Result<i32, RecordError> {
+    pub(super) fn i32(&mut self) -> Result<i32, RecordError> {
         Ok(i32::from_be_bytes(self.array()?))
     }
 
-    fn i64(&mut self) -> Result<i64, RecordError> {
+    pub(super) fn i64(&mut self) -> Result<i64, RecordError> {
         Ok(i64::from_be_bytes(self.array()?))
     }
 
-    fn nullable_string(&mut self) -> Result<Option<String>, RecordError> {
+    pub(super) fn nullable_string(&mut self) -> Result<Option<String>, RecordError> {
         let len = self.i16()?;
         if len == -1 {
             return Ok(None);
@@ -493,7 +493,7 @@ impl<'a> Reader<'a> {
             .map_err(|_| RecordError::InvalidUtf8)
     }
 
-    fn string(&mut self) -> Result<String, RecordError> {
+    pub(super) fn string(&mut self) -> Result<String, RecordError> {
         self.nullable_string()?.ok_or(RecordError::UnexpectedNull)
     }
 

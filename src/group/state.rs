@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 
+use super::consumer::ConsumerGroup;
 use super::offsets::CommittedOffset;
 use super::records::subscription_topics;
 use super::ReplyId;
@@ -207,6 +208,9 @@ pub(super) struct Group {
     /// Offsets of open transactions (TxnOffsetCommit), by producer id: applied by the
     /// transaction's COMMIT marker, dropped by its ABORT.
     pub(super) txn_offsets: HashMap<i64, IndexMap<(String, i32), CommittedOffset>>,
+    /// Set for a KIP-848 consumer group: its members and assignment (the classic membership
+    /// fields above then stay empty).
+    pub(super) consumer: Option<Box<ConsumerGroup>>,
 }
 
 impl Group {
@@ -231,6 +235,7 @@ impl Group {
             offsets: IndexMap::new(),
             pending_offsets: HashMap::new(),
             txn_offsets: HashMap::new(),
+            consumer: None,
         }
     }
 
@@ -359,6 +364,9 @@ impl Group {
     /// Whether the group consumes `topic` (unknown subscriptions count as subscribed, as in
     /// Kafka's `isSubscribedToTopic`).
     pub(super) fn is_subscribed_to(&self, topic: &str) -> bool {
+        if let Some(cg) = &self.consumer {
+            return cg.is_subscribed_to(topic);
+        }
         match &self.subscribed_topics {
             Some(topics) => topics.contains(topic),
             None => true,
@@ -377,5 +385,26 @@ impl Group {
             && self.pending_members.is_empty()
             && !self.has_offsets()
             && self.generation_id == 0
+            && self
+                .consumer
+                .as_ref()
+                .is_none_or(|c| c.members.is_empty() && c.epoch == 0)
+    }
+
+    /// A classic group with no members (offsets only): it may become a consumer group.
+    pub(super) fn is_classic_without_members(&self) -> bool {
+        self.consumer.is_none()
+            && self.state == GroupState::Empty
+            && self.members.is_empty()
+            && self.pending_members.is_empty()
+    }
+
+    /// Whether the group has members, of either protocol.
+    pub(super) fn is_active(&self) -> bool {
+        self.state != GroupState::Empty
+            || self
+                .consumer
+                .as_ref()
+                .is_some_and(|c| !c.members.is_empty())
     }
 }

@@ -105,7 +105,7 @@ impl Coordinator {
                 Effects::default(),
             );
         };
-        let refused = match validate_offset_commit(group, c) {
+        let refused = match validate_offset_commit(group, c, true) {
             Err(e) => Some(e),
             Ok(()) if group.state == GroupState::Dead => Some(GroupError::CoordinatorNotAvailable),
             Ok(()) => None,

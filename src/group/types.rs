@@ -231,6 +231,8 @@ pub struct GroupListing {
     pub protocol_type: String,
     /// State name as Kafka spells it.
     pub state: &'static str,
+    /// "classic" or "consumer" (ListGroups v5).
+    pub group_type: &'static str,
 }
 
 /// One member in DescribeGroups.

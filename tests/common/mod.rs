@@ -282,6 +282,8 @@ pub fn api_key_of(req: &RequestKind) -> ApiKey {
         R::EndTxn(_) => ApiKey::EndTxn,
         R::WriteTxnMarkers(_) => ApiKey::WriteTxnMarkers,
         R::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
+        R::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
+        R::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
         other => panic!("test helper does not know {other:?}"),
     }
 }
