@@ -7,170 +7,17 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::members::{cfg, create_topic, produce, wait_stable, Member};
 use common::process::BrokerProcess;
 use common::TestBroker;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-
-fn cfg(bootstrap: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4");
-    c
-}
-
-async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
-    let a: AdminClient<DefaultClientContext> = cfg(bootstrap).create().unwrap();
-    let r = a
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap();
-    assert!(r[0].is_ok(), "{r:?}");
-}
-
-/// Produces `n` records with values `"{prefix}{i}"`, spread by key over the partitions.
-async fn produce(bootstrap: &str, topic: &str, prefix: &str, n: usize) {
-    let p: FutureProducer = cfg(bootstrap).set("linger.ms", "5").create().unwrap();
-    let mut futs = Vec::new();
-    for i in 0..n {
-        let v = format!("{prefix}{i}");
-        futs.push(
-            p.send_result(FutureRecord::to(topic).key(&v).payload(&v))
-                .map_err(|(e, _)| e)
-                .unwrap(),
-        );
-    }
-    for f in futs {
-        f.await.unwrap().unwrap();
-    }
-}
-
-/// A group member polling on its own thread, recording what it received and owns.
-struct Member {
-    name: String,
-    consumer: Arc<BaseConsumer>,
-    received: Arc<Mutex<Vec<(i32, i64, String)>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Member {
-    fn start(
-        bootstrap: &str,
-        group: &str,
-        topic: &str,
-        name: &str,
-        extra: &[(&str, &str)],
-    ) -> Member {
-        let mut c = cfg(bootstrap);
-        c.set("group.id", group)
-            .set("client.id", name)
-            .set("auto.offset.reset", "earliest");
-        for (k, v) in extra {
-            c.set(*k, *v);
-        }
-        let consumer: Arc<BaseConsumer> = Arc::new(c.create().unwrap());
-        consumer.subscribe(&[topic]).unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (consumer, received, stop) = (consumer.clone(), received.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
-                        let v =
-                            String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
-                        received
-                            .lock()
-                            .unwrap()
-                            .push((m.partition(), m.offset(), v));
-                    }
-                }
-            })
-        };
-        Member {
-            name: name.to_string(),
-            consumer,
-            received,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn assignment(&self) -> Vec<i32> {
-        let mut v: Vec<i32> = self
-            .consumer
-            .assignment()
-            .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-
-    fn values(&self) -> Vec<String> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.2.clone())
-            .collect()
-    }
-
-    /// Stops polling; the consumer is closed (LeaveGroup) when the last handle drops.
-    fn stop(mut self) -> Arc<BaseConsumer> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.consumer.clone()
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Waits until the members' assignments cover `partitions` exactly once, with `idle` members
-/// owning nothing; returns how long it took.
-fn wait_stable(members: &[&Member], partitions: i32, idle: usize, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        let all: Vec<Vec<i32>> = members.iter().map(|m| m.assignment()).collect();
-        let owned: Vec<i32> = all.iter().flatten().copied().collect();
-        let unique: HashSet<i32> = owned.iter().copied().collect();
-        if owned.len() == partitions as usize
-            && unique.len() == partitions as usize
-            && all.iter().filter(|a| a.is_empty()).count() == idle
-        {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < limit,
-            "no stable assignment within {limit:?}: {:?}",
-            members
-                .iter()
-                .map(|m| (&m.name, m.assignment()))
-                .collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use rdkafka::{Offset, TopicPartitionList};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_members_three_partitions_one_idle_then_leave_moves_partitions() {
@@ -532,16 +379,61 @@ async fn committed_offsets_survive_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_members_fifty_partitions_churn_and_settle() {
+    // Faster heartbeats so each rebalance is noticed quickly; otherwise client defaults.
+    churn(&[
+        ("heartbeat.interval.ms", "300"),
+        ("session.timeout.ms", "6000"),
+    ])
+    .await;
+}
+
+/// The churn under KIP-848: heartbeats are the broker's (`group.consumer.heartbeat.interval.ms`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_twenty_members_fifty_partitions_churn_and_settle() {
+    churn(&[("group.protocol", "consumer")]).await;
+}
+
+async fn churn(fast: &'static [(&'static str, &'static str)]) {
     let b = TestBroker::start(&[]).await;
     let bs = b.bootstrap();
     create_topic(&bs, "churn", 50).await;
     let bs2 = bs.clone();
+    let cluster = b.cluster().clone();
+    let consumer_protocol = fast.contains(&("group.protocol", "consumer"));
+    let rt = tokio::runtime::Handle::current();
+    // Under KIP-848 the broker's own view must agree: every partition in exactly one
+    // member's assignment, each member at its target.
+    let broker_agrees = move || {
+        if !consumer_protocol {
+            return;
+        }
+        let start = Instant::now();
+        loop {
+            let d = rt
+                .block_on(cluster.groups.describe_consumer_group("g-churn"))
+                .unwrap();
+            let mut owned: Vec<i32> = d
+                .members
+                .iter()
+                .flat_map(|m| m.assignment.iter().flat_map(|(_, ps)| ps.clone()))
+                .collect();
+            owned.sort();
+            let at_target = d
+                .members
+                .iter()
+                .all(|m| m.assignment == m.target_assignment);
+            if d.state == "Stable" && at_target && owned == (0..50).collect::<Vec<_>>() {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "broker view never settled: {} {owned:?}",
+                d.state
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     tokio::task::spawn_blocking(move || {
-        // Faster heartbeats so each rebalance is noticed quickly; otherwise client defaults.
-        let fast = [
-            ("heartbeat.interval.ms", "300"),
-            ("session.timeout.ms", "6000"),
-        ];
         let mut seed = 0x2545f4914f6cdd1du64;
         let mut rnd = move |n: usize| {
             seed ^= seed << 13;
@@ -552,7 +444,7 @@ async fn twenty_members_fifty_partitions_churn_and_settle() {
         let mut next_id = 0;
         let start = |next_id: &mut usize| {
             *next_id += 1;
-            Member::start(&bs2, "g-churn", "churn", &format!("c{next_id}"), &fast)
+            Member::start(&bs2, "g-churn", "churn", &format!("c{next_id}"), fast)
         };
         let mut live: Vec<Member> = (0..20).map(|_| start(&mut next_id)).collect();
         let mut settles = Vec::new();
@@ -560,6 +452,7 @@ async fn twenty_members_fifty_partitions_churn_and_settle() {
         for round in 0..rounds {
             let refs: Vec<&Member> = live.iter().collect();
             settles.push(wait_stable(&refs, 50, 0, Duration::from_secs(60)));
+            broker_agrees();
             // Leave or join at random, keeping between 10 and 20 members.
             let leave = live.len() > 10 && (live.len() == 20 || rnd(2) == 0);
             if leave {
@@ -577,9 +470,10 @@ async fn twenty_members_fifty_partitions_churn_and_settle() {
         }
         let refs: Vec<&Member> = live.iter().collect();
         settles.push(wait_stable(&refs, 50, 0, Duration::from_secs(60)));
+        broker_agrees();
         settles.sort();
         eprintln!(
-            "churn: {} settles, median {:?}, max {:?}",
+            "churn ({fast:?}): {} settles, median {:?}, max {:?}",
             settles.len(),
             settles[settles.len() / 2],
             settles.last().unwrap()

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod group;
+pub mod members;
 pub mod process;
 
 use std::net::SocketAddr;
