@@ -28,6 +28,7 @@ SCENARIOS = [
     "admin_topics",     # 7a. create topic, describe configs, add partitions, delete topic
     "admin_groups",     # 7b. list and describe groups
     "transactions",     # 8. commit / abort / read_committed, fencing, offsets in a transaction
+    "group_protocol",   # 9. group_rebalance under KIP-848 (group.protocol=consumer), commit, describe
 ]
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]

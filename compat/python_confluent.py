@@ -101,16 +101,20 @@ def idempotent(bootstrap):
 
 
 def group_consumer(bootstrap, group, **extra):
+    if extra.get("group.protocol") == "consumer":
+        # KIP-848: session and heartbeat timings are the broker's.
+        return Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", **extra})
     return Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                      "auto.offset.reset": "earliest",
                      "session.timeout.ms": SESSION_TIMEOUT_MS,
                      "heartbeat.interval.ms": HEARTBEAT_MS, **extra})
 
 
-def group_rebalance(bootstrap):
+def group_rebalance(bootstrap, **extra):
     topic, group = name("grp", CLIENT), name("grp", CLIENT)
     create_topic(bootstrap, topic, 3)
-    members = [group_consumer(bootstrap, group) for _ in range(4)]
+    members = [group_consumer(bootstrap, group, **extra) for _ in range(4)]
     owned = [set() for _ in members]
 
     def track(i):
@@ -128,6 +132,10 @@ def group_rebalance(bootstrap):
     def poll_all(live):
         for i in live:
             members[i].poll(0.05)
+            if extra:
+                # KIP-848 rebalances are incremental: the callbacks name only the partitions
+                # added or revoked, so read the whole assignment.
+                owned[i] = {tp.partition for tp in members[i].assignment()}
 
     def balanced(live, n_busy):
         sizes = sorted(len(owned[i]) for i in live)
@@ -143,9 +151,44 @@ def group_rebalance(bootstrap):
     live.remove(leaver)
     wait_until(lambda: balanced(live, 3), f"partition {gone} moving to the remaining members",
                tick=lambda: poll_all(live))
+    summary = f"4 members: 3x1 + idle; member leaving with {sorted(gone)} -> reassigned"
+    if extra:
+        summary += "; " + committed_and_described(bootstrap, group, topic,
+                                                  [members[i] for i in live],
+                                                  lambda: poll_all(live))
     for i in live:
         members[i].close()
-    return f"4 members: 3x1 + idle; member leaving with {sorted(gone)} -> reassigned"
+    return summary
+
+
+def group_protocol(bootstrap):
+    """group_rebalance under KIP-848 (group.protocol=consumer: the broker assigns), then a
+    commit at the member epoch read back, and the group described as a consumer group."""
+    return group_rebalance(bootstrap, **{"group.protocol": "consumer"})
+
+
+def committed_and_described(bootstrap, group, topic, live, tick):
+    owner = next(c for c in live if c.assignment())
+    tp = owner.assignment()[0]
+    owner.commit(offsets=[TopicPartition(topic, tp.partition, 7)], asynchronous=False)
+    got = owner.committed([TopicPartition(topic, tp.partition)], timeout=10)[0].offset
+    check(got == 7, f"committed offset reads back as {got}, expected 7")
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    desc = {}
+
+    def described():
+        tick()
+        d = a.describe_consumer_groups([group])[group].result(WAIT_S)
+        desc["d"] = d
+        return str(d.state).endswith("STABLE") and len(d.members) == 3
+
+    wait_until(described, "describe_consumer_groups: Stable with 3 members", tick=tick)
+    d = desc["d"]
+    kind = str(getattr(d, "type", "CONSUMER"))
+    check(kind.endswith("CONSUMER"), f"group type {kind}")
+    parts = sorted(tp.partition for m in d.members for tp in m.assignment.topic_partitions)
+    check(parts == [0, 1, 2], f"described assignments {parts}")
+    return "commit at the member epoch read back; described: consumer group, Stable, 3 members"
 
 
 def commit_resume(bootstrap):
@@ -363,6 +406,7 @@ def transactions(bootstrap):
 if __name__ == "__main__":
     main(CLIENT, {
         "codecs": codecs, "idempotent": idempotent, "group_rebalance": group_rebalance,
+        "group_protocol": group_protocol,
         "commit_resume": commit_resume, "offset_reset": offset_reset,
         "key_partition": key_partition, "admin_topics": admin_topics,
         "admin_groups": admin_groups, "transactions": transactions,

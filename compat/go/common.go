@@ -52,6 +52,7 @@ var SCENARIOS = []string{
 	"admin_topics",    // create topic, describe configs, add partitions, delete topic
 	"admin_groups",    // list and describe groups
 	"transactions",    // commit / abort / read_committed, fencing, offsets in a transaction
+	"group_protocol",  // group_rebalance under KIP-848 (the broker assigns), commit, describe
 }
 
 var CODECS = []string{"none", "gzip", "snappy", "lz4", "zstd"}

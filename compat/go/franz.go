@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const franzName = "franz-go"
@@ -28,7 +29,7 @@ func init() {
 		"codecs": f.codecs, "idempotent": f.idempotent, "group_rebalance": f.groupRebalance,
 		"commit_resume": f.commitResume, "offset_reset": f.offsetReset,
 		"key_partition": f.keyPartition, "admin_topics": f.adminTopics, "admin_groups": f.adminGroups,
-		"transactions": f.transactions,
+		"transactions": f.transactions, "group_protocol": f.groupProtocol,
 	})
 }
 
@@ -199,7 +200,13 @@ func (franz) idempotent(bootstrap string) string {
 	return idempotentCheck(values(got[0]), n) + fmt.Sprintf(" (producer id %d epoch %d)", id, epoch)
 }
 
-func (franz) groupRebalance(bootstrap string) string {
+func (f franz) groupRebalance(bootstrap string) string { return f.rebalance(bootstrap, false) }
+
+// groupProtocol: group_rebalance under KIP-848 (kgo.ServerSideBalancer: the broker assigns),
+// a commit at the member epoch read back, and the group described by ConsumerGroupDescribe.
+func (f franz) groupProtocol(bootstrap string) string { return f.rebalance(bootstrap, true) }
+
+func (franz) rebalance(bootstrap string, serverSide bool) string {
 	topic, group := name("grp", franzName), name("grp", franzName)
 	adminCl := franzClient(bootstrap)
 	defer adminCl.Close()
@@ -211,11 +218,15 @@ func (franz) groupRebalance(bootstrap string) string {
 		o := newOwned()
 		owned[i] = o
 		parts := func(m map[string][]int32) []int32 { return m[topic] }
-		members[i] = franzClient(bootstrap, franzGroupOpts(group, topic,
+		opts := []kgo.Opt{
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { o.assign(parts(m)...) }),
 			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { o.revoke(parts(m)...) }),
 			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { o.revoke(parts(m)...) }),
-		)...)
+		}
+		if serverSide {
+			opts = append(opts, kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
+		}
+		members[i] = franzClient(bootstrap, franzGroupOpts(group, topic, opts...)...)
 		done[i] = make(chan struct{})
 		go func(cl *kgo.Client, done chan struct{}) { // the member's poll loop
 			defer close(done)
@@ -238,11 +249,62 @@ func (franz) groupRebalance(bootstrap string) string {
 			}
 		}
 	}()
-	return rebalanceScenario(owned, func(i int) {
+	summary := rebalanceScenario(owned, func(i int) {
 		members[i].Close() // leaves the group (LeaveGroup)
 		closed[i] = true
 		<-done[i]
 	})
+	if !serverSide {
+		return summary
+	}
+	owner := -1
+	for i := range members {
+		if !closed[i] && len(owned[i].list()) > 0 {
+			owner = i
+			break
+		}
+	}
+	p := owned[owner].list()[0]
+	ctx, cancel := waitCtx()
+	defer cancel()
+	// CommitOffsetsSync sends the member id and epoch (OffsetCommit v9).
+	var commitErr error
+	members[owner].CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{topic: {p: {Epoch: -1, Offset: 7}}},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			commitErr = err
+			if err == nil {
+				for _, t := range resp.Topics {
+					for _, pr := range t.Partitions {
+						if pr.ErrorCode != 0 {
+							commitErr = kerr.ErrorForCode(pr.ErrorCode)
+						}
+					}
+				}
+			}
+		})
+	must(commitErr, "CommitOffsetsSync")
+	adm := kadm.NewClient(adminCl)
+	offsets, err := adm.FetchOffsets(ctx, group)
+	must(err, "FetchOffsets")
+	o, ok := offsets.Lookup(topic, p)
+	check(ok && o.Err == nil && o.At == 7, "committed offset reads back as %v (%v)", o.At, o.Err)
+	var d kadm.DescribedConsumerGroup
+	waitUntil(func() bool {
+		described, err := adm.DescribeConsumerGroups(ctx, group)
+		if err != nil {
+			return false
+		}
+		d = described[group]
+		return d.Err == nil && d.State == "Stable" && len(d.Members) == 3
+	}, "DescribeConsumerGroups: Stable with 3 members", nil)
+	var parts []int32
+	for _, ps := range d.AssignedPartitions() {
+		for p := range ps {
+			parts = append(parts, p)
+		}
+	}
+	check(len(parts) == 3, "described assignments %v", parts)
+	return summary + fmt.Sprintf("; commit at the member epoch read back; described: %s assignor, epoch %d, 3 members", d.AssignorName, d.Epoch)
 }
 
 func (franz) commitResume(bootstrap string) string {

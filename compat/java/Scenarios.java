@@ -25,7 +25,7 @@ import org.apache.kafka.common.serialization.*;
 public class Scenarios {
     static final List<String> SCENARIOS = List.of("codecs", "idempotent", "group_rebalance",
             "commit_resume", "offset_reset", "key_partition", "admin_topics", "admin_groups", "transactions",
-            "leader_moves");
+            "group_protocol", "leader_moves");
     static final long WAIT_MS = 1000L * Long.parseLong(System.getenv().getOrDefault("COMPAT_WAIT", "40"));
     static String bootstrap;
 
@@ -115,8 +115,9 @@ public class Scenarios {
     }
 
     static KafkaConsumer<byte[], byte[]> groupConsumer(String group, Object... conf) {
-        List<Object> all = new ArrayList<>(List.of("group.id", group, "auto.offset.reset", "earliest",
-                "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000"));
+        List<Object> all = new ArrayList<>(List.of("group.id", group, "auto.offset.reset", "earliest"));
+        // KIP-848 (group.protocol=consumer): session and heartbeat timings are the broker's.
+        if (!List.of(conf).contains("consumer")) all.addAll(List.of("session.timeout.ms", "10000", "heartbeat.interval.ms", "1000"));
         all.addAll(List.of(conf));
         return consumer(all.toArray());
     }
@@ -215,14 +216,17 @@ public class Scenarios {
     /** A group member polling in its own thread (KafkaConsumer is single-threaded). */
     static class Member extends Thread {
         final String group, topic;
+        final Object[] conf;
         volatile Set<Integer> owned = Set.of();
         volatile boolean stop;
         volatile Exception error;
+        /** Commit this offset to the first owned partition from the polling thread, then -1. */
+        volatile long commit = -1;
 
-        Member(String group, String topic) { this.group = group; this.topic = topic; setDaemon(true); }
+        Member(String group, String topic, Object... conf) { this.group = group; this.topic = topic; this.conf = conf; setDaemon(true); }
 
         public void run() {
-            try (var c = groupConsumer(group)) {
+            try (var c = groupConsumer(group, conf)) {
                 c.subscribe(List.of(topic), new ConsumerRebalanceListener() {
                     public void onPartitionsRevoked(Collection<TopicPartition> ps) { owned = Set.of(); }
                     public void onPartitionsAssigned(Collection<TopicPartition> ps) {
@@ -231,7 +235,17 @@ public class Scenarios {
                         owned = s;
                     }
                 });
-                while (!stop) c.poll(Duration.ofMillis(100));
+                while (!stop) {
+                    c.poll(Duration.ofMillis(100));
+                    long off = commit;
+                    if (off >= 0 && !owned.isEmpty()) {
+                        var tp = new TopicPartition(topic, owned.iterator().next());
+                        c.commitSync(Map.of(tp, new OffsetAndMetadata(off)));
+                        long back = c.committed(Set.of(tp)).get(tp).offset();
+                        if (back != off) throw new Failed("committed " + off + ", read back " + back);
+                        commit = -1;
+                    }
+                }
             } catch (Exception e) {
                 error = e;
             }
@@ -249,11 +263,17 @@ public class Scenarios {
         return union.equals(Set.of(0, 1, 2)) && sizes.equals(want);
     }
 
-    static String group_rebalance() throws Exception {
+    static String group_rebalance() throws Exception { return rebalance(); }
+
+    /** group_rebalance under KIP-848 (the broker assigns), a commit at the member epoch read
+     *  back, and the group described as a consumer group (ConsumerGroupDescribe). */
+    static String group_protocol() throws Exception { return rebalance("group.protocol", "consumer"); }
+
+    static String rebalance(Object... conf) throws Exception {
         String topic = name("grp"), group = name("grp");
         try (Admin a = admin()) { createTopic(a, topic, 3); }
         List<Member> members = new ArrayList<>();
-        for (int i = 0; i < 4; i++) { Member m = new Member(group, topic); members.add(m); m.start(); }
+        for (int i = 0; i < 4; i++) { Member m = new Member(group, topic, conf); members.add(m); m.start(); }
         try {
             waitUntil(() -> balanced(members), "3 of 4 members owning one partition each", null);
             Member leaver = members.stream().filter(m -> !m.owned.isEmpty()).findFirst().get();
@@ -263,7 +283,27 @@ public class Scenarios {
             List<Member> live = new ArrayList<>(members);
             live.remove(leaver);
             waitUntil(() -> balanced(live), "partition " + gone + " moving to the others", null);
-            return "4 members: 3x1 + idle; member leaving with " + gone + " -> reassigned";
+            String summary = "4 members: 3x1 + idle; member leaving with " + gone + " -> reassigned";
+            if (conf.length == 0) return summary;
+            Member owner = live.stream().filter(m -> !m.owned.isEmpty()).findFirst().get();
+            owner.commit = 7;
+            waitUntil(() -> { if (owner.error != null) throw new Failed("commit: " + owner.error); return owner.commit == -1; },
+                    "a commit at the member epoch", null);
+            try (Admin a = admin()) {
+                waitUntil(() -> {
+                    try {
+                        var d = a.describeConsumerGroups(List.of(group)).all().get().get(group);
+                        return d.groupState() == GroupState.STABLE && d.members().size() == 3
+                                && d.type() == org.apache.kafka.common.GroupType.CONSUMER;
+                    } catch (Exception e) { return false; }
+                }, "describeConsumerGroups: a Stable consumer group of 3", null);
+                var d = a.describeConsumerGroups(List.of(group)).all().get().get(group);
+                Set<Integer> parts = new TreeSet<>();
+                for (var m : d.members()) for (var tp : m.assignment().topicPartitions()) parts.add(tp.partition());
+                check(parts.equals(Set.of(0, 1, 2)), "described assignments " + parts);
+                check(d.members().stream().allMatch(m -> m.memberEpoch().isPresent()), "member epochs missing");
+            }
+            return summary + "; commit at the member epoch read back; described: consumer group, Stable, 3 members";
         } finally {
             for (Member m : members) m.stop = true;
             for (Member m : members) m.join(15000);

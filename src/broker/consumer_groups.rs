@@ -150,7 +150,10 @@ pub async fn consumer_group_describe(
                             .map(|n| TopicName(sb(n)))
                             .collect(),
                     )
-                    .with_subscribed_topic_regex(m.subscribed_topic_regex.map(sb))
+                    // Kafka answers "" for a member without a regex.
+                    .with_subscribed_topic_regex(Some(sb(m
+                        .subscribed_topic_regex
+                        .unwrap_or_default())))
                     .with_assignment(described(&image, m.assignment))
                     .with_target_assignment(described(&image, m.target_assignment));
                 if version >= 1 {

@@ -357,7 +357,7 @@ async fn fetch_group(
     group: &str,
     wanted: Option<Vec<(String, i32)>>,
     require_stable: bool,
-    member: Option<(String, i32)>,
+    member: Option<(Option<String>, i32)>,
 ) -> (Vec<FetchedOffset>, i16) {
     if !super::owns_group(node, group) {
         return (Vec::new(), ResponseError::NotCoordinator.code());
@@ -415,14 +415,7 @@ pub async fn offset_fetch(
             let wanted = g
                 .topics
                 .map(|ts| flatten(ts.into_iter().map(|t| (t.name, t.partition_indexes))));
-            let member = (version >= 9).then(|| {
-                let id = g
-                    .member_id
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_default();
-                (id, g.member_epoch)
-            });
+            let member = (version >= 9).then(|| (opt(&g.member_id), g.member_epoch));
             let (offsets, error) =
                 fetch_group(node, &g.group_id, wanted, require_stable, member).await;
             let topics = group_topics(offsets)

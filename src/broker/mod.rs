@@ -242,7 +242,7 @@ impl Node {
                 version,
             }) => {
                 tracing::info!(peer = %client.peer, version, "ApiVersions at an unknown version; answering v0 with UNSUPPORTED_VERSION");
-                let body = api_versions::response(ResponseError::UnsupportedVersion.code());
+                let body = api_versions::response(ResponseError::UnsupportedVersion.code(), 0);
                 match protocol::encode_api_versions_v0(prefix.correlation_id, &body) {
                     Ok(out) => Outcome::Respond(out.into()),
                     Err(_) => Outcome::Close,
@@ -486,7 +486,7 @@ impl Node {
         use RequestKind as Rq;
         use ResponseKind as Rs;
         Some(Answer::Body(match body {
-            Rq::ApiVersions(_) => Rs::ApiVersions(api_versions::response(0)),
+            Rq::ApiVersions(_) => Rs::ApiVersions(api_versions::response(0, version)),
             Rq::Metadata(r) => Rs::Metadata(metadata::handle(self, r, version)),
             Rq::CreateTopics(r) => Rs::CreateTopics(admin::create_topics(self, r, version)),
             Rq::DeleteTopics(r) => Rs::DeleteTopics(admin::delete_topics(self, r, version)),

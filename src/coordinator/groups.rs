@@ -284,13 +284,13 @@ impl GroupCoordinator {
     pub async fn check_offset_fetch_member(
         &self,
         group_id: &str,
-        member_id: String,
+        member_id: Option<String>,
         member_epoch: i32,
     ) -> Result<(), GroupError> {
         let group = group_id.to_string();
         self.runtime
             .read(self.shard_of(group_id), move |c| {
-                c.check_offset_fetch_member(&group, &member_id, member_epoch)
+                c.check_offset_fetch_member(&group, member_id.as_deref(), member_epoch)
             })
             .await
             .map_err(not_coordinator)?

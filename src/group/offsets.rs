@@ -5,7 +5,9 @@
 //! append succeeded. Until then the partitions are "pending": a `require_stable` OffsetFetch
 //! answers UNSTABLE_OFFSET_COMMIT for them, and retention leaves them alone.
 
-use super::consumer::validate_consumer_offset_commit;
+use std::collections::HashSet;
+
+use super::consumer::{stale_commit, validate_consumer_offset_commit};
 use super::coordinator::Coordinator;
 use super::rebalance::validate_current_member;
 use super::records::{OffsetCommitValue, OffsetsLogRecord};
@@ -182,11 +184,14 @@ impl Coordinator {
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             return fail(GroupError::CoordinatorNotAvailable);
         };
-        if let Err(error) = validate_offset_commit(group, &req, false) {
-            let out = fail(error);
-            self.drop_if_unused(&req.group_id);
-            return out;
-        }
+        let stale = match validate_offset_commit(group, &req, false) {
+            Ok(stale) => stale,
+            Err(error) => {
+                let out = fail(error);
+                self.drop_if_unused(&req.group_id);
+                return out;
+            }
+        };
         match group.state {
             GroupState::Empty => {}
             GroupState::Stable | GroupState::PreparingRebalance => {
@@ -203,7 +208,9 @@ impl Coordinator {
         let mut effects = Effects::default();
         let mut staged = Vec::new();
         for p in req.partitions {
-            let error = if p.metadata.len() > self.config.max_metadata_size {
+            let error = if stale.contains(&(p.topic.clone(), p.partition)) {
+                Some(stale_commit(false))
+            } else if p.metadata.len() > self.config.max_metadata_size {
                 Some(GroupError::OffsetMetadataTooLarge)
             } else {
                 let committed = CommittedOffset {
@@ -468,30 +475,42 @@ impl Coordinator {
 /// Kafka's `validateOffsetCommit`: a commit naming a member or generation must come from a
 /// current member of the current generation; an anonymous commit (generation -1, no member) is
 /// only accepted while the group has no members.
+///
+/// Returns the partitions refused on their own: a consumer-group member committing at an
+/// older epoch may commit only partitions it held at that epoch (KIP-1251).
 pub(super) fn validate_offset_commit(
     group: &Group,
     req: &OffsetCommitRequest,
     transactional: bool,
-) -> Result<(), GroupError> {
+) -> Result<HashSet<(String, i32)>, GroupError> {
     if let Some(cg) = &group.consumer {
-        return validate_consumer_offset_commit(
+        let older = validate_consumer_offset_commit(
             cg,
             &req.member_id,
             req.generation_id,
             transactional,
             req.api_version,
-        );
+        )?;
+        return Ok(match older {
+            None => HashSet::new(),
+            Some(epoch) => req
+                .partitions
+                .iter()
+                .filter(|p| !cg.may_commit_at(&req.member_id, epoch, &p.topic, p.partition))
+                .map(|p| (p.topic.clone(), p.partition))
+                .collect(),
+        });
     }
     if req.generation_id >= 0 || !req.member_id.is_empty() || req.group_instance_id.is_some() {
         validate_current_member(group, &req.member_id, req.group_instance_id.as_deref())?;
         if req.generation_id != group.generation_id {
             return Err(GroupError::IllegalGeneration);
         }
-        Ok(())
+        Ok(HashSet::new())
     } else if group.state != GroupState::Empty {
         Err(GroupError::UnknownMemberId)
     } else {
-        Ok(())
+        Ok(HashSet::new())
     }
 }
 

@@ -12,6 +12,7 @@
 
 use indexmap::IndexMap;
 
+use super::consumer::stale_commit;
 use super::coordinator::Coordinator;
 use super::offsets::OffsetCommitRequest;
 use super::offsets::{validate_offset_commit, CommitPartition, CommittedOffset, PartitionResult};
@@ -105,10 +106,14 @@ impl Coordinator {
                 Effects::default(),
             );
         };
+        let mut stale = Default::default();
         let refused = match validate_offset_commit(group, c, true) {
             Err(e) => Some(e),
-            Ok(()) if group.state == GroupState::Dead => Some(GroupError::CoordinatorNotAvailable),
-            Ok(()) => None,
+            Ok(_) if group.state == GroupState::Dead => Some(GroupError::CoordinatorNotAvailable),
+            Ok(s) => {
+                stale = s;
+                None
+            }
         };
         if let Some(e) = refused {
             let out = fail(e, &c.partitions);
@@ -122,7 +127,9 @@ impl Coordinator {
         };
         let mut staged = Vec::new();
         for p in &c.partitions {
-            let error = if p.metadata.len() > self.config.max_metadata_size {
+            let error = if stale.contains(&(p.topic.clone(), p.partition)) {
+                Some(stale_commit(true))
+            } else if p.metadata.len() > self.config.max_metadata_size {
                 Some(GroupError::OffsetMetadataTooLarge)
             } else {
                 let committed = CommittedOffset {

@@ -275,6 +275,7 @@ pub async fn run(p: &mut Pair) {
     produce_cases(p, t0).await;
     reads(p).await;
     groups(p).await;
+    super::consumer_groups::run(p).await;
     misc(p).await;
     tool_apis(p, t0).await;
     broker_configs(p).await;

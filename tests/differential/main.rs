@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod compaction;
+mod consumer_groups;
 mod corpus;
 mod diff;
 
@@ -242,6 +243,8 @@ fn main() {
             ("num.partitions", "1"),
             ("auto.create.topics.enable", "true"),
             ("offsets.topic.num.partitions", "50"),
+            // Kafka's default; Gregor's own is 1000 for quicker local rebalances.
+            ("group.consumer.heartbeat.interval.ms", "5000"),
         ])
         .await;
         let mut pair = Pair {

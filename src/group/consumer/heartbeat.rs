@@ -250,8 +250,10 @@ fn resolve(cg: &mut ConsumerGroup, topics: &TopicImage) -> (BTreeSet<String>, u6
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     };
+    cg.topic_ids.clear();
     for name in &all {
         if let Some(meta) = topics.get(name) {
+            cg.topic_ids.insert(name.clone(), meta.id);
             eat(name.as_bytes());
             eat(meta.id.as_bytes());
             eat(&meta.partitions.to_be_bytes());
@@ -373,8 +375,8 @@ impl Coordinator {
         if !self.groups.contains_key(group_id) {
             if !create {
                 return Err((
-                    GroupError::UnknownMemberId,
-                    format!("Group {group_id} not found."),
+                    GroupError::GroupIdNotFound,
+                    format!("Consumer group {group_id} not found."),
                 ));
             }
             let mut g = Group::new(group_id, now);
@@ -500,6 +502,12 @@ impl Coordinator {
             || (hash_changed && cg.epoch <= cg.assignment_epoch);
         cg.metadata_hash = hash;
         cg.subscribed_topics = subscribed;
+        if cg.epoch == 0 {
+            // As Kafka 4.3+ (KAFKA-20268): a new group starts at epoch 1 with an empty target
+            // assignment at epoch 1; the first computed assignment is epoch 2.
+            cg.epoch = 1;
+            cg.assignment_epoch = 1;
+        }
         if bump {
             cg.epoch = cg.epoch.wrapping_add(1);
         }
@@ -653,16 +661,19 @@ impl Coordinator {
 }
 
 /// Kafka's `ConsumerGroup.validateOffsetCommit`: with members, a commit must come from one of
-/// them at its current epoch (OffsetCommit v9+; a transactional one may use any version).
+/// them (OffsetCommit v9+; a transactional one may use any version), at its current epoch, or
+/// at an older one for partitions it was assigned at or before that epoch (KIP-1251; the
+/// partitions are checked one by one with [`ConsumerGroup::may_commit_at`]). Returns the older
+/// epoch to check the partitions against, if any.
 pub(in crate::group) fn validate_consumer_offset_commit(
     cg: &ConsumerGroup,
     member_id: &str,
     member_epoch: i32,
     transactional: bool,
     api_version: i16,
-) -> Result<(), GroupError> {
+) -> Result<Option<i32>, GroupError> {
     if member_epoch < 0 && cg.members.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let m = cg
         .members
@@ -671,12 +682,21 @@ pub(in crate::group) fn validate_consumer_offset_commit(
     if !transactional && api_version < 9 {
         return Err(GroupError::UnsupportedVersion);
     }
-    if member_epoch != m.epoch {
-        return Err(if transactional {
-            GroupError::IllegalGeneration
-        } else {
-            GroupError::StaleMemberEpoch
-        });
+    if member_epoch == m.epoch {
+        return Ok(None);
     }
-    Ok(())
+    if member_epoch > m.epoch || member_epoch < 0 {
+        return Err(stale_commit(transactional));
+    }
+    Ok(Some(member_epoch))
+}
+
+/// The error for a commit at a stale epoch: STALE_MEMBER_EPOCH, or ILLEGAL_GENERATION for a
+/// transactional one (older clients know no other), as Kafka answers.
+pub(in crate::group) fn stale_commit(transactional: bool) -> GroupError {
+    if transactional {
+        GroupError::IllegalGeneration
+    } else {
+        GroupError::StaleMemberEpoch
+    }
 }

@@ -38,7 +38,7 @@ use uuid::Uuid;
 
 use super::GroupError;
 
-pub(super) use heartbeat::validate_consumer_offset_commit;
+pub(super) use heartbeat::{stale_commit, validate_consumer_offset_commit};
 pub(super) use ops::deletion_records;
 
 /// Partitions by topic id: a member's assignment, target, or partitions to revoke.
@@ -142,6 +142,9 @@ pub(super) struct ConsumerMember {
     pub(super) assigned: Assignment,
     /// What it owns and must give up.
     pub(super) revoking: Assignment,
+    /// KIP-1251: the member epoch at which each assigned partition was given to it. A commit
+    /// at an older epoch is accepted for a partition assigned at or before that epoch.
+    pub(super) assignment_epochs: BTreeMap<(Uuid, i32), i32>,
 }
 
 impl ConsumerMember {
@@ -161,7 +164,22 @@ impl ConsumerMember {
             state: MemberState::Stable,
             assigned: Assignment::new(),
             revoking: Assignment::new(),
+            assignment_epochs: BTreeMap::new(),
         }
+    }
+
+    /// Keeps the assignment epochs of partitions still assigned; partitions new to `assigned`
+    /// get `epoch`.
+    pub(super) fn stamp_assignment_epochs(&mut self, previous: &ConsumerMember, epoch: i32) {
+        let mut epochs = BTreeMap::new();
+        for (t, ps) in &self.assigned {
+            for p in ps {
+                let e = previous.assignment_epochs.get(&(*t, *p)).copied();
+                let held = previous.assigned.get(t).is_some_and(|a| a.contains(p));
+                epochs.insert((*t, *p), e.filter(|_| held).unwrap_or(epoch));
+            }
+        }
+        self.assignment_epochs = epochs;
     }
 
     /// At the target epoch with nothing left to do (Kafka's `isReconciledTo`).
@@ -204,6 +222,8 @@ pub(super) struct ConsumerGroup {
     pub(super) subscribed_topics: BTreeSet<String>,
     /// Compiled subscription regexes, by source.
     pub(super) regexes: HashMap<String, regex::Regex>,
+    /// Ids of the subscribed topics by name, as of the last heartbeat (commits name topics).
+    pub(super) topic_ids: HashMap<String, Uuid>,
 }
 
 impl ConsumerGroup {
@@ -271,6 +291,26 @@ impl ConsumerGroup {
                 }
             }
         }
+    }
+
+    /// Kafka's commit rule for a member committing at an older epoch (KIP-1251):
+    /// `assignment epoch of the partition <= request epoch`, and the member holds it.
+    pub(super) fn may_commit_at(
+        &self,
+        member_id: &str,
+        epoch: i32,
+        topic: &str,
+        partition: i32,
+    ) -> bool {
+        let Some(m) = self.members.get(member_id) else {
+            return false;
+        };
+        let Some(id) = self.topic_ids.get(topic) else {
+            return false;
+        };
+        m.assignment_epochs
+            .get(&(*id, partition))
+            .is_some_and(|assigned_at| *assigned_at <= epoch)
     }
 
     /// Whether the group consumes `topic` (offsets of subscribed topics do not expire and

@@ -55,8 +55,8 @@ impl Coordinator {
             error: Some(GroupError::GroupIdNotFound),
             message: Some(message),
             state: "Dead",
-            group_epoch: -1,
-            assignment_epoch: -1,
+            group_epoch: 0,
+            assignment_epoch: 0,
             assignor: String::new(),
             members: Vec::new(),
         };
@@ -102,18 +102,15 @@ impl Coordinator {
         }
     }
 
-    /// OffsetFetch v9's check (Kafka's `validateOffsetFetch`): a consumer-group member fetching
-    /// with its id and epoch must be known and current; epoch -1 (admin clients) and classic
-    /// groups are not checked.
+    /// OffsetFetch v9's check (Kafka's `validateOffsetFetch`): a fetch naming a member (or an
+    /// epoch) must come from a current member at its epoch; no member id with a negative epoch
+    /// (admin clients) and classic groups are not checked.
     pub fn check_offset_fetch_member(
         &self,
         group_id: &str,
-        member_id: &str,
+        member_id: Option<&str>,
         member_epoch: i32,
     ) -> Result<(), GroupError> {
-        if member_epoch == -1 {
-            return Ok(());
-        }
         let Some(cg) = self
             .groups
             .get(group_id)
@@ -121,9 +118,11 @@ impl Coordinator {
         else {
             return Ok(());
         };
-        let m = cg
-            .members
-            .get(member_id)
+        if member_id.is_none() && member_epoch < 0 {
+            return Ok(());
+        }
+        let m = member_id
+            .and_then(|id| cg.members.get(id))
             .ok_or(GroupError::UnknownMemberId)?;
         if m.epoch != member_epoch {
             return Err(GroupError::StaleMemberEpoch);
@@ -215,6 +214,14 @@ impl Coordinator {
                 m.epoch = v.epoch;
                 m.previous_epoch = v.previous_epoch;
                 m.state = v.state;
+                // Partitions stored without an assignment epoch count as assigned at the
+                // member's epoch.
+                m.assignment_epochs = v
+                    .assigned
+                    .iter()
+                    .flat_map(|(t, ps)| ps.iter().map(move |p| (*t, *p)))
+                    .map(|k| (k, v.assignment_epochs.get(&k).copied().unwrap_or(v.epoch)))
+                    .collect();
                 m.assigned = v.assigned;
                 m.revoking = v.revoking;
                 cg.set_owner(old.as_ref(), &m);

@@ -112,6 +112,7 @@ fn next_step(
         m.state = MemberState::UnrevokedPartitions;
         m.assigned = assigned;
         m.revoking = revoking;
+        m.stamp_assignment_epochs(member, m.epoch);
         return m;
     }
     for (topic, parts) in pending {
@@ -125,5 +126,6 @@ fn next_step(
     };
     m.assigned = assigned;
     m.revoking = Assignment::new();
+    m.stamp_assignment_epochs(member, m.epoch);
     m
 }

@@ -50,6 +50,8 @@ pub(in crate::group) struct CurrentValue {
     pub(in crate::group) state: MemberState,
     pub(in crate::group) assigned: Assignment,
     pub(in crate::group) revoking: Assignment,
+    /// As stored; partitions without one (older records) are missing.
+    pub(in crate::group) assignment_epochs: AssignmentEpochs,
 }
 
 /// A decoded consumer-group record; `None` values are tombstones.
@@ -135,7 +137,9 @@ fn put_compact_string(buf: &mut BytesMut, s: Option<&str>) {
     }
 }
 
-fn put_assignment(buf: &mut BytesMut, a: &Assignment) {
+/// An assignment; with `epochs`, each topic also carries tag 0 `AssignmentEpochs`, aligned
+/// with its partitions (KIP-1251).
+fn put_assignment(buf: &mut BytesMut, a: &Assignment, epochs: Option<&AssignmentEpochs>) {
     put_uvarint(buf, a.len() as u64 + 1);
     for (topic, parts) in a {
         buf.put_slice(topic.as_bytes());
@@ -143,9 +147,25 @@ fn put_assignment(buf: &mut BytesMut, a: &Assignment) {
         for p in parts {
             buf.put_i32(*p);
         }
-        put_uvarint(buf, 0);
+        match epochs {
+            None => put_uvarint(buf, 0),
+            Some(e) => {
+                let mut tag = BytesMut::new();
+                put_uvarint(&mut tag, parts.len() as u64 + 1);
+                for p in parts {
+                    tag.put_i32(e.get(&(*topic, *p)).copied().unwrap_or(-1));
+                }
+                put_uvarint(buf, 1);
+                put_uvarint(buf, 0);
+                put_uvarint(buf, tag.len() as u64);
+                buf.put_slice(&tag);
+            }
+        }
     }
 }
+
+/// Partition -> the member epoch it was assigned at.
+pub(in crate::group) type AssignmentEpochs = std::collections::BTreeMap<(Uuid, i32), i32>;
 
 fn value_buf() -> BytesMut {
     let mut buf = BytesMut::new();
@@ -211,7 +231,7 @@ pub(in crate::group) fn target(
 ) -> OffsetsLogRecord {
     let value = a.map(|a| {
         let mut buf = value_buf();
-        put_assignment(&mut buf, a);
+        put_assignment(&mut buf, a, None);
         put_uvarint(&mut buf, 0);
         buf
     });
@@ -229,8 +249,8 @@ pub(in crate::group) fn current(
         buf.put_i32(m.epoch);
         buf.put_i32(m.previous_epoch);
         buf.put_i8(m.state.code());
-        put_assignment(&mut buf, &m.assigned);
-        put_assignment(&mut buf, &m.revoking);
+        put_assignment(&mut buf, &m.assigned, Some(&m.assignment_epochs));
+        put_assignment(&mut buf, &m.revoking, None);
         put_uvarint(&mut buf, 0);
         buf
     });
@@ -244,6 +264,7 @@ trait Flexible<'a> {
     fn compact_string(&mut self) -> Result<Option<String>, RecordError>;
     fn tags(&mut self) -> Result<Vec<(u64, &'a [u8])>, RecordError>;
     fn assignment(&mut self) -> Result<Assignment, RecordError>;
+    fn assignment_with_epochs(&mut self) -> Result<(Assignment, AssignmentEpochs), RecordError>;
 }
 
 impl<'a> Flexible<'a> for Reader<'a> {
@@ -294,18 +315,33 @@ impl<'a> Flexible<'a> for Reader<'a> {
     }
 
     fn assignment(&mut self) -> Result<Assignment, RecordError> {
+        Ok(self.assignment_with_epochs()?.0)
+    }
+
+    fn assignment_with_epochs(&mut self) -> Result<(Assignment, AssignmentEpochs), RecordError> {
         let mut a = Assignment::new();
+        let mut epochs = AssignmentEpochs::new();
         let n = self.count(18)?.unwrap_or(0);
         for _ in 0..n {
             let id = Uuid::from_bytes(self.array()?);
             let m = self.count(4)?.unwrap_or(0);
-            let parts = a.entry(id).or_default();
+            let mut order = Vec::with_capacity(m);
             for _ in 0..m {
-                parts.insert(self.i32()?);
+                order.push(self.i32()?);
             }
-            self.tags()?;
+            for (tag, data) in self.tags()? {
+                if tag != 0 {
+                    continue;
+                }
+                let mut r = Reader(data);
+                let k = r.count(4)?.unwrap_or(0);
+                for p in order.iter().take(k) {
+                    epochs.insert((id, *p), r.i32()?);
+                }
+            }
+            a.entry(id).or_default().extend(order);
         }
-        Ok(a)
+        Ok((a, epochs))
     }
 }
 
@@ -389,13 +425,20 @@ pub(in crate::group) fn decode(rec: &OffsetsLogRecord) -> Result<ConsumerRecord,
             member: k.string()?,
             value: match v {
                 None => None,
-                Some(mut r) => Some(CurrentValue {
-                    epoch: r.i32()?,
-                    previous_epoch: r.i32()?,
-                    state: MemberState::from_code(i8::from_be_bytes(r.array()?)),
-                    assigned: r.assignment()?,
-                    revoking: r.assignment()?,
-                }),
+                Some(mut r) => {
+                    let epoch = r.i32()?;
+                    let previous_epoch = r.i32()?;
+                    let state = MemberState::from_code(i8::from_be_bytes(r.array()?));
+                    let (assigned, assignment_epochs) = r.assignment_with_epochs()?;
+                    Some(CurrentValue {
+                        epoch,
+                        previous_epoch,
+                        state,
+                        assigned,
+                        revoking: r.assignment()?,
+                        assignment_epochs,
+                    })
+                }
             },
         },
         other => return Err(RecordError::UnknownKeyVersion(other)),

@@ -174,11 +174,11 @@ fn a_partition_moves_only_after_its_owner_revoked_it() {
     let mut c = coord();
     let img = image(&[("t", 1, 2)]);
     let (r, _) = c.consumer_heartbeat(0, join("a", &["t"]), &img);
-    assert_eq!(r.member_epoch, 1);
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(r.assignment, Some(vec![(id(1), vec![0, 1])]));
     // b joins: the target gives it one of a's partitions, which a still owns.
     let (r, _) = c.consumer_heartbeat(1, join("b", &["t"]), &img);
-    assert_eq!(r.member_epoch, 2, "b is at the new epoch");
+    assert_eq!(r.member_epoch, 3, "b is at the new epoch");
     assert_eq!(r.assignment, Some(vec![]), "nothing free yet");
     assert_eq!(c.describe_consumer_group("g").state, "Reconciling");
     let target_b = c.describe_consumer_group("g").members[1]
@@ -188,17 +188,17 @@ fn a_partition_moves_only_after_its_owner_revoked_it() {
     let moving = target_b[0].1[0];
     let keep = 1 - moving;
     // a heartbeats still owning both: told to revoke, stays at epoch 1.
-    let (r, _) = c.consumer_heartbeat(2, beat("a", 1, &[(1, &[0, 1])]), &img);
-    assert_eq!(r.member_epoch, 1);
+    let (r, _) = c.consumer_heartbeat(2, beat("a", 2, &[(1, &[0, 1])]), &img);
+    assert_eq!(r.member_epoch, 2);
     assert_eq!(r.assignment, Some(vec![(id(1), vec![keep])]));
     // b still gets nothing while a has not confirmed.
-    let (r, _) = c.consumer_heartbeat(3, beat("b", 2, &[]), &img);
+    let (r, _) = c.consumer_heartbeat(3, beat("b", 3, &[]), &img);
     assert_eq!(r.assignment, None);
     // a confirms (reports only what it keeps) and moves to epoch 2.
-    let (r, _) = c.consumer_heartbeat(4, beat("a", 1, &[(1, &[keep])]), &img);
-    assert_eq!(r.member_epoch, 2);
+    let (r, _) = c.consumer_heartbeat(4, beat("a", 2, &[(1, &[keep])]), &img);
+    assert_eq!(r.member_epoch, 3);
     // Now b gets it.
-    let (r, _) = c.consumer_heartbeat(5, beat("b", 2, &[]), &img);
+    let (r, _) = c.consumer_heartbeat(5, beat("b", 3, &[]), &img);
     assert_eq!(r.assignment, Some(vec![(id(1), vec![moving])]));
     assert_eq!(c.describe_consumer_group("g").state, "Stable");
 }
@@ -208,15 +208,15 @@ fn fencing_and_unknown_members() {
     let mut c = coord();
     let img = image(&[("t", 1, 1)]);
     let (r, _) = c.consumer_heartbeat(0, join("a", &["t"]), &img);
-    assert_eq!(r.member_epoch, 1);
+    assert_eq!(r.member_epoch, 2);
     let (r, _) = c.consumer_heartbeat(1, beat("a", 5, &[]), &img);
     assert_eq!(r.error, Some(GroupError::FencedMemberEpoch));
     assert!(r.message.unwrap().contains("greater member epoch (5)"));
-    let (r, _) = c.consumer_heartbeat(1, beat("zz", 1, &[]), &img);
+    let (r, _) = c.consumer_heartbeat(1, beat("zz", 2, &[]), &img);
     assert_eq!(r.error, Some(GroupError::UnknownMemberId));
     // The previous epoch with a subset of the assignment is let through (a lost answer).
     let (_, _) = c.consumer_heartbeat(1, join("b", &["t"]), &img);
-    let (r, _) = c.consumer_heartbeat(2, beat("a", 1, &[(1, &[0])]), &img);
+    let (r, _) = c.consumer_heartbeat(2, beat("a", 2, &[(1, &[0])]), &img);
     assert_eq!(r.error, None, "{:?}", r.message);
     // Bad requests.
     let mut bad = join("c", &["t"]);
@@ -287,9 +287,9 @@ fn a_member_that_does_not_revoke_within_its_rebalance_timeout_is_fenced() {
     let _ = c.consumer_heartbeat(0, slow, &img);
     let _ = c.consumer_heartbeat(1, join("b", &["t"]), &img);
     // a is told to revoke at t=2 and never confirms, though it keeps heartbeating.
-    let (r, _) = c.consumer_heartbeat(2, beat("a", 1, &[(1, &[0, 1])]), &img);
-    assert_eq!(r.member_epoch, 1);
-    let (r, _) = c.consumer_heartbeat(4_000, beat("a", 1, &[(1, &[0, 1])]), &img);
+    let (r, _) = c.consumer_heartbeat(2, beat("a", 2, &[(1, &[0, 1])]), &img);
+    assert_eq!(r.member_epoch, 2);
+    let (r, _) = c.consumer_heartbeat(4_000, beat("a", 2, &[(1, &[0, 1])]), &img);
     assert_eq!(r.error, None);
     assert_eq!(c.next_deadline(), Some(2 + 5_000));
     let _ = c.tick(2 + 5_000);
@@ -314,7 +314,7 @@ fn a_static_member_back_within_its_session_keeps_its_partitions() {
         ConsumerHeartbeat {
             owned: Some(mine.clone()),
             instance_id: Some("inst".into()),
-            ..beat("s1", 1, &[])
+            ..beat("s1", 2, &[])
         },
         &img,
     );
@@ -403,8 +403,8 @@ fn a_regex_picks_up_a_topic_created_later() {
         ("xorders-us", 4, 1),
         ("orders-us", 3, 2),
     ]);
-    let (r, _) = c.consumer_heartbeat(1, beat("a", 1, &[(1, &[0])]), &img);
-    assert_eq!(r.member_epoch, 2, "the new topic bumps the epoch");
+    let (r, _) = c.consumer_heartbeat(1, beat("a", 2, &[(1, &[0])]), &img);
+    assert_eq!(r.member_epoch, 3, "the new topic bumps the epoch");
     assert_eq!(
         r.assignment,
         Some(vec![(id(1), vec![0]), (id(3), vec![0, 1])])
@@ -420,9 +420,9 @@ fn a_regex_picks_up_a_topic_created_later() {
 fn partitions_added_to_a_subscribed_topic_are_assigned() {
     let mut c = coord();
     let (r, _) = c.consumer_heartbeat(0, join("a", &["t"]), &image(&[("t", 1, 1)]));
-    assert_eq!(r.member_epoch, 1);
-    let (r, _) = c.consumer_heartbeat(1, beat("a", 1, &[(1, &[0])]), &image(&[("t", 1, 3)]));
     assert_eq!(r.member_epoch, 2);
+    let (r, _) = c.consumer_heartbeat(1, beat("a", 2, &[(1, &[0])]), &image(&[("t", 1, 3)]));
+    assert_eq!(r.member_epoch, 3);
     assert_eq!(r.assignment, Some(vec![(id(1), vec![0, 1, 2])]));
 }
 
@@ -649,13 +649,24 @@ fn offset_commits_check_the_member_epoch() {
         e(c.commit_offsets(1, commit(r.member_epoch, 8))),
         Some(GroupError::UnsupportedVersion)
     );
+    // KIP-1251: after an epoch bump, a commit at the older epoch is accepted for a partition
+    // the member has held since then, and refused at an epoch before it got it.
+    let _ = c.consumer_heartbeat(1, join("b", &["t"]), &img);
+    let (r2, _) = c.consumer_heartbeat(1, beat("a", r.member_epoch, &[(1, &[0])]), &img);
+    assert_eq!(r2.member_epoch, r.member_epoch + 1);
+    assert_eq!(e(c.commit_offsets(1, commit(r.member_epoch, 9))), None);
     assert_eq!(
-        c.check_offset_fetch_member("g", "a", r.member_epoch + 1),
+        e(c.commit_offsets(1, commit(r.member_epoch - 1, 9))),
+        Some(GroupError::StaleMemberEpoch)
+    );
+    let r = r2;
+    assert_eq!(
+        c.check_offset_fetch_member("g", Some("a"), r.member_epoch + 1),
         Err(GroupError::StaleMemberEpoch)
     );
-    assert_eq!(c.check_offset_fetch_member("g", "a", -1), Ok(()));
+    assert_eq!(c.check_offset_fetch_member("g", None, -1), Ok(()));
     assert_eq!(
-        c.check_offset_fetch_member("g", "nobody", 1),
+        c.check_offset_fetch_member("g", Some("nobody"), 1),
         Err(GroupError::UnknownMemberId)
     );
     // Non-empty: not deletable; its subscribed topic's offsets cannot be deleted.
