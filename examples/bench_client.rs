@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
@@ -206,6 +206,9 @@ enum Cmd {
         members: usize,
         #[arg(long, default_value_t = 3)]
         partitions: usize,
+        /// `group.protocol`: classic or consumer (KIP-848).
+        #[arg(long, default_value = "classic")]
+        protocol: String,
     },
     /// Loopback TCP throughput (one sender thread, one receiver thread), for context.
     Loopback {
@@ -311,7 +314,8 @@ fn main() -> Result<()> {
             group,
             members,
             partitions,
-        } => groups(&brokers, &topic, &group, members, partitions),
+            protocol,
+        } => groups(&brokers, &topic, &group, members, partitions, &protocol),
         Cmd::Loopback { secs } => loopback(secs),
     }
 }
@@ -1368,39 +1372,55 @@ fn latency(brokers: &str, topic: &str, rate: u64, secs: f64, size: usize) -> Res
 // ---------------------------------------------------------------------------------------------
 // groups
 
-/// What one member last heard from its rebalance callback.
+/// What one member owns, read from `assignment()` after each poll (KIP-848 rebalances are
+/// incremental, so the rebalance callbacks name only what changed), and when that last changed.
 #[derive(Default)]
 struct MemberState {
-    /// `Some(partitions)` after an Assign, `None` after a Revoke (or before any event).
-    assigned: Mutex<Option<BTreeSet<i32>>>,
-    /// Time of the last Assign.
-    last_assign: Mutex<Option<Instant>>,
+    assigned: Mutex<BTreeSet<i32>>,
+    changed: Mutex<Option<Instant>>,
 }
 
-struct GroupCtx(Arc<MemberState>);
-
-impl ClientContext for GroupCtx {}
-
-impl ConsumerContext for GroupCtx {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let set = tpl.elements().iter().map(|e| e.partition()).collect();
-                *self.0.assigned.lock().unwrap() = Some(set);
-                *self.0.last_assign.lock().unwrap() = Some(Instant::now());
-            }
-            Rebalance::Revoke(_) => *self.0.assigned.lock().unwrap() = None,
-            Rebalance::Error(_) => {}
+/// Waits until `states` own every partition once with `idle` of them owning none; returns the
+/// time of the last change.
+fn wait_group_stable(
+    states: &[&Arc<MemberState>],
+    partitions: usize,
+    idle: usize,
+    deadline: Instant,
+) -> Option<Instant> {
+    loop {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        let sets: Vec<BTreeSet<i32>> = states
+            .iter()
+            .map(|s| s.assigned.lock().unwrap().clone())
+            .collect();
+        let owned: usize = sets.iter().map(BTreeSet::len).sum();
+        let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
+        if owned == partitions
+            && union.len() == partitions
+            && sets.iter().filter(|s| s.is_empty()).count() == idle
+        {
+            return states
+                .iter()
+                .filter_map(|s| *s.changed.lock().unwrap())
+                .max();
         }
     }
 }
 
+/// MEMBERS consumers (`protocol` classic or consumer, client defaults otherwise) subscribe;
+/// `stable_ms` is from the last subscribe to the last assignment change of a stable group,
+/// `recover_ms` from the moment a member owning a partition closes to the others' last change.
 fn groups(
     brokers: &str,
     topic: &str,
     group: &str,
     members: usize,
     partitions: usize,
+    protocol: &str,
 ) -> Result<()> {
     // Make sure the topic exists (the broker runs with num.partitions = `partitions`).
     let producer: BaseProducer = producer_config(brokers).create()?;
@@ -1409,26 +1429,38 @@ fn groups(
         .map_err(|(e, _)| e)?;
     producer.flush(Duration::from_secs(30))?;
 
-    let stop = Arc::new(AtomicBool::new(false));
     let mut states = Vec::new();
+    let mut stops = Vec::new();
     let mut threads = Vec::new();
     let (sub_tx, sub_rx) = mpsc::channel();
     for _ in 0..members {
         let state = Arc::new(MemberState::default());
+        let stop = Arc::new(AtomicBool::new(false));
         states.push(state.clone());
-        // Default client settings apart from the address and group.
-        let consumer: BaseConsumer<GroupCtx> = ClientConfig::new()
+        stops.push(stop.clone());
+        let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("group.id", group)
-            .create_with_context(GroupCtx(state))?;
-        let (stop, topic, sub_tx) = (stop.clone(), topic.to_string(), sub_tx.clone());
+            .set("group.protocol", protocol)
+            .create()?;
+        let (topic, sub_tx) = (topic.to_string(), sub_tx.clone());
         threads.push(std::thread::spawn(move || -> Result<()> {
             consumer.subscribe(&[&topic])?;
             sub_tx.send(Instant::now())?;
             while !stop.load(Ordering::Relaxed) {
                 consumer.poll(Duration::from_millis(20));
+                let now: BTreeSet<i32> = consumer
+                    .assignment()?
+                    .elements()
+                    .iter()
+                    .map(|e| e.partition())
+                    .collect();
+                let mut held = state.assigned.lock().unwrap();
+                if *held != now {
+                    *held = now;
+                    *state.changed.lock().unwrap() = Some(Instant::now());
+                }
             }
-            consumer.unsubscribe();
             Ok(())
         }));
     }
@@ -1438,44 +1470,42 @@ fn groups(
         last_subscribed = Some(last_subscribed.map_or(t, |l: Instant| l.max(t)));
     }
     let t0 = last_subscribed.unwrap();
-    let deadline = t0 + Duration::from_secs(120);
-    let stable_at = loop {
-        if Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-        let sets: Vec<Option<BTreeSet<i32>>> = states
-            .iter()
-            .map(|s| s.assigned.lock().unwrap().clone())
-            .collect();
-        if sets.iter().any(Option::is_none) {
-            continue;
-        }
-        let sets: Vec<BTreeSet<i32>> = sets.into_iter().flatten().collect();
-        let owned: usize = sets.iter().map(BTreeSet::len).sum();
-        let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
-        let idle = sets.iter().filter(|s| s.is_empty()).count();
-        if owned == partitions
-            && union.len() == partitions
-            && idle == members.saturating_sub(partitions)
-        {
-            break states
-                .iter()
-                .filter_map(|s| *s.last_assign.lock().unwrap())
-                .max();
-        }
-    };
-    stop.store(true, Ordering::Relaxed);
+    let all: Vec<&Arc<MemberState>> = states.iter().collect();
+    let idle = members.saturating_sub(partitions);
+    let stable_at = wait_group_stable(&all, partitions, idle, t0 + Duration::from_secs(120))
+        .ok_or_else(|| anyhow!("no stable assignment within 120 s"))?;
+    // The member owning partition 0 closes (LeaveGroup, or a heartbeat with epoch -1).
+    let leaver = states
+        .iter()
+        .position(|s| s.assigned.lock().unwrap().contains(&0))
+        .ok_or_else(|| anyhow!("nobody owns partition 0"))?;
+    stops[leaver].store(true, Ordering::Relaxed);
+    let left = Instant::now();
+    let rest: Vec<&Arc<MemberState>> = states
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != leaver)
+        .map(|(_, s)| s)
+        .collect();
+    let idle_after = (members - 1).saturating_sub(partitions);
+    let recovered_at = wait_group_stable(
+        &rest,
+        partitions,
+        idle_after,
+        left + Duration::from_secs(120),
+    )
+    .ok_or_else(|| anyhow!("no stable assignment within 120 s after a leave"))?;
+    for s in &stops {
+        s.store(true, Ordering::Relaxed);
+    }
     for t in threads {
         t.join().map_err(|_| anyhow!("member panicked"))??;
     }
-    match stable_at {
-        Some(at) => println!(
-            "{{\"stable_ms\":{:.3}}}",
-            at.saturating_duration_since(t0).as_secs_f64() * 1e3
-        ),
-        None => bail!("no stable assignment within 120 s"),
-    }
+    println!(
+        "{{\"stable_ms\":{:.3},\"recover_ms\":{:.3}}}",
+        stable_at.saturating_duration_since(t0).as_secs_f64() * 1e3,
+        recovered_at.saturating_duration_since(left).as_secs_f64() * 1e3
+    );
     Ok(())
 }
 

@@ -123,7 +123,8 @@ if rs:
 
 # 5. groups
 for tag, label in [("groups", "4 members, 3 partitions: stable after last subscribe"),
-                   ("groups_delay", "same, broker group.initial.rebalance.delay.ms=0")]:
+                   ("groups_delay", "same, broker group.initial.rebalance.delay.ms=0"),
+                   ("groups_848", "same under KIP-848 (group.protocol=consumer)")]:
     rs = runs.get(tag, [])
     if rs:
         v = [r["stable_ms"] for r in rs]
@@ -131,6 +132,11 @@ for tag, label in [("groups", "4 members, 3 partitions: stable after last subscr
             fig("groups", label, "ms", v, "<= 1000 ms", med(v) <= 1000)
         else:
             fig("groups", label, "ms", v)
+for tag, label in [("groups", "a member with a partition closes: stable again (classic)"),
+                   ("groups_848", "a member with a partition closes: stable again (KIP-848)")]:
+    v = [r["recover_ms"] for r in runs.get(tag, []) if "recover_ms" in r]
+    if v:
+        fig("groups", label, "ms", v)
 
 rs = runs.get("commits", [])
 if rs:
@@ -298,6 +304,12 @@ if any(t.startswith("kafka_") for t in runs):
     pairs.append(("broker RSS after 1 GB in and out", "MiB", g, k, False))
     g, k = both("groups", lambda r: r["stable_ms"])
     pairs.append(("group of 4 stable after the last subscribe", "ms", g, k, False))
+    g, k = both("groups", lambda r: r.get("recover_ms"))
+    pairs.append(("group stable again after a member closes", "ms", g, k, False))
+    g, k = both("groups_848", lambda r: r["stable_ms"])
+    pairs.append(("KIP-848 group of 4 stable after the last subscribe", "ms", g, k, False))
+    g, k = both("groups_848", lambda r: r.get("recover_ms"))
+    pairs.append(("KIP-848 group stable again after a member closes", "ms", g, k, False))
     g, k = both("commits", lambda r: r["commits"] / r["secs"])
     pairs.append(("synchronous OffsetCommits, one consumer", "commits/s", g, k, True))
     pairs.append(("restart after SIGKILL with the 1 GB log", "ms",

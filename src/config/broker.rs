@@ -57,7 +57,7 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     key("group.min.session.timeout.ms", &[], "6000", ConfigType::Int(0), "Smallest session timeout a member may ask for."),
     key("group.max.session.timeout.ms", &[], "1800000", ConfigType::Int(0), "Largest session timeout a member may ask for."),
     key("group.max.size", &[], "2147483647", ConfigType::Int(1), "Members per group."),
-    key("group.consumer.heartbeat.interval.ms", &[], "1000", ConfigType::Int(1), "KIP-848 groups: how often members heartbeat, which bounds how fast an assignment moves (Kafka: 5000)."),
+    key("group.consumer.heartbeat.interval.ms", &[], "250", ConfigType::Int(1), "KIP-848 groups: how often members heartbeat, which bounds how fast an assignment moves (Kafka: 5000)."),
     key("group.consumer.session.timeout.ms", &[], "10000", ConfigType::Int(1), "KIP-848 groups: a member silent this long is removed (Kafka: 45000)."),
     key("group.consumer.assignors", &[], "uniform,range", ConfigType::EnumList(&["uniform", "range"]), "KIP-848 server-side assignors; the first is the default."),
     key("group.consumer.max.size", &[], "2147483647", ConfigType::Int(1), "Members per KIP-848 group."),

@@ -445,7 +445,7 @@ impl Default for GroupConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offsets_retention_check_interval_ms: 600_000,
             max_metadata_size: 4096,
-            consumer_heartbeat_interval_ms: 1_000,
+            consumer_heartbeat_interval_ms: 250,
             consumer_session_timeout_ms: 10_000,
             consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
             consumer_max_size: i32::MAX as usize,

@@ -243,7 +243,7 @@ fn main() {
             ("num.partitions", "1"),
             ("auto.create.topics.enable", "true"),
             ("offsets.topic.num.partitions", "50"),
-            // Kafka's default; Gregor's own is 1000 for quicker local rebalances.
+            // Kafka's default; Gregor's own is 250 for quicker local rebalances.
             ("group.consumer.heartbeat.interval.ms", "5000"),
         ])
         .await;
