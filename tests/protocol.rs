@@ -54,9 +54,10 @@ async fn api_versions_every_version_lists_the_table() {
 }
 
 #[tokio::test]
-async fn api_versions_v3_carries_no_default_tagged_fields() {
+async fn api_versions_v3_carries_kafkas_feature_tags_and_no_default_ones() {
     // Old librdkafka (Debian's kcat) reads past the end when default-valued tagged fields are
-    // present: the body must end with exactly one zero byte (no tagged fields).
+    // present: the body carries exactly Kafka 4.4's three (SupportedFeatures,
+    // FinalizedFeaturesEpoch, FinalizedFeatures), each with a value, and no others.
     let b = TestBroker::start(&[]).await;
     let mut c = RawClient::connect(b.addr).await;
     let req = RequestKind::ApiVersions(ApiVersionsRequest::default());
@@ -64,9 +65,44 @@ async fn api_versions_v3_carries_no_default_tagged_fields() {
         .await;
     let (h, body) = c.read_frame(0).await.expect("answer");
     assert_eq!(h.correlation_id, 5);
-    assert_eq!(*body.last().unwrap(), 0, "empty tagged-field section");
-    let expected = 2 + 1 + SUPPORTED.len() * 7 + 4 + 1;
-    assert_eq!(body.len(), expected);
+    let mut at = 2 + 1 + SUPPORTED.len() * 7 + 4;
+    assert_eq!(body[at], 3, "three tagged fields");
+    at += 1;
+    let mut tags = Vec::new();
+    for _ in 0..3 {
+        let (tag, size) = (body[at], usize::from(body[at + 1]));
+        tags.push(tag);
+        at += 2 + size;
+    }
+    assert_eq!(tags, [0, 1, 2]);
+    assert_eq!(at, body.len(), "nothing after the tagged fields");
+    let r = api_versions(&mut c, 3).await;
+    let names = |fs: Vec<String>| fs.join(",");
+    assert_eq!(
+        names(
+            r.supported_features
+                .iter()
+                .map(|f| format!("{}:{}-{}", f.name, f.min_version, f.max_version))
+                .collect()
+        ),
+        "metadata.version:7-33",
+        "below v4, features with minimum 0 are left out (KIP-1022)"
+    );
+    assert_eq!(r.finalized_features_epoch, 1);
+    assert_eq!(
+        names(
+            r.finalized_features
+                .iter()
+                .map(|f| format!("{}={}", f.name, f.max_version_level))
+                .collect()
+        ),
+        "metadata.version=33,group.version=1"
+    );
+    let r = api_versions(&mut c, 4).await;
+    assert!(r
+        .supported_features
+        .iter()
+        .any(|f| f.name.as_str() == "group.version" && f.min_version == 0 && f.max_version == 1));
 }
 
 #[tokio::test]

@@ -126,6 +126,10 @@ impl Coordinator {
                 if !cg.members.is_empty() {
                     return Err(GroupError::InconsistentGroupProtocol);
                 }
+                if !req.member_id.is_empty() {
+                    // A stale classic member: the group is not converted for it.
+                    return Err(GroupError::UnknownMemberId);
+                }
                 super::consumer::deletion_records(&req.group_id, fx);
                 g.consumer = None;
             }

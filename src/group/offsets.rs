@@ -487,6 +487,7 @@ pub(super) fn validate_offset_commit(
         let older = validate_consumer_offset_commit(
             cg,
             &req.member_id,
+            req.group_instance_id.as_deref(),
             req.generation_id,
             transactional,
             req.api_version,
@@ -507,7 +508,8 @@ pub(super) fn validate_offset_commit(
             return Err(GroupError::IllegalGeneration);
         }
         Ok(HashSet::new())
-    } else if group.state != GroupState::Empty {
+    } else if group.state != GroupState::Empty && !transactional {
+        // A TxnOffsetCommit without a member is accepted, as in Kafka.
         Err(GroupError::UnknownMemberId)
     } else {
         Ok(HashSet::new())

@@ -72,23 +72,36 @@ fn range(members: &[AssignMember<'_>], topics: &TopicImage) -> HashMap<String, A
 fn uniform(members: &[AssignMember<'_>], topics: &TopicImage) -> HashMap<String, Assignment> {
     let mut sorted: Vec<&AssignMember<'_>> = members.iter().collect();
     sorted.sort_by(|a, b| a.member_id.cmp(b.member_id));
-    // Every partition to place, with the members that may own it.
-    let mut partitions: Vec<((Uuid, i32), Vec<usize>)> = Vec::new();
+    // Every partition to place, with the topic it belongs to; the members that may own a
+    // partition are listed once per topic.
+    let mut eligible: Vec<Vec<usize>> = Vec::new();
+    let mut partitions: Vec<((Uuid, i32), usize)> = Vec::new();
     let names: BTreeSet<&String> = sorted.iter().flat_map(|m| m.topics.iter()).collect();
     for name in names {
         let Some(meta) = topics.get(name) else {
             continue;
         };
-        let eligible: Vec<usize> = sorted
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.topics.contains(name))
-            .map(|(i, _)| i)
-            .collect();
-        for p in 0..meta.partitions {
-            partitions.push(((meta.id, p), eligible.clone()));
-        }
+        let ti = eligible.len();
+        eligible.push(
+            sorted
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.topics.contains(name))
+                .map(|(i, _)| i)
+                .collect(),
+        );
+        partitions.extend((0..meta.partitions).map(|p| ((meta.id, p), ti)));
     }
+    let previous: HashMap<(Uuid, i32), usize> = sorted
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| {
+            m.previous
+                .into_iter()
+                .flat_map(move |a| a.iter())
+                .flat_map(move |(t, ps)| ps.iter().map(move |p| ((*t, *p), i)))
+        })
+        .collect();
     let mut owner: BTreeMap<(Uuid, i32), usize> = BTreeMap::new();
     let mut count = vec![0usize; sorted.len()];
     // Quota: with everyone eligible for everything, nobody keeps more than the ceiling.
@@ -98,42 +111,36 @@ fn uniform(members: &[AssignMember<'_>], topics: &TopicImage) -> HashMap<String,
         partitions.len().div_ceil(sorted.len())
     };
     // 1. Sticky: keep previous owners that are still eligible, up to the ceiling.
-    for (key, eligible) in &partitions {
-        let prev = sorted.iter().enumerate().find(|(_, m)| {
-            m.previous
-                .and_then(|a| a.get(&key.0))
-                .is_some_and(|ps| ps.contains(&key.1))
-        });
-        if let Some((i, _)) = prev {
-            if eligible.contains(&i) && count[i] < ceiling {
+    for (key, ti) in &partitions {
+        if let Some(&i) = previous.get(key) {
+            if eligible[*ti].contains(&i) && count[i] < ceiling {
                 owner.insert(*key, i);
                 count[i] += 1;
             }
         }
     }
     // 2. The rest to the least loaded eligible member.
-    for (key, eligible) in &partitions {
+    for (key, ti) in &partitions {
         if owner.contains_key(key) {
             continue;
         }
-        if let Some(&i) = eligible.iter().min_by_key(|&&i| (count[i], i)) {
+        if let Some(&i) = eligible[*ti].iter().min_by_key(|&&i| (count[i], i)) {
             owner.insert(*key, i);
             count[i] += 1;
         }
     }
     // 3. Balance: move partitions from a member to an eligible one with two fewer. Each move
     // lowers the sum of squared counts, so this ends.
-    let eligible_of: HashMap<(Uuid, i32), &Vec<usize>> =
-        partitions.iter().map(|(k, e)| (*k, e)).collect();
+    let topic_of: HashMap<(Uuid, i32), usize> = partitions.iter().copied().collect();
     loop {
         let mut moved = false;
         let keys: Vec<(Uuid, i32)> = owner.keys().rev().copied().collect();
         for key in keys {
             let from = owner[&key];
-            let Some(eligible) = eligible_of.get(&key) else {
+            let Some(ti) = topic_of.get(&key) else {
                 continue;
             };
-            if let Some(&to) = eligible.iter().min_by_key(|&&i| (count[i], i)) {
+            if let Some(&to) = eligible[*ti].iter().min_by_key(|&&i| (count[i], i)) {
                 if count[to] + 1 < count[from] {
                     owner.insert(key, to);
                     count[from] -= 1;

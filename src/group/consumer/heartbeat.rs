@@ -27,10 +27,15 @@ fn invalid(message: &str) -> Result<(), Refusal> {
 /// A subscription regex, compiled for a full match (Kafka uses RE2/J's `matches`). Bounded:
 /// a pattern whose program would exceed 1 MiB is refused.
 pub(super) fn compile_regex(source: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(&format!("^(?:{source})$"))
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| e.to_string())
+    // The pattern alone must be valid: `a)|(b` is not, though it would be once wrapped.
+    let build = |p: &str| {
+        regex::RegexBuilder::new(p)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    build(source)?;
+    build(&format!("^(?:{source})$"))
 }
 
 /// Compiles `source` into `cache` unless it is there (a pattern that does not compile was
@@ -53,6 +58,11 @@ fn validate(req: &ConsumerHeartbeat, assignors: &[String]) -> Result<(), Refusal
     }
     if req.instance_id.as_deref() == Some("") {
         return invalid("InstanceId can't be empty.");
+    }
+    // Ids are keys of __consumer_offsets records, whose strings hold at most i16::MAX bytes.
+    let too_long = |s: &str| s.len() > i16::MAX as usize;
+    if too_long(&req.member_id) || req.instance_id.as_deref().is_some_and(too_long) {
+        return invalid("MemberId and InstanceId must be at most 32767 bytes.");
     }
     if req.rack_id.as_deref() == Some("") {
         return invalid("RackId can't be empty.");
@@ -142,6 +152,20 @@ fn check_epoch(m: &ConsumerMember, req: &ConsumerHeartbeat) -> Result<(), Refusa
     Ok(())
 }
 
+/// A static member joining again after its temporary leave (epoch -2): it keeps its
+/// partitions and starts over at epoch 0, as Kafka's replacement does; anything it was
+/// revoking is gone with the old instance.
+fn back_from_away(m: &ConsumerMember) -> ConsumerMember {
+    let mut m = m.clone();
+    if m.epoch == STATIC_LEAVE_EPOCH {
+        m.epoch = 0;
+        m.previous_epoch = 0;
+        m.state = MemberState::Stable;
+        m.revoking.clear();
+    }
+    m
+}
+
 /// The member a heartbeat is about, as it is now (`None` for a new one), and the id of a
 /// static member it replaces.
 fn find_member(
@@ -169,7 +193,7 @@ fn find_member(
     if joining {
         return match holder {
             None => Ok((cg.members.get(member_id).cloned(), None)),
-            Some(h) if h == member_id => Ok((cg.members.get(member_id).cloned(), None)),
+            Some(h) if h == member_id => Ok((cg.members.get(member_id).map(back_from_away), None)),
             Some(h) => {
                 let old = &cg.members[h];
                 if old.epoch != STATIC_LEAVE_EPOCH {
@@ -181,7 +205,7 @@ fn find_member(
                         ),
                     ));
                 }
-                let mut renamed = old.clone();
+                let mut renamed = back_from_away(old);
                 renamed.member_id = member_id.to_string();
                 Ok((Some(renamed), Some(h.to_string())))
             }
@@ -215,13 +239,12 @@ fn member_topics(cg: &ConsumerGroup, m: &ConsumerMember, topics: &TopicImage) ->
         .filter(|n| topics.get(n).is_some())
         .cloned()
         .collect();
-    if let Some(re) = m.subscribed_regex.as_ref().and_then(|r| cg.regexes.get(r)) {
-        out.extend(
-            topics
-                .iter()
-                .filter(|(name, meta)| !meta.internal && re.is_match(name))
-                .map(|(name, _)| name.clone()),
-        );
+    if let Some(matched) = m
+        .subscribed_regex
+        .as_ref()
+        .and_then(|r| cg.regex_topics.get(r))
+    {
+        out.extend(matched.iter().cloned());
     }
     out
 }
@@ -238,6 +261,20 @@ fn resolve(cg: &mut ConsumerGroup, topics: &TopicImage) -> (BTreeSet<String>, u6
     for r in &used {
         cache_regex(&mut cg.regexes, r);
     }
+    // Each distinct regex is matched once against the topics.
+    cg.regex_topics = cg
+        .regexes
+        .iter()
+        .map(|(source, re)| {
+            let matched = topics
+                .iter()
+                .filter(|(name, meta)| !meta.internal && re.is_match(name))
+                .map(|(name, _)| name.clone())
+                .collect();
+            (source.clone(), matched)
+        })
+        .collect();
+    cg.resolved = true;
     let mut all = BTreeSet::new();
     for m in cg.members.values() {
         all.extend(member_topics(cg, m, topics));
@@ -471,7 +508,12 @@ impl Coordinator {
         m.client_id = req.client_id.clone();
         m.client_host = req.client_host.clone();
         if let Some(old_id) = &replaced {
-            // A static member back under a new member id takes over the old one's state.
+            // A static member back under a new member id takes over the old one's state. A
+            // different member already using that id (ids are the clients' own) is removed
+            // first, so that nothing it holds is left behind.
+            if cg.members.contains_key(&member_id) {
+                fence(cg, group_id, &member_id, fx);
+            }
             cg.members.shift_remove(old_id);
             cg.timers.remove(old_id);
             for owner in cg.owners.values_mut().filter(|o| *o == old_id) {
@@ -551,8 +593,8 @@ impl Coordinator {
         });
         timers.session_deadline_ms = now.saturating_add(session);
         if updated.state == MemberState::UnrevokedPartitions {
-            let entered = m.state != MemberState::UnrevokedPartitions || m.epoch != updated.epoch;
-            if entered || timers.rebalance_deadline_ms.is_none() {
+            // Armed on every new revocation (Kafka reschedules whenever the member changed).
+            if updated != m || timers.rebalance_deadline_ms.is_none() {
                 timers.rebalance_deadline_ms =
                     Some(now.saturating_add(i64::from(updated.rebalance_timeout_ms.max(0))));
             }
@@ -668,11 +710,16 @@ impl Coordinator {
 pub(in crate::group) fn validate_consumer_offset_commit(
     cg: &ConsumerGroup,
     member_id: &str,
+    instance_id: Option<&str>,
     member_epoch: i32,
     transactional: bool,
     api_version: i16,
 ) -> Result<Option<i32>, GroupError> {
     if member_epoch < 0 && cg.members.is_empty() {
+        return Ok(None);
+    }
+    // A TxnOffsetCommit need not name a member (`sendOffsetsToTransaction(offsets, groupId)`).
+    if transactional && member_epoch == -1 && member_id.is_empty() && instance_id.is_none() {
         return Ok(None);
     }
     let m = cg

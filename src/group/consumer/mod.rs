@@ -224,6 +224,10 @@ pub(super) struct ConsumerGroup {
     pub(super) regexes: HashMap<String, regex::Regex>,
     /// Ids of the subscribed topics by name, as of the last heartbeat (commits name topics).
     pub(super) topic_ids: HashMap<String, Uuid>,
+    /// The topics each regex matched at the last heartbeat.
+    pub(super) regex_topics: HashMap<String, BTreeSet<String>>,
+    /// Whether the subscriptions were resolved against the topics since the group was loaded.
+    pub(super) resolved: bool,
 }
 
 impl ConsumerGroup {
@@ -316,7 +320,14 @@ impl ConsumerGroup {
     /// Whether the group consumes `topic` (offsets of subscribed topics do not expire and
     /// cannot be deleted).
     pub(super) fn is_subscribed_to(&self, topic: &str) -> bool {
-        !self.members.is_empty() && self.subscribed_topics.contains(topic)
+        if self.members.is_empty() {
+            return false;
+        }
+        // Loaded and not heartbeated to yet: what a regex matches is unknown, and an unknown
+        // subscription counts as subscribed (as Kafka's `isSubscribedToTopic`).
+        let unresolved_regex =
+            !self.resolved && self.members.values().any(|m| m.subscribed_regex.is_some());
+        unresolved_regex || self.subscribed_topics.contains(topic)
     }
 }
 

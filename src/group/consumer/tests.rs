@@ -679,3 +679,114 @@ fn offset_commits_check_the_member_epoch() {
         Some(GroupError::GroupSubscribedToTopic)
     );
 }
+
+#[test]
+fn a_static_member_back_after_leaving_mid_revocation_gets_a_real_epoch() {
+    let mut c = coord();
+    let img = image(&[("t", 1, 2)]);
+    let stat = |member: &str| ConsumerHeartbeat {
+        instance_id: Some("inst".into()),
+        ..join(member, &["t"])
+    };
+    let (r, _) = c.consumer_heartbeat(0, stat("s1"), &img);
+    let _ = c.consumer_heartbeat(1, join("d", &["t"]), &img);
+    // s1 is told to revoke, then leaves for a restart before confirming.
+    let owned = r.assignment.unwrap();
+    let (r, _) = c.consumer_heartbeat(
+        2,
+        ConsumerHeartbeat {
+            instance_id: Some("inst".into()),
+            owned: Some(owned.clone()),
+            ..beat("s1", r.member_epoch, &[])
+        },
+        &img,
+    );
+    let _ = c.consumer_heartbeat(
+        3,
+        ConsumerHeartbeat {
+            member_epoch: STATIC_LEAVE_EPOCH,
+            instance_id: Some("inst".into()),
+            ..beat("s1", r.member_epoch, &[])
+        },
+        &img,
+    );
+    // The new instance joins without reporting anything owned.
+    let (r, _) = c.consumer_heartbeat(
+        4,
+        ConsumerHeartbeat {
+            owned: None,
+            ..stat("s2")
+        },
+        &img,
+    );
+    assert_eq!(r.error, None, "{:?}", r.message);
+    assert!(r.member_epoch > 0, "epoch {}", r.member_epoch);
+}
+
+#[test]
+fn transactional_commits_need_no_member_and_stale_classic_joins_do_not_convert() {
+    let mut c = coord();
+    let img = image(&[("t", 1, 1)]);
+    let _ = c.consumer_heartbeat(0, join("a", &["t"]), &img);
+    let token = c.begin_txn_verification(7);
+    let (res, _) = c.txn_commit_offsets(
+        1,
+        crate::group::TxnOffsetCommitRequest {
+            producer_id: 7,
+            producer_epoch: 0,
+            verification: Some(token),
+            commit: OffsetCommitRequest {
+                group_id: "g".into(),
+                generation_id: -1,
+                partitions: vec![crate::group::CommitPartition {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 3,
+                    leader_epoch: -1,
+                    metadata: String::new(),
+                }],
+                ..Default::default()
+            },
+        },
+    );
+    assert_eq!(
+        res[0].error, None,
+        "sendOffsetsToTransaction(offsets, groupId)"
+    );
+    // The member leaves: the group is Empty. A classic rejoin with a stale member id does
+    // not turn it into a classic group.
+    let _ = c.consumer_heartbeat(
+        2,
+        ConsumerHeartbeat {
+            member_epoch: LEAVE_EPOCH,
+            ..beat("a", LEAVE_EPOCH, &[])
+        },
+        &img,
+    );
+    let fx = c.join(
+        3,
+        crate::group::ReplyId(1),
+        crate::group::JoinRequest {
+            group_id: "g".into(),
+            member_id: "stale".into(),
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), bytes::Bytes::new())],
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            ..Default::default()
+        },
+    );
+    assert!(fx.records.is_empty());
+    assert_eq!(
+        c.describe_consumer_group("g").state,
+        "Empty",
+        "still a consumer group"
+    );
+    // A pattern that is only valid once wrapped is refused.
+    let mut bad = join("z", &[]);
+    bad.subscribed_topic_regex = Some("a)|(b".into());
+    assert_eq!(
+        c.consumer_heartbeat(4, bad, &img).0.error,
+        Some(GroupError::InvalidRegularExpression)
+    );
+}
