@@ -565,18 +565,7 @@ fn classic_and_consumer_groups_do_not_mix() {
     let img = image(&[("t", 1, 1)]);
     let _ = c.consumer_heartbeat(0, join("a", &["t"]), &img);
     // A classic JoinGroup to a consumer group with members.
-    let fx = c.join(
-        1,
-        crate::group::ReplyId(1),
-        crate::group::JoinRequest {
-            group_id: "g".into(),
-            protocol_type: "consumer".into(),
-            protocols: vec![("range".into(), bytes::Bytes::new())],
-            session_timeout_ms: 10_000,
-            rebalance_timeout_ms: 10_000,
-            ..Default::default()
-        },
-    );
+    let fx = c.join(1, crate::group::ReplyId(1), classic_join("g", ""));
     match &fx.replies[0].1 {
         crate::group::Reply::Join(j) => {
             assert_eq!(j.error, Some(GroupError::InconsistentGroupProtocol))
@@ -584,18 +573,7 @@ fn classic_and_consumer_groups_do_not_mix() {
         other => panic!("{other:?}"),
     }
     // A consumer heartbeat to a classic group with members.
-    let fx = c.join(
-        1,
-        crate::group::ReplyId(2),
-        crate::group::JoinRequest {
-            group_id: "classic".into(),
-            protocol_type: "consumer".into(),
-            protocols: vec![("range".into(), bytes::Bytes::new())],
-            session_timeout_ms: 10_000,
-            rebalance_timeout_ms: 10_000,
-            ..Default::default()
-        },
-    );
+    let fx = c.join(1, crate::group::ReplyId(2), classic_join("classic", ""));
     assert!(!fx.replies.is_empty());
     let (r, _) = c.consumer_heartbeat(
         2,
@@ -763,19 +741,7 @@ fn transactional_commits_need_no_member_and_stale_classic_joins_do_not_convert()
         },
         &img,
     );
-    let fx = c.join(
-        3,
-        crate::group::ReplyId(1),
-        crate::group::JoinRequest {
-            group_id: "g".into(),
-            member_id: "stale".into(),
-            protocol_type: "consumer".into(),
-            protocols: vec![("range".into(), bytes::Bytes::new())],
-            session_timeout_ms: 10_000,
-            rebalance_timeout_ms: 10_000,
-            ..Default::default()
-        },
-    );
+    let fx = c.join(3, crate::group::ReplyId(1), classic_join("g", "stale"));
     assert!(fx.records.is_empty());
     assert_eq!(
         c.describe_consumer_group("g").state,
@@ -789,4 +755,17 @@ fn transactional_commits_need_no_member_and_stale_classic_joins_do_not_convert()
         c.consumer_heartbeat(4, bad, &img).0.error,
         Some(GroupError::InvalidRegularExpression)
     );
+}
+
+/// A classic JoinGroup of `member` ("" for a new one) to `group`.
+fn classic_join(group: &str, member: &str) -> crate::group::JoinRequest {
+    crate::group::JoinRequest {
+        group_id: group.into(),
+        member_id: member.into(),
+        protocol_type: "consumer".into(),
+        protocols: vec![("range".into(), bytes::Bytes::new())],
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 10_000,
+        ..Default::default()
+    }
 }
