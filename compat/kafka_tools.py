@@ -524,9 +524,9 @@ def consumer_protocol(b):
     steps = Steps()
     create_topic(b, topic, 3)
     produce(b, topic, [f"k{i % 10}:v{i}" for i in range(36)])
+    group2, member = name("cg848", CLIENT), None
     with steps.step("KIP-848 group (group.protocol=consumer)"):
         # The console consumer's banner suggests it; describe then goes by ConsumerGroupDescribe.
-        group2 = name("cg848", CLIENT)
         member = live_consumer(b, topic, group2, 36, "--command-property",
                                "group.protocol=consumer")
         rows, _ = group_describe(b, group2, "--members", "--verbose")
@@ -537,8 +537,18 @@ def consumer_protocol(b):
         rows, _ = group_describe(b, group2, "--state")
         check(len(rows) == 1 and rows[0].get("STATE") == "Stable"
               and rows[0].get("#MEMBERS") == "1", f"state rows {rows}")
+    with steps.step("KIP-848 group: offsets and lag"):
+        for _ in range(20):  # auto-commit every 300 ms (OffsetCommit v9, at the member epoch)
+            rows, _ = group_describe(b, group2)
+            if sum(int(r["CURRENT-OFFSET"]) for r in rows if r["CURRENT-OFFSET"].isdigit()) >= 36:
+                break
+            time.sleep(0.3)
+        check(sorted(r.get("PARTITION") for r in rows) == ["0", "1", "2"]
+              and all(r["CURRENT-OFFSET"] == r["LOG-END-OFFSET"] and r["LAG"] == "0"
+                      for r in rows), f"want every partition committed to its end, LAG 0: {rows}")
+    if member:
         stop(member)
-    return steps.result("a KIP-848 member: describe --members --verbose, --state")
+    return steps.result("a KIP-848 member: describe --members --verbose, --state, offsets and lag")
 
 
 def config_lines(out):
