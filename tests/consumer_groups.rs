@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::members::{create_topic, produce, wait_stable, Member};
+use common::members::{create_topic, describe_until, produce, wait_stable, Member};
 use common::{RawClient, TestBroker};
 use gregor::group::consumer::ConsumerGroupDescription;
 use kafka_protocol::messages::*;
@@ -20,27 +20,6 @@ const CONSUMER: (&str, &str) = ("group.protocol", "consumer");
 
 fn s(x: &str) -> StrBytes {
     StrBytes::from_string(x.to_string())
-}
-
-/// The broker's description of `group` once `ok` holds (or a failure after 60 s).
-fn describe_until(
-    b: &TestBroker,
-    group: &str,
-    what: &str,
-    ok: impl Fn(&ConsumerGroupDescription) -> bool,
-) -> ConsumerGroupDescription {
-    let rt = tokio::runtime::Handle::current();
-    let start = Instant::now();
-    loop {
-        let d = rt
-            .block_on(b.cluster().groups.describe_consumer_group(group))
-            .unwrap();
-        if ok(&d) {
-            return d;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "{what}: {d:#?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Member id -> (epoch, partitions) in `d`.
@@ -143,13 +122,15 @@ async fn a_static_member_restarting_within_its_session_keeps_its_partitions() {
         let a = start("a1", "inst-a");
         let other = start("b1", "inst-b");
         wait_stable(&[&a, &other], 4, 0, Duration::from_secs(60));
-        let before = describe_until(&b, "g-static-848", "stable", |d| d.state == "Stable");
+        let before = describe_until(b.cluster(), "g-static-848", "stable", |d| {
+            d.state == "Stable"
+        });
         let a_parts = a.assignment();
         let b_parts = other.assignment();
         // a restarts: closed (a static leave, epoch -2), then a new instance with the same
         // group.instance.id.
         drop(a.stop());
-        let away = describe_until(&b, "g-static-848", "a away", |d| {
+        let away = describe_until(b.cluster(), "g-static-848", "a away", |d| {
             d.members.iter().any(|m| m.member_epoch == -2)
         });
         assert_eq!(
@@ -164,7 +145,9 @@ async fn a_static_member_restarting_within_its_session_keeps_its_partitions() {
             b_parts,
             "the other member was not disturbed"
         );
-        let after = describe_until(&b, "g-static-848", "stable again", |d| d.state == "Stable");
+        let after = describe_until(b.cluster(), "g-static-848", "stable again", |d| {
+            d.state == "Stable"
+        });
         assert_eq!(after.group_epoch, before.group_epoch, "no new group epoch");
         assert_eq!(after.members.len(), 2);
         assert!(after
@@ -196,7 +179,7 @@ async fn a_broker_restart_keeps_member_epochs_and_assignments() {
         ms
     });
     let before = tokio::task::block_in_place(|| {
-        describe_until(&b, "g-restart", "stable", |d| d.state == "Stable")
+        describe_until(b.cluster(), "g-restart", "stable", |d| d.state == "Stable")
     });
     b.restart().await;
     // Replayed from __consumer_offsets: the same members at the same epochs, before any
@@ -214,7 +197,7 @@ async fn a_broker_restart_keeps_member_epochs_and_assignments() {
         std::thread::sleep(Duration::from_secs(3));
         let refs: Vec<&Member> = members.iter().collect();
         wait_stable(&refs, 3, 0, Duration::from_secs(60));
-        let after = describe_until(&b, "g-restart", "stable", |d| d.state == "Stable");
+        let after = describe_until(b.cluster(), "g-restart", "stable", |d| d.state == "Stable");
         assert_eq!(picture(&after), picture(&before));
         assert_eq!(after.group_epoch, before.group_epoch);
     });

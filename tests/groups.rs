@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::members::{cfg, create_topic, produce, wait_stable, Member};
+use common::members::{cfg, create_topic, describe_until, produce, wait_stable, Member};
 use common::process::BrokerProcess;
 use common::TestBroker;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -400,18 +400,13 @@ async fn churn(fast: &'static [(&'static str, &'static str)]) {
     let bs2 = bs.clone();
     let cluster = b.cluster().clone();
     let consumer_protocol = fast.contains(&("group.protocol", "consumer"));
-    let rt = tokio::runtime::Handle::current();
     // Under KIP-848 the broker's own view must agree: every partition in exactly one
     // member's assignment, each member at its target.
     let broker_agrees = move || {
         if !consumer_protocol {
             return;
         }
-        let start = Instant::now();
-        loop {
-            let d = rt
-                .block_on(cluster.groups.describe_consumer_group("g-churn"))
-                .unwrap();
+        describe_until(&cluster, "g-churn", "broker view never settled", |d| {
             let mut owned: Vec<i32> = d
                 .members
                 .iter()
@@ -422,16 +417,8 @@ async fn churn(fast: &'static [(&'static str, &'static str)]) {
                 .members
                 .iter()
                 .all(|m| m.assignment == m.target_assignment);
-            if d.state == "Stable" && at_target && owned == (0..50).collect::<Vec<_>>() {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "broker view never settled: {} {owned:?}",
-                d.state
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            d.state == "Stable" && at_target && owned == (0..50).collect::<Vec<_>>()
+        });
     };
     tokio::task::spawn_blocking(move || {
         let mut seed = 0x2545f4914f6cdd1du64;

@@ -166,3 +166,25 @@ pub fn wait_stable(members: &[&Member], partitions: i32, idle: usize, limit: Dur
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The broker's description of consumer group `group` once `ok` holds (a failure naming
+/// `what` after 60 s). Call from a blocking thread inside the test's runtime.
+pub fn describe_until(
+    cluster: &gregor::cluster::Cluster,
+    group: &str,
+    what: &str,
+    ok: impl Fn(&gregor::group::consumer::ConsumerGroupDescription) -> bool,
+) -> gregor::group::consumer::ConsumerGroupDescription {
+    let rt = tokio::runtime::Handle::current();
+    let start = Instant::now();
+    loop {
+        let d = rt
+            .block_on(cluster.groups.describe_consumer_group(group))
+            .unwrap();
+        if ok(&d) {
+            return d;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{what}: {d:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -249,9 +249,9 @@ fn member_topics(cg: &ConsumerGroup, m: &ConsumerMember, topics: &TopicImage) ->
     out
 }
 
-/// Compiles the members' regexes (dropping unused ones) and returns the topics the group
-/// subscribes to with the hash of their metadata.
-fn resolve(cg: &mut ConsumerGroup, topics: &TopicImage) -> (BTreeSet<String>, u64) {
+/// Compiles the members' regexes (dropping unused ones), records the topics the group
+/// subscribes to (`topic_ids`) and returns the hash of their metadata.
+fn resolve(cg: &mut ConsumerGroup, topics: &TopicImage) -> u64 {
     let used: BTreeSet<String> = cg
         .members
         .values()
@@ -296,7 +296,7 @@ fn resolve(cg: &mut ConsumerGroup, topics: &TopicImage) -> (BTreeSet<String>, u6
             eat(&meta.partitions.to_be_bytes());
         }
     }
-    (all, hash)
+    hash
 }
 
 /// Recomputes every member's target at the group epoch; records the targets that changed and
@@ -537,13 +537,12 @@ impl Coordinator {
 
         // 2. The group epoch: bumped for a new group, a changed subscription, or changed
         // metadata of the subscribed topics.
-        let (subscribed, hash) = resolve(cg, topics);
+        let hash = resolve(cg, topics);
         let hash_changed = hash != cg.metadata_hash;
         let bump = cg.epoch == 0
             || changed_subscription
             || (hash_changed && cg.epoch <= cg.assignment_epoch);
         cg.metadata_hash = hash;
-        cg.subscribed_topics = subscribed;
         if cg.epoch == 0 {
             // As Kafka 4.3+ (KAFKA-20268): a new group starts at epoch 1 with an empty target
             // assignment at epoch 1; the first computed assignment is epoch 2.

@@ -218,11 +218,10 @@ pub(super) struct ConsumerGroup {
     pub(super) targets: HashMap<String, Assignment>,
     /// Which member holds each partition (assigned or revoking).
     pub(super) owners: HashMap<(Uuid, i32), String>,
-    /// Topic names the members subscribe to, resolved (regexes included) at the last heartbeat.
-    pub(super) subscribed_topics: BTreeSet<String>,
     /// Compiled subscription regexes, by source.
     pub(super) regexes: HashMap<String, regex::Regex>,
-    /// Ids of the subscribed topics by name, as of the last heartbeat (commits name topics).
+    /// The topics the members subscribe to (regexes resolved), with their ids, as of the last
+    /// heartbeat (commits name topics).
     pub(super) topic_ids: HashMap<String, Uuid>,
     /// The topics each regex matched at the last heartbeat.
     pub(super) regex_topics: HashMap<String, BTreeSet<String>>,
@@ -323,11 +322,14 @@ impl ConsumerGroup {
         if self.members.is_empty() {
             return false;
         }
-        // Loaded and not heartbeated to yet: what a regex matches is unknown, and an unknown
-        // subscription counts as subscribed (as Kafka's `isSubscribedToTopic`).
-        let unresolved_regex =
-            !self.resolved && self.members.values().any(|m| m.subscribed_regex.is_some());
-        unresolved_regex || self.subscribed_topics.contains(topic)
+        if self.resolved {
+            return self.topic_ids.contains_key(topic);
+        }
+        // Loaded and not heartbeated to yet: the names are known, what a regex matches is not,
+        // and an unknown subscription counts as subscribed (as Kafka's `isSubscribedToTopic`).
+        self.members
+            .values()
+            .any(|m| m.subscribed_regex.is_some() || m.subscribed_names.iter().any(|n| n == topic))
     }
 }
 

@@ -1,11 +1,10 @@
 //! The consumer groups' deadlines, ConsumerGroupDescribe, OffsetFetch's member check, deletion
 //! records, and the replay of their records.
 
-use super::heartbeat::{cache_regex, fence};
+use super::heartbeat::fence;
 use super::records::{self, ConsumerRecord};
 use super::{
-    to_list, ConsumerGroup, ConsumerGroupDescription, ConsumerMember, ConsumerMemberDescription,
-    MemberTimers,
+    to_list, ConsumerGroupDescription, ConsumerMember, ConsumerMemberDescription, MemberTimers,
 };
 use crate::group::records::RecordError;
 use crate::group::state::Group;
@@ -179,14 +178,12 @@ impl Coordinator {
                     m.rebalance_timeout_ms = v.rebalance_timeout_ms;
                     m.server_assignor = v.server_assignor;
                     cg.timers.entry(member).or_insert(fresh);
-                    refresh_subscriptions(cg);
                 }
                 None => {
                     if let Some(m) = cg.members.shift_remove(&member) {
                         cg.release_all(&m);
                     }
                     cg.timers.remove(&member);
-                    refresh_subscriptions(cg);
                 }
             },
             ConsumerRecord::TargetMetadata { value, .. } => {
@@ -230,20 +227,6 @@ impl Coordinator {
             }
         }
         Ok(())
-    }
-}
-
-/// What a loaded group subscribes to by name (regexes resolve again at the next heartbeat).
-fn refresh_subscriptions(cg: &mut ConsumerGroup) {
-    cg.subscribed_topics = cg
-        .members
-        .values()
-        .flat_map(|m| m.subscribed_names.iter().cloned())
-        .collect();
-    for m in cg.members.values() {
-        if let Some(r) = &m.subscribed_regex {
-            cache_regex(&mut cg.regexes, r);
-        }
     }
 }
 

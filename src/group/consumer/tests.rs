@@ -57,6 +57,14 @@ fn beat(member: &str, epoch: i32, owned: &[(u128, &[i32])]) -> ConsumerHeartbeat
     }
 }
 
+/// A static member (instance "inst") leaving for a restart (epoch -2).
+fn static_leave(member: &str) -> ConsumerHeartbeat {
+    ConsumerHeartbeat {
+        instance_id: Some("inst".into()),
+        ..beat(member, STATIC_LEAVE_EPOCH, &[])
+    }
+}
+
 /// A simulated client: sends heartbeats, applies assignments (revoking at once).
 struct Client {
     member: String,
@@ -144,14 +152,7 @@ fn four_members_three_partitions_one_idle_then_a_leave_moves_the_partition() {
     let leaver = clients.iter().position(|c| !c.owned.is_empty()).unwrap();
     let gone = clients.remove(leaver);
     let before: Vec<Vec<i32>> = clients.iter().map(Client::partitions).collect();
-    let (r, fx) = c.consumer_heartbeat(
-        1,
-        ConsumerHeartbeat {
-            member_epoch: LEAVE_EPOCH,
-            ..beat(&gone.member, LEAVE_EPOCH, &[])
-        },
-        &img,
-    );
+    let (r, fx) = c.consumer_heartbeat(1, beat(&gone.member, LEAVE_EPOCH, &[]), &img);
     assert_eq!(r.error, None);
     assert_eq!(r.member_epoch, LEAVE_EPOCH);
     assert!(
@@ -326,15 +327,7 @@ fn a_static_member_back_within_its_session_keeps_its_partitions() {
     assert_eq!(r.error, Some(GroupError::UnreleasedInstanceId));
     // s1 leaves for a restart (-2): it keeps its partitions.
     let s1 = d.members[0].member_epoch;
-    let (r, _) = c.consumer_heartbeat(
-        3,
-        ConsumerHeartbeat {
-            member_epoch: STATIC_LEAVE_EPOCH,
-            instance_id: Some("inst".into()),
-            ..beat("s1", s1, &[])
-        },
-        &img,
-    );
+    let (r, _) = c.consumer_heartbeat(3, static_leave("s1"), &img);
     assert_eq!((r.error, r.member_epoch), (None, STATIC_LEAVE_EPOCH));
     // The new instance takes over, with the same partitions and no new group epoch.
     let (r, _) = c.consumer_heartbeat(4, stat("s2"), &img);
@@ -364,16 +357,8 @@ fn a_static_member_away_past_its_session_is_removed() {
         instance_id: Some("inst".into()),
         ..join("s1", &["t"])
     };
-    let (r, _) = c.consumer_heartbeat(0, stat, &img);
-    let _ = c.consumer_heartbeat(
-        1,
-        ConsumerHeartbeat {
-            member_epoch: STATIC_LEAVE_EPOCH,
-            instance_id: Some("inst".into()),
-            ..beat("s1", r.member_epoch, &[])
-        },
-        &img,
-    );
+    let _ = c.consumer_heartbeat(0, stat, &img);
+    let _ = c.consumer_heartbeat(1, static_leave("s1"), &img);
     let d = c.next_deadline().unwrap();
     let _ = c.tick(d);
     assert_eq!(c.describe_consumer_group("g").state, "Empty");
@@ -476,14 +461,7 @@ fn twenty_members_fifty_partitions_churn_keeps_owners_disjoint() {
         );
         if clients.len() > 10 && rnd(2) == 0 {
             let gone = clients.remove(rnd(clients.len()));
-            let (r, _) = c.consumer_heartbeat(
-                now,
-                ConsumerHeartbeat {
-                    member_epoch: LEAVE_EPOCH,
-                    ..beat(&gone.member, LEAVE_EPOCH, &[])
-                },
-                &img,
-            );
+            let (r, _) = c.consumer_heartbeat(now, beat(&gone.member, LEAVE_EPOCH, &[]), &img);
             assert_eq!(r.error, None);
         } else {
             next += 1;
@@ -670,7 +648,7 @@ fn a_static_member_back_after_leaving_mid_revocation_gets_a_real_epoch() {
     let _ = c.consumer_heartbeat(1, join("d", &["t"]), &img);
     // s1 is told to revoke, then leaves for a restart before confirming.
     let owned = r.assignment.unwrap();
-    let (r, _) = c.consumer_heartbeat(
+    let _ = c.consumer_heartbeat(
         2,
         ConsumerHeartbeat {
             instance_id: Some("inst".into()),
@@ -679,15 +657,7 @@ fn a_static_member_back_after_leaving_mid_revocation_gets_a_real_epoch() {
         },
         &img,
     );
-    let _ = c.consumer_heartbeat(
-        3,
-        ConsumerHeartbeat {
-            member_epoch: STATIC_LEAVE_EPOCH,
-            instance_id: Some("inst".into()),
-            ..beat("s1", r.member_epoch, &[])
-        },
-        &img,
-    );
+    let _ = c.consumer_heartbeat(3, static_leave("s1"), &img);
     // The new instance joins without reporting anything owned.
     let (r, _) = c.consumer_heartbeat(
         4,
@@ -733,14 +703,7 @@ fn transactional_commits_need_no_member_and_stale_classic_joins_do_not_convert()
     );
     // The member leaves: the group is Empty. A classic rejoin with a stale member id does
     // not turn it into a classic group.
-    let _ = c.consumer_heartbeat(
-        2,
-        ConsumerHeartbeat {
-            member_epoch: LEAVE_EPOCH,
-            ..beat("a", LEAVE_EPOCH, &[])
-        },
-        &img,
-    );
+    let _ = c.consumer_heartbeat(2, beat("a", LEAVE_EPOCH, &[]), &img);
     let fx = c.join(3, crate::group::ReplyId(1), classic_join("g", "stale"));
     assert!(fx.records.is_empty());
     assert_eq!(
