@@ -37,16 +37,11 @@ use crate::cluster::faults::{FaultAction, FaultRule, FaultSpec, WaitOutcome};
 use crate::cluster::topology::TopologyError;
 use crate::cluster::Cluster;
 
-/// Serves the admin endpoint on `listener` until `stop` completes.
-pub async fn serve(
-    listener: TcpListener,
-    cluster: Arc<Cluster>,
-    stop: impl Future + Send + 'static,
-) {
+/// Serves `app` (these routes and the console's) on `listener` until `stop` completes.
+pub async fn serve(listener: TcpListener, app: Router, stop: impl Future + Send + 'static) {
     if let Ok(a) = listener.local_addr() {
-        tracing::info!(addr = %a, "admin endpoint listening (gregor ctl)");
+        tracing::info!(addr = %a, "admin endpoint and console listening");
     }
-    let app = router(cluster);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop.await;

@@ -13,8 +13,13 @@
 //!   deadline.
 //! - [`properties`]: the `key=value` file format shared by `server.properties` and the metadata
 //!   files Gregor writes.
+//! - [`metrics`]: the broker's counters (requests, errors and latency per API, connections,
+//!   each topic's traffic) and a writer of Prometheus' text format.
 //! - [`ctl`]: `gregor ctl`, the command line that drives a running broker through its admin
 //!   endpoint (knows only that endpoint's JSON).
+//! - [`cli`]: `gregor topic|produce|consume|group`, Kafka's everyday tools over a small blocking
+//!   Kafka-protocol client of their own, so they work against any Kafka (imports only
+//!   [`record`], for the batches it builds and reads).
 //!
 //! Pure state machines (time passed in, no I/O; import leaves only):
 //! - [`group`]: the classic consumer-group protocol, Kafka's `GroupCoordinator` semantics.
@@ -45,6 +50,8 @@
 //!   passes through, and one thin file per API family (request -> domain call -> response).
 //! - [`admin`]: the HTTP admin endpoint (`/admin/...`: faults, leader moves, brokers down and
 //!   up, the request log) that `gregor ctl` talks to.
+//! - [`console`]: the web console (a page embedded in the binary and its JSON API under
+//!   `/api/`) and `/metrics`, served with the admin endpoint, read from the cluster's state.
 //! - [`node`]: the wiring: locks and opens the data directory, builds the cluster, binds and
 //!   serves each node's listener and the admin endpoint, runs the background tasks, shuts
 //!   down.
@@ -58,15 +65,18 @@
 
 pub mod admin;
 pub mod broker;
+pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod coordinator;
 pub mod ctl;
 pub mod embedded;
 pub mod fuzzing;
 pub mod group;
 pub mod log;
+pub mod metrics;
 pub mod node;
 pub mod properties;
 pub mod protocol;

@@ -1,8 +1,7 @@
 //! The `gregor` binary: CLI -> Config, tracing, run until SIGINT/SIGTERM. No logic here.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use gregor::config::{Cli, Config};
-use gregor::ctl::Command;
 
 /// The broker's flags, or a subcommand.
 #[derive(Debug, Parser)]
@@ -18,6 +17,15 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
 }
+
+/// The subcommands: `gregor ctl` (the admin endpoint) and the Kafka-protocol tools.
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Ctl(gregor::ctl::Command),
+    #[command(flatten)]
+    Kafka(gregor::cli::Command),
+}
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -29,8 +37,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let Args { cli, command } = Args::parse();
-    if let Some(Command::Ctl(ctl)) = &command {
-        std::process::exit(gregor::ctl::run(ctl));
+    match &command {
+        Some(Command::Ctl(gregor::ctl::Command::Ctl(ctl))) => {
+            std::process::exit(gregor::ctl::run(ctl))
+        }
+        Some(Command::Kafka(cmd)) => std::process::exit(gregor::cli::run(cmd)),
+        None => {}
     }
     let config = Config::from_cli(&cli)?;
     let data_dir = config.data_dir.clone();
@@ -60,8 +72,10 @@ async fn main() -> anyhow::Result<()> {
         },
     );
     match running.admin_addr {
-        Some(a) => println!("admin endpoint http://{a}/admin (gregor ctl --admin {a})"),
-        None => println!("admin endpoint off"),
+        Some(a) => {
+            println!("console http://{a}/ (metrics http://{a}/metrics, gregor ctl --admin {a})")
+        }
+        None => println!("console and admin endpoint off"),
     }
     let stop = running.stop_handle();
     tokio::spawn(async move {

@@ -305,13 +305,11 @@ pub async fn start_with(
         Some(l) => {
             let a = l.local_addr()?;
             let mut stop = stopping_rx.clone();
-            servers.push(tokio::spawn(crate::admin::serve(
-                l,
-                cluster.clone(),
-                async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                },
-            )));
+            let app = crate::admin::router(cluster.clone())
+                .merge(crate::console::router(cluster.clone()));
+            servers.push(tokio::spawn(crate::admin::serve(l, app, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })));
             Some(a)
         }
         None => None,

@@ -599,11 +599,11 @@ fn the_admin_endpoint_refuses_a_non_loopback_address_unless_allowed() {
     // `--admin off`: no endpoint (the banner says so), and ctl pointed at nothing says why.
     let off = BrokerProcess::spawn(data.path(), &["--admin", "off"]);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !off.log_contains("admin endpoint off") {
+    while !off.log_contains("console and admin endpoint off") {
         assert!(Instant::now() < deadline, "no banner");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(!off.log_contains("admin endpoint listening"));
+    assert!(!off.log_contains("console listening"));
     let (code, _, err) = ctl("127.0.0.1:1", &["cluster"]);
     assert_eq!(code, 1);
     assert!(

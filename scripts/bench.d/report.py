@@ -111,6 +111,18 @@ if rs:
     fig("fetch", "broker CPU per GB, user part", "s/GB", [cpu_per_gb(r, "broker_user") for r in rs])
     fig("fetch", "client CPU per GB", "s/GB", c)
 
+# 13. the console open or closed (issue 19)
+for mode in ("closed", "open"):
+    rs = runs.get(f"console_{mode}_produce", [])
+    if rs:
+        fig("console", f"100 B acks=1, console {mode}: throughput", "msgs/s", [r["msgs"] / r["secs"] for r in rs])
+        fig("console", f"100 B acks=1, console {mode}: broker CPU per GB", "s/GB",
+            [cpu_per_gb(r, "broker_cpu") for r in rs])
+    rs = runs.get(f"console_{mode}_latency", [])
+    if rs:
+        fig("console", f"produce-to-consume p50, console {mode}", "ms", [r["p50_ms"] for r in rs])
+        fig("console", f"produce-to-consume p99, console {mode}", "ms", [r["p99_ms"] for r in rs])
+
 # 4. latency
 rs = runs.get("latency", [])
 if rs:

@@ -85,6 +85,16 @@ pub async fn handle(
             || tokio::time::Instant::now() >= deadline
             || *stopping.borrow();
         if done {
+            for ((topic, _), (_, _, parts)) in topics.iter().zip(&plan) {
+                if let Some(t) = topic {
+                    let bytes: usize = parts
+                        .iter()
+                        .filter_map(|p| p.slice.as_ref())
+                        .map(|s| s.len)
+                        .sum();
+                    t.traffic.fetched(bytes);
+                }
+            }
             let mut reply = read(plan);
             if version >= 16 {
                 reply.response.node_endpoints = hints

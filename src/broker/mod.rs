@@ -10,6 +10,7 @@ mod api_versions;
 mod cluster_admin;
 mod configs;
 mod consumer_groups;
+mod error_codes;
 mod fault_response;
 mod fetch;
 mod groups;
@@ -130,6 +131,10 @@ impl FrameHandler for Node {
 
     fn kicked(&self) -> bool {
         self.cluster.is_down(self.id)
+    }
+
+    fn connection(&self, opened: bool) {
+        self.cluster.metrics.connection(opened);
     }
 }
 
@@ -315,6 +320,9 @@ impl Node {
             None
         };
         let record = |outcome: &'static str| {
+            self.cluster
+                .metrics
+                .request(api_key, version, started.elapsed(), outcome == "closed");
             if !log.enabled() {
                 return;
             }
@@ -453,15 +461,23 @@ impl Node {
                 return Outcome::Close;
             }
             Some(Answer::Body(body)) => {
+                self.cluster
+                    .metrics
+                    .errors(api_key, &error_codes::of(&body));
                 protocol::encode_response(prefix.correlation_id, api_key, version, &body)
                     .map(ResponseFrame::from)
             }
-            Some(Answer::Fetch(f)) => fetch_frame::encode_fetch_response(
-                prefix.correlation_id,
-                version,
-                &f.response,
-                f.files,
-            ),
+            Some(Answer::Fetch(f)) => {
+                self.cluster
+                    .metrics
+                    .errors(api_key, &error_codes::of_fetch(&f.response));
+                fetch_frame::encode_fetch_response(
+                    prefix.correlation_id,
+                    version,
+                    &f.response,
+                    f.files,
+                )
+            }
         };
         match encoded {
             Ok(frame) => {

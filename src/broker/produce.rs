@@ -113,14 +113,20 @@ pub async fn handle(node: &Node, req: ProduceRequest, version: i16, ctx: &Reques
                                 })
                             }
                             Some(p) => {
-                                append(
+                                let records = pd.records.as_deref().unwrap_or(&[]);
+                                let stored = append(
                                     node,
                                     txn_id.as_deref(),
                                     &p,
                                     &t.produce_rules(),
-                                    pd.records.as_deref().unwrap_or(&[]),
+                                    records,
                                 )
-                                .await
+                                .await;
+                                if let Ok(info) = &stored {
+                                    let n = info.last_offset - info.base_offset + 1;
+                                    t.traffic.produced(records.len(), n.max(0) as u64);
+                                }
+                                stored
                             }
                         },
                     }

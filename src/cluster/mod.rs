@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::coordinator::{GroupCoordinator, TransactionCoordinator};
+use crate::metrics::Metrics;
 use crate::topics::{Topic, TopicError, TopicRegistry};
 use faults::Faults;
 use producer_ids::ProducerIdAllocator;
@@ -61,6 +62,8 @@ pub struct Cluster {
     pub requests: RequestLog,
     /// The one clock.
     pub clock: Clock,
+    /// The counters `/metrics` serves, kept at the dispatch point.
+    pub metrics: Metrics,
     /// The brokers, in node id order, up or down; the first up is the controller.
     nodes: RwLock<Vec<NodeInfo>>,
     /// The brokers taken down (see [`topology`]).
@@ -98,6 +101,7 @@ impl Cluster {
             producer_ids,
             faults: Arc::new(Faults::default()),
             clock,
+            metrics: Metrics::default(),
             nodes: RwLock::new(Vec::new()),
             down: RwLock::new(BTreeSet::new()),
             kicks: watch::channel(0).0,

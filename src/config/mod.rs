@@ -61,9 +61,14 @@ pub struct Cli {
     /// Virtual brokers in this process (`gregor.brokers`), on consecutive ports. Default 1.
     #[arg(long, env = "GREGOR_BROKERS", value_name = "N")]
     pub brokers: Option<i32>,
-    /// The HTTP admin endpoint `gregor ctl` talks to (`gregor.admin.listener`), or `off`.
-    /// Default 127.0.0.1:8080.
-    #[arg(long, env = "GREGOR_ADMIN", value_name = "HOST:PORT|off")]
+    /// The HTTP endpoint with the web console, `/metrics` and what `gregor ctl` talks to
+    /// (`gregor.admin.listener`), or `off`. Default 127.0.0.1:8080, loopback only.
+    #[arg(
+        long,
+        visible_alias = "console",
+        env = "GREGOR_ADMIN",
+        value_name = "HOST:PORT|off"
+    )]
     pub admin: Option<String>,
     /// Fault rules to install at start (TOML; see the README's "Testing your application
     /// against failures").

@@ -422,6 +422,35 @@ pub fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
     Some(topics)
 }
 
+/// Partitions in a consumer-protocol assignment (`ConsumerProtocolAssignment` v0-3: `i16
+/// version, [i32 count] of (string topic, [i32 count] of i32), bytes user data`), for the
+/// console's picture of a classic group. `None` when the bytes are not an assignment; every
+/// count is checked against the bytes left before anything is allocated.
+pub fn assignment_partitions(assignment: &[u8]) -> Option<Vec<(String, Vec<i32>)>> {
+    let mut r = Reader(assignment);
+    if r.i16().ok()? < 0 {
+        return None;
+    }
+    let topics = usize::try_from(r.i32().ok()?).ok()?;
+    if topics > r.0.len() / 6 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(topics);
+    for _ in 0..topics {
+        let topic = r.string().ok()?;
+        let n = usize::try_from(r.i32().ok()?).ok()?;
+        if n > r.0.len() / 4 {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(n);
+        for _ in 0..n {
+            parts.push(r.i32().ok()?);
+        }
+        out.push((topic, parts));
+    }
+    Some(out)
+}
+
 /// Lengths in this module come from strings and vectors Gregor itself built; saturate instead
 /// of wrapping if one ever exceeds the wire format's range.
 fn len_i32(len: usize) -> i32 {

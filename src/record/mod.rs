@@ -10,6 +10,7 @@ pub mod builder;
 pub mod codec;
 pub mod control;
 mod file_slice;
+pub mod partitioner;
 pub mod reader;
 pub mod validate;
 

@@ -56,6 +56,9 @@ pub trait FrameHandler: Send + Sync + 'static {
     fn kicked(&self) -> bool {
         false
     }
+
+    /// A connection was accepted (`true`) or has closed (`false`), for the metrics.
+    fn connection(&self, _opened: bool) {}
 }
 
 /// Per-listener limits: connections, frame size, idle time, buffered request bytes.
@@ -106,13 +109,15 @@ impl<H: FrameHandler> Listener<H> {
             let shutdown = self.notify_shutdown.subscribe();
             let done = self.shutdown_complete.clone();
             let limits = self.limits.clone();
+            handler.connection(true);
             tokio::spawn(async move {
                 let span = tracing::debug_span!("connection", peer = %peer);
                 let _ = tracing::Instrument::instrument(
-                    connection::serve(socket, peer, handler, limits, shutdown),
+                    connection::serve(socket, peer, handler.clone(), limits, shutdown),
                     span,
                 )
                 .await;
+                handler.connection(false);
                 drop(done);
                 drop(permit);
             });

@@ -61,7 +61,7 @@ pub enum TopicError {
     #[error("unknown topic id {0}")]
     UnknownId(Uuid),
     /// Create of a name that exists.
-    #[error("topic {0} already exists")]
+    #[error("Topic '{0}' already exists.")]
     AlreadyExists(String),
     /// A partition count below 1 or above the limit.
     #[error("invalid partition count {0}")]
@@ -363,6 +363,7 @@ impl TopicRegistry {
             produce_rules: RwLock::new(produce_rules(&self.config, &overrides)),
             configs: RwLock::new(overrides),
             partitions: RwLock::new(parts),
+            traffic: Default::default(),
         })
     }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use uuid::Uuid;
 
 use crate::log::{LogDir, PartitionLog};
+use crate::metrics::Traffic;
 use crate::record::validate::ProduceRules;
 
 /// One partition: where it lives, who leads it, and its log.
@@ -112,6 +113,8 @@ pub struct Topic {
     /// What every produce to this topic is validated against (resolved from the effective
     /// configs, replaced on AlterConfigs).
     pub(super) produce_rules: RwLock<ProduceRules>,
+    /// Bytes and records produced to and fetched from this topic, for `/metrics`.
+    pub traffic: Traffic,
 }
 
 impl Topic {

@@ -126,12 +126,12 @@ impl BrokerProcess {
         self.child.wait().expect("exits")
     }
 
-    /// The admin endpoint's address from the banner (`--admin` given), waiting for it.
+    /// The admin endpoint's (and console's) address from the banner, waiting for it.
     pub fn admin_addr(&self) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let found = self.log.lock().unwrap().iter().find_map(|l| {
-                l.strip_prefix("admin endpoint http://")
+                l.strip_prefix("console http://")
                     .and_then(|r| r.split('/').next())
                     .map(str::to_string)
             });
