@@ -13,6 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::client::{retry, Client, Error, To};
+use crate::group::records::assignment_partitions;
 
 /// One member and what it owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,63 +50,6 @@ pub struct GroupInfo {
     pub members: Vec<Member>,
     /// False if the coordinator knows no such group (Dead, or GROUP_ID_NOT_FOUND).
     pub exists: bool,
-}
-
-/// Reads a `ConsumerProtocolAssignment` (every version: `version` int16, then
-/// `[topic string, [partition int32]]`, then user data, which is ignored). Each count is
-/// checked against the bytes left before anything is allocated for it.
-pub fn decode_assignment(b: &[u8]) -> Result<Vec<(String, Vec<i32>)>, String> {
-    struct Cursor<'a>(&'a [u8]);
-    impl Cursor<'_> {
-        fn take(&mut self, n: usize) -> Result<&[u8], String> {
-            if self.0.len() < n {
-                return Err(format!("needs {n} bytes, {} left", self.0.len()));
-            }
-            let (head, rest) = self.0.split_at(n);
-            self.0 = rest;
-            Ok(head)
-        }
-        fn i16(&mut self) -> Result<i16, String> {
-            let b = self.take(2)?;
-            Ok(i16::from_be_bytes([b[0], b[1]]))
-        }
-        fn i32(&mut self) -> Result<i32, String> {
-            let b = self.take(4)?;
-            Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        }
-        /// A count of items of at least `min` bytes each, checked against what is left.
-        fn count(&mut self, min: usize, what: &str) -> Result<usize, String> {
-            let n = self.i32()?;
-            usize::try_from(n)
-                .ok()
-                .filter(|n| n.saturating_mul(min) <= self.0.len())
-                .ok_or_else(|| format!("{what} count {n} with {} bytes left", self.0.len()))
-        }
-    }
-    if b.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut c = Cursor(b);
-    let version = c.i16()?;
-    if version < 0 {
-        return Err(format!("assignment version {version}"));
-    }
-    let topics = c.count(6, "topic")?;
-    let mut out = Vec::with_capacity(topics);
-    for _ in 0..topics {
-        let len = c.i16()?;
-        let len = usize::try_from(len).map_err(|_| format!("topic name length {len}"))?;
-        let name = std::str::from_utf8(c.take(len)?)
-            .map_err(|_| "topic name is not UTF-8".to_string())?
-            .to_string();
-        let n = c.count(4, "partition")?;
-        let mut parts = Vec::with_capacity(n);
-        for _ in 0..n {
-            parts.push(c.i32()?);
-        }
-        out.push((name, parts));
-    }
-    Ok(out)
 }
 
 /// The group's type from its coordinator's ListGroups (v5+), if the broker tells.
@@ -171,7 +115,7 @@ fn classic_group(
             client_id: m.client_id.to_string(),
             host: m.client_host.to_string(),
             assignment: consumer
-                .then(|| decode_assignment(&m.member_assignment).ok())
+                .then(|| assignment_partitions(&m.member_assignment))
                 .flatten(),
         })
         .collect();
@@ -317,29 +261,25 @@ mod tests {
     fn assignments_decode_and_bad_counts_are_refused() {
         let b = assignment(&[("orders", &[0, 2]), ("x", &[])], &(-1i32).to_be_bytes());
         assert_eq!(
-            decode_assignment(&b).unwrap(),
+            assignment_partitions(&b).unwrap(),
             vec![
                 ("orders".to_string(), vec![0, 2]),
                 ("x".to_string(), vec![])
             ]
         );
-        assert_eq!(decode_assignment(&[]).unwrap(), vec![]);
+        assert_eq!(assignment_partitions(&[]).unwrap(), vec![]);
         // A count far past the bytes left is refused before any allocation.
         let mut huge = vec![0, 0];
         huge.extend(i32::MAX.to_be_bytes());
-        assert!(decode_assignment(&huge)
-            .unwrap_err()
-            .contains("topic count"));
+        assert!(assignment_partitions(&huge).is_none());
         let mut parts = vec![0, 0, 0, 0, 0, 1, 0, 1, b't'];
         parts.extend(0x4000_0000i32.to_be_bytes());
-        assert!(decode_assignment(&parts)
-            .unwrap_err()
-            .contains("partition count"));
+        assert!(assignment_partitions(&parts).is_none());
         // Truncated anywhere: an error, never a panic.
         for cut in 0..b.len() - 4 {
-            let _ = decode_assignment(&b[..cut]);
+            let _ = assignment_partitions(&b[..cut]);
         }
-        assert!(decode_assignment(&b[..b.len() - 6]).is_err());
-        assert!(decode_assignment(&[0xff, 0xff]).is_err());
+        assert!(assignment_partitions(&b[..b.len() - 6]).is_none());
+        assert!(assignment_partitions(&[0xff, 0xff]).is_none());
     }
 }

@@ -427,6 +427,10 @@ pub fn subscription_topics(metadata: &[u8]) -> Option<Vec<String>> {
 /// console's picture of a classic group. `None` when the bytes are not an assignment; every
 /// count is checked against the bytes left before anything is allocated.
 pub fn assignment_partitions(assignment: &[u8]) -> Option<Vec<(String, Vec<i32>)>> {
+    // A member outside Stable is described with no assignment bytes: nothing assigned.
+    if assignment.is_empty() {
+        return Some(Vec::new());
+    }
     let mut r = Reader(assignment);
     if r.i16().ok()? < 0 {
         return None;
