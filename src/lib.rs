@@ -17,7 +17,10 @@
 //!   each topic's traffic) and a writer of Prometheus' text format.
 //! - [`ctl`]: `gregor ctl`, the command line that drives a running broker through its admin
 //!   endpoint (knows only that endpoint's JSON).
-//! - [`group`]: the classic consumer-group protocol, Kafka's `GroupCoordinator` semantics.
+//!
+//! Pure state machines (time passed in, no I/O; import leaves only):
+//! - [`group`]: the classic consumer-group protocol, Kafka's `GroupCoordinator` semantics, and
+//!   the KIP-848 consumer protocol.
 //! - [`txn`]: the transaction coordinator, Kafka's `TransactionCoordinator` semantics.
 //!
 //! Storage:
@@ -48,8 +51,6 @@
 //! - [`cli`]: `gregor topic|produce|consume|group`, Kafka's everyday tools over a small blocking
 //!   Kafka-protocol client of their own, so they work against any Kafka (imports [`record`],
 //!   for the batches it builds and reads, and [`group::records`]' consumer-protocol decoding).
-//!
-//! Pure state machines (time passed in, no I/O; import leaves only):
 //! - [`console`]: the web console (a page embedded in the binary and its JSON API under
 //!   `/api/`) and `/metrics`, served with the admin endpoint, read from the cluster's state.
 //! - [`node`]: the wiring: locks and opens the data directory, builds the cluster, binds and

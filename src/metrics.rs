@@ -99,6 +99,9 @@ pub struct Metrics {
     errors: Mutex<BTreeMap<(i16, i16), u64>>,
     /// Requests whose connection was closed instead of answered, per API key.
     closed: Box<[AtomicU64]>,
+    /// Frames refused before any handler (too short, undecodable, an unknown API or version),
+    /// per API key; the last slot holds the frames without a known key.
+    rejected: Box<[AtomicU64]>,
     connections_open: AtomicI64,
     connections_accepted: AtomicU64,
 }
@@ -112,6 +115,7 @@ impl Default for Metrics {
             latency: (0..API_SLOTS).map(|_| Histogram::default()).collect(),
             errors: Mutex::new(BTreeMap::new()),
             closed: (0..API_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            rejected: (0..=API_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             connections_open: AtomicI64::new(0),
             connections_accepted: AtomicU64::new(0),
         }
@@ -144,6 +148,13 @@ impl Metrics {
         for &c in codes.iter().filter(|&&c| c != 0) {
             *map.entry((api as i16, c)).or_default() += 1;
         }
+    }
+
+    /// A frame refused before any handler, with its API if it names a known one; its
+    /// connection is closed.
+    pub fn rejected(&self, api: Option<ApiKey>) {
+        let slot = api.map_or(API_SLOTS, api_slot);
+        self.rejected[slot].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A connection was accepted (`true`) or closed (`false`).
@@ -209,8 +220,8 @@ impl Metrics {
         }
         out.family(
             "gregor_requests_closed_total",
-            "Requests answered by closing the connection (a malformed request, an acks=0 \
-             produce that failed, a fault rule, a broker taken down), by API.",
+            "Requests answered by closing the connection (an acks=0 produce that failed, a \
+             fault rule, a broker taken down, a response that cannot be encoded), by API.",
             "counter",
         );
         for (a, c) in self.closed.iter().enumerate() {
@@ -221,6 +232,24 @@ impl Metrics {
                     &[("api", &api_name(a as i16))],
                     n,
                 );
+            }
+        }
+        out.family(
+            "gregor_requests_rejected_total",
+            "Frames refused before any handler and answered by closing the connection: too \
+             short for a header, undecodable, or an unknown API or version (api=\"unknown\" \
+             when the key is not one Kafka defines).",
+            "counter",
+        );
+        for (a, c) in self.rejected.iter().enumerate() {
+            let n = c.load(Ordering::Relaxed);
+            if n > 0 {
+                let name = if a == API_SLOTS {
+                    "unknown".to_string()
+                } else {
+                    api_name(a as i16)
+                };
+                out.sample("gregor_requests_rejected_total", &[("api", &name)], n);
             }
         }
         out.family(
@@ -287,10 +316,13 @@ pub fn api_name(key: i16) -> String {
     ApiKey::try_from(key).map_or_else(|_| key.to_string(), |k| format!("{k:?}"))
 }
 
-/// Kafka's error name for a code (`NOT_LEADER_OR_FOLLOWER`), or the number.
+/// Kafka's error name for a code (`NOT_LEADER_OR_FOLLOWER`; `NONE` for 0,
+/// `UNKNOWN_ERROR_CODE_n` for a code Kafka does not define).
 pub fn error_name(code: i16) -> String {
-    let Some(e) = ResponseError::try_from_code(code) else {
-        return code.to_string();
+    let e = match ResponseError::try_from_code(code) {
+        None => return "NONE".to_string(),
+        Some(ResponseError::Unknown(c)) => return format!("UNKNOWN_ERROR_CODE_{c}"),
+        Some(e) => e,
     };
     let camel = format!("{e:?}");
     let mut out = String::with_capacity(camel.len() + 8);
@@ -379,6 +411,8 @@ mod tests {
         assert_eq!(error_name(17), "INVALID_TOPIC_EXCEPTION");
         assert_eq!(error_name(58), "SASL_AUTHENTICATION_FAILED");
         assert_eq!(error_name(-1), "UNKNOWN_SERVER_ERROR");
+        assert_eq!(error_name(0), "NONE");
+        assert_eq!(error_name(999), "UNKNOWN_ERROR_CODE_999");
         assert_eq!(seconds(100), "0.0001");
         assert_eq!(seconds(2_500_000), "2.5");
         assert_eq!(seconds(10_000_000), "10");

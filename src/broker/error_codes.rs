@@ -111,6 +111,53 @@ pub(super) fn of(body: &ResponseKind) -> Vec<i16> {
             .iter()
             .flat_map(|t| &t.partitions)
             .for_each(|p| add(p.error_code)),
+        Rs::OffsetForLeaderEpoch(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .for_each(|p| add(p.error_code)),
+        Rs::DescribeTopicPartitions(r) => r.topics.iter().for_each(|t| {
+            add(t.error_code);
+            t.partitions.iter().for_each(|p| add(p.error_code));
+        }),
+        Rs::DescribeLogDirs(r) => {
+            add(r.error_code);
+            r.results.iter().for_each(|d| add(d.error_code));
+        }
+        Rs::DescribeQuorum(r) => {
+            add(r.error_code);
+            r.topics
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .for_each(|p| add(p.error_code));
+        }
+        Rs::ElectLeaders(r) => {
+            add(r.error_code);
+            r.replica_election_results
+                .iter()
+                .flat_map(|t| &t.partition_result)
+                .for_each(|p| add(p.error_code));
+        }
+        Rs::ListPartitionReassignments(r) => add(r.error_code),
+        Rs::AlterPartitionReassignments(r) => {
+            add(r.error_code);
+            r.responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .for_each(|p| add(p.error_code));
+        }
+        Rs::DescribeAcls(r) => add(r.error_code),
+        Rs::CreateAcls(r) => r.results.iter().for_each(|x| add(x.error_code)),
+        Rs::DeleteAcls(r) => r.filter_results.iter().for_each(|x| add(x.error_code)),
+        Rs::DescribeClientQuotas(r) => add(r.error_code),
+        Rs::WriteTxnMarkers(r) => r
+            .markers
+            .iter()
+            .flat_map(|m| &m.topics)
+            .flat_map(|t| &t.partitions)
+            .for_each(|p| add(p.error_code)),
+        // Fetch is counted from its own reply (`of_fetch`); every other API the dispatch point
+        // serves has an arm above.
         _ => {}
     }
     out

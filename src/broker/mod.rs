@@ -238,8 +238,10 @@ impl Node {
     pub async fn handle_frame(&self, frame: Bytes, client: &ClientInfo) -> Outcome {
         let Some(prefix) = FramePrefix::peek(&frame) else {
             tracing::warn!(peer = %client.peer, len = frame.len(), "frame too short for a request header; closing");
+            self.cluster.metrics.rejected(None);
             return Outcome::Close;
         };
+        let started = std::time::Instant::now();
         match protocol::decode_request(frame) {
             Ok(req) => self.handle_request(req, prefix, client).await,
             Err(DecodeError::UnsupportedVersion {
@@ -248,6 +250,9 @@ impl Node {
             }) => {
                 tracing::info!(peer = %client.peer, version, "ApiVersions at an unknown version; answering v0 with UNSUPPORTED_VERSION");
                 let body = api_versions::response(ResponseError::UnsupportedVersion.code(), 0);
+                let metrics = &self.cluster.metrics;
+                metrics.request(ApiKey::ApiVersions, version, started.elapsed(), false);
+                metrics.errors(ApiKey::ApiVersions, &[body.error_code]);
                 match protocol::encode_api_versions_v0(prefix.correlation_id, &body) {
                     Ok(out) => Outcome::Respond(out.into()),
                     Err(_) => Outcome::Close,
@@ -255,6 +260,9 @@ impl Node {
             }
             Err(e) => {
                 tracing::warn!(peer = %client.peer, correlation_id = prefix.correlation_id, error = %e, "bad request; closing connection");
+                self.cluster
+                    .metrics
+                    .rejected(ApiKey::try_from(prefix.api_key).ok());
                 Outcome::Close
             }
         }

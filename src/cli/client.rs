@@ -185,24 +185,14 @@ impl Error {
     }
 }
 
-/// Kafka's name of an error: `TOPIC_ALREADY_EXISTS` from the crate's `TopicAlreadyExists`.
+/// Kafka's name of an error (`TOPIC_ALREADY_EXISTS`), as the metrics spell it.
 pub fn error_name(e: ResponseError) -> String {
-    if let ResponseError::Unknown(code) = e {
-        return format!("UNKNOWN_ERROR_CODE_{code}");
-    }
-    let mut out = String::new();
-    for (i, c) in format!("{e:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
+    crate::metrics::error_name(e.code())
 }
 
 /// The API's name for messages.
 fn api_name(key: i16) -> String {
-    ApiKey::try_from(key).map_or_else(|_| format!("API {key}"), |k| format!("{k:?}"))
+    crate::metrics::api_name(key)
 }
 
 /// The versions of each API the commands are written for (and tested at), before the

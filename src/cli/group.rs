@@ -163,7 +163,8 @@ fn describe(c: &mut Client, out: &mut Out, f: Format, group: &str) -> Result<(),
     }
     let rows = offset_rows(c, &info, &committed)?;
     let lag = |r: &OffsetRow<'_>| match (r.committed, r.end) {
-        (Some(c), Some(e)) => Some((e - c).max(0)),
+        // As kafka-consumer-groups: not clamped (a commit past the end shows negative lag).
+        (Some(c), Some(e)) => Some(e - c),
         _ => None,
     };
     match f {

@@ -12,8 +12,10 @@
 //! gregor group reset-offsets billing --topic orders --to-earliest --execute
 //! ```
 //!
-//! A leaf: besides the `kafka-protocol` crate it uses only [`crate::record`] (the batch builder
-//! for Produce, the batch framing and record reader for Fetch), nothing of the broker.
+//! Nothing of the broker: besides the `kafka-protocol` crate it uses [`crate::record`] (the batch
+//! builder for Produce, the batch framing and record reader for Fetch), [`crate::metrics`]'
+//! names of APIs and errors, and [`crate::group::records`]' decoding of a classic consumer's
+//! assignment.
 
 pub mod client;
 mod consume;

@@ -156,7 +156,8 @@ fn partitions(c: &Cluster, d: &Described) -> Vec<Value> {
                 "target_owner": if d.listing.group_type == "consumer" { owner(&tp, true) } else { None },
                 "committed": committed,
                 "end_offset": end,
-                "lag": committed.map(|o| (end - o).max(0)),
+                // As kafka-consumer-groups: not clamped.
+                "lag": committed.map(|o| end - o),
             }));
         }
     }

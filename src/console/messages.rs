@@ -5,17 +5,19 @@
 //! reads and decodes them without it. A call decodes at most [`SCAN_LIMIT`] records and
 //! returns at most [`MAX_LIMIT`]; nothing past the high watermark is shown.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{blocking, bytes_field, decode_field, Answer, ApiError};
+use super::{blocking, decode_field, field_json, Answer, ApiError, FIELD_LIMIT};
 use crate::cluster::Cluster;
+use crate::log::LogError;
 use crate::record::batch::check_batch;
 use crate::record::builder::{simple_batch, RecordFields};
 use crate::record::partitioner::partition_for_key;
@@ -27,12 +29,19 @@ use crate::topics::Partition;
 const DEFAULT_LIMIT: usize = 50;
 /// At most this many messages per answer.
 const MAX_LIMIT: usize = 500;
-/// At most this many records decoded per call (a search over a big topic says `more`).
+/// At most this many records (and log reads) decoded per call, shared fairly between the
+/// partitions read (each gets at least [`SCAN_FLOOR`]); a search that stops there says `more`.
 const SCAN_LIMIT: usize = 100_000;
+/// Each partition's least share of [`SCAN_LIMIT`].
+const SCAN_FLOOR: usize = 1_000;
+/// At most this many bytes of fields kept per call.
+const KEPT_LIMIT: usize = 16 * 1024 * 1024;
 /// Bytes located per log read.
 const READ_BYTES: usize = 1024 * 1024;
-/// Offsets stepped back per window when reading newest-first.
+/// Offsets stepped back per window when searching newest-first (doubled after a window with
+/// no match, up to [`MAX_WINDOW`]).
 const WINDOW: i64 = 1_000;
+const MAX_WINDOW: i64 = 1 << 20;
 
 /// The query string.
 #[derive(Debug, Deserialize)]
@@ -46,7 +55,28 @@ pub(super) struct Browse {
     q: Option<String>,
 }
 
-/// One decoded record.
+/// A field as kept: at most [`FIELD_LIMIT`] bytes of it, and its whole size.
+#[derive(Debug)]
+struct Field {
+    shown: Vec<u8>,
+    size: usize,
+}
+
+impl Field {
+    fn cut(b: &[u8]) -> Field {
+        Field {
+            shown: b[..b.len().min(FIELD_LIMIT)].to_vec(),
+            size: b.len(),
+        }
+    }
+
+    fn json(f: &Option<Field>) -> Value {
+        f.as_ref()
+            .map_or(Value::Null, |f| field_json(&f.shown, f.size))
+    }
+}
+
+/// One decoded record, its fields cut to what is shown.
 #[derive(Debug)]
 struct Message {
     partition: i32,
@@ -54,84 +84,121 @@ struct Message {
     timestamp: i64,
     log_append_time: bool,
     transactional: bool,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    key: Option<Field>,
+    value: Option<Field>,
+    headers: Vec<(String, Option<Field>)>,
 }
 
 impl Message {
-    fn matches(&self, q: &[u8]) -> bool {
-        if q.is_empty() {
-            return true;
-        }
-        let has = |b: &[u8]| b.windows(q.len()).any(|w| w == q);
-        self.key.as_deref().is_some_and(has)
-            || self.value.as_deref().is_some_and(has)
-            || self
+    /// Bytes kept for this message, for the per-call memory bound.
+    fn kept(&self) -> usize {
+        let f = |x: &Option<Field>| x.as_ref().map_or(0, |f| f.shown.len());
+        64 + f(&self.key)
+            + f(&self.value)
+            + self
                 .headers
                 .iter()
-                .any(|(k, v)| has(k) || v.as_deref().is_some_and(has))
+                .map(|(k, v)| k.len() + f(v))
+                .sum::<usize>()
     }
 
     fn to_json(&self) -> Value {
         let headers: Vec<Value> = self
             .headers
             .iter()
-            .map(|(k, v)| {
-                json!({"key": String::from_utf8_lossy(k), "value": bytes_field(v.as_deref())})
-            })
+            .map(|(k, v)| json!({"key": k, "value": Field::json(v)}))
             .collect();
         json!({
             "partition": self.partition,
             "offset": self.offset,
             "timestamp": self.timestamp,
             "timestamp_type": if self.log_append_time { "log_append" } else { "create" },
-            "key": bytes_field(self.key.as_deref()),
-            "value": bytes_field(self.value.as_deref()),
+            "key": Field::json(&self.key),
+            "value": Field::json(&self.value),
             "headers": headers,
             "transactional": self.transactional,
         })
     }
 }
 
-/// A scan's shared budget of decoded records.
-struct Budget {
-    left: usize,
-    exhausted: bool,
+/// Whether a record read with [`Want::Data`] contains `q` in its key, value, or a header's key
+/// or value (the whole fields, not the cut ones). An empty `q` matches everything.
+fn matches(r: &RecordReader<'_>, q: &[u8]) -> bool {
+    if q.is_empty() {
+        return true;
+    }
+    let has = |b: &[u8]| b.windows(q.len()).any(|w| w == q);
+    r.key().is_some_and(has)
+        || r.value().is_some_and(has)
+        || r.headers().any(|(k, v)| has(k) || v.is_some_and(has))
 }
 
-/// Reads the records of `p` in `[from, to)` in offset order, calling `f` for each until it
-/// returns false. Returns the offset after the last record passed to `f` (or where the read
-/// stopped).
+/// What one call may still spend: records and batches decoded in this partition, and bytes
+/// kept over the whole call.
+struct Budget {
+    left: usize,
+    kept_left: usize,
+    exhausted: bool,
+    /// Records decoded (what the answer calls `scanned`).
+    records: usize,
+}
+
+impl Budget {
+    fn spend(&mut self) -> bool {
+        if self.left == 0 {
+            self.exhausted = true;
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+}
+
+fn unreadable(offset: i64, e: impl std::fmt::Display) -> ApiError {
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("the stored batch at offset {offset} cannot be read: {e}"),
+    )
+}
+
+/// Reads the records of `p` in `[from, to)` in offset order, calling `f` with each one that
+/// matches `q` until it returns false. Returns the offset after the last record looked at (or
+/// where the read stopped: the end, `f`'s refusal, or the budget).
 fn read_range(
     p: &Partition,
     from: i64,
     to: i64,
+    q: &[u8],
     budget: &mut Budget,
     mut f: impl FnMut(Message) -> bool,
 ) -> Result<i64, ApiError> {
     let mut pos = from;
     while pos < to {
-        if budget.left == 0 {
-            budget.exhausted = true;
+        // Each log read costs one, so a range of compaction gaps is bounded too.
+        if !budget.spend() {
             return Ok(pos);
         }
-        let slice = match p.log().read(pos, READ_BYTES) {
+        let read = p.log().read(pos, READ_BYTES);
+        let slice = match read {
             Ok(s) => s,
-            Err(e) => return Err(ApiError::bad(e.to_string())),
+            // Retention moved the log start since the offsets were read: go on from there.
+            Err(LogError::OffsetOutOfRange { .. }) => {
+                let start = p.log().log_start_offset();
+                if start <= pos {
+                    return Ok(pos);
+                }
+                pos = start;
+                continue;
+            }
+            Err(e) => return Err(unreadable(pos, e)),
         };
         if slice.is_empty() {
             return Ok(pos);
         }
-        let bytes = slice
-            .read_bytes()
-            .map_err(|e| ApiError(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let bytes = slice.read_bytes().map_err(|e| unreadable(pos, e))?;
         let mut at = 0;
-        let start = pos;
         while at < bytes.len() && pos < to {
-            let Ok(h) = check_batch(&bytes[at..], at) else {
-                break;
-            };
+            let h = check_batch(&bytes[at..], at).map_err(|e| unreadable(pos, e))?;
             let batch = &bytes[at..at + h.total_len()];
             at += h.total_len();
             if h.next_offset() <= pos {
@@ -142,10 +209,10 @@ fn read_range(
                 continue;
             }
             let mut r = RecordReader::new(batch, &h, DEFAULT_MAX_UNCOMPRESSED_BYTES)
-                .map_err(|e| ApiError::bad(e.to_string()))?;
+                .map_err(|e| unreadable(h.base_offset, e))?;
             while let Some(meta) = r
                 .next_record(Want::Data)
-                .map_err(|e| ApiError::bad(e.to_string()))?
+                .map_err(|e| unreadable(h.base_offset, e))?
             {
                 let offset = h.base_offset + i64::from(meta.offset_delta);
                 if offset < pos {
@@ -154,11 +221,14 @@ fn read_range(
                 if offset >= to {
                     return Ok(pos);
                 }
-                if budget.left == 0 {
-                    budget.exhausted = true;
+                if !budget.spend() {
                     return Ok(pos);
                 }
-                budget.left -= 1;
+                budget.records += 1;
+                pos = offset + 1;
+                if !matches(&r, q) {
+                    continue;
+                }
                 let log_append_time = h.timestamp_type_log_append();
                 let m = Message {
                     partition: p.index,
@@ -166,30 +236,82 @@ fn read_range(
                     timestamp: if log_append_time {
                         h.max_timestamp
                     } else {
-                        h.base_timestamp + meta.timestamp_delta
+                        h.base_timestamp.wrapping_add(meta.timestamp_delta)
                     },
                     log_append_time,
                     transactional: h.is_transactional(),
-                    key: r.key().map(<[u8]>::to_vec),
-                    value: r.value().map(<[u8]>::to_vec),
+                    key: r.key().map(Field::cut),
+                    value: r.value().map(Field::cut),
                     headers: r
                         .headers()
-                        .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+                        .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.map(Field::cut)))
                         .collect(),
                 };
-                pos = offset + 1;
+                let kept = m.kept();
+                if kept > budget.kept_left {
+                    budget.exhausted = true;
+                    return Ok(offset);
+                }
+                budget.kept_left -= kept;
                 if !f(m) {
                     return Ok(pos);
                 }
             }
             pos = pos.max(h.next_offset());
         }
-        if pos == start {
-            // Nothing decodable where the log says a batch starts: stop rather than spin.
-            return Ok(pos);
-        }
     }
     Ok(pos)
+}
+
+/// The last `limit` records of `p` matching `q` below `hw`, oldest first: windows stepping
+/// back from the high watermark. Without a search a window is what is still missing; with one
+/// it starts at [`WINDOW`] and doubles after a window without a match. A window the budget
+/// cut short is dropped whole, so what is returned has no hole.
+fn newest(
+    p: &Partition,
+    start: i64,
+    hw: i64,
+    limit: usize,
+    q: &[u8],
+    budget: &mut Budget,
+) -> Result<VecDeque<Message>, ApiError> {
+    let mut mine: VecDeque<Message> = VecDeque::new();
+    let mut end = hw;
+    let mut window = if q.is_empty() { limit as i64 } else { WINDOW };
+    while end > start && mine.len() < limit {
+        let begin = end.saturating_sub(window).max(start);
+        let mut got: VecDeque<Message> = VecDeque::new();
+        let kept_before = budget.kept_left;
+        let mut released = 0;
+        read_range(p, begin, end, q, budget, |m| {
+            got.push_back(m);
+            if got.len() > limit {
+                released += got.pop_front().map_or(0, |m| m.kept());
+            }
+            true
+        })?;
+        budget.kept_left += released;
+        if budget.exhausted {
+            budget.kept_left = kept_before;
+            break;
+        }
+        let found = !got.is_empty();
+        while let Some(m) = got.pop_back() {
+            if mine.len() == limit {
+                break;
+            }
+            mine.push_front(m);
+        }
+        end = begin;
+        window = if !found {
+            window.saturating_mul(2).min(MAX_WINDOW)
+        } else if q.is_empty() {
+            (limit - mine.len()).max(1) as i64
+        } else {
+            window
+        };
+    }
+    Ok(mine)
 }
 
 /// Per-partition positions `P:N,P:N`.
@@ -233,68 +355,58 @@ pub(super) async fn browse(
                 .ok_or_else(|| ApiError::not_found(format!("no partition {name}-{i}")))?],
             None => t.partitions(),
         };
-        let mut budget = Budget {
-            left: SCAN_LIMIT,
-            exhausted: false,
-        };
+        let share = (SCAN_LIMIT / parts.len().max(1)).max(SCAN_FLOOR);
+        let (mut scanned, mut more, mut kept_left) = (0, false, KEPT_LIMIT);
         let mut found: Vec<Message> = Vec::new();
         let mut next = BTreeMap::new();
         for p in &parts {
+            let mut budget = Budget {
+                left: share,
+                kept_left,
+                exhausted: false,
+                records: 0,
+            };
             let o = super::topics::offsets(p);
             let (start, hw) = (o.log_start, o.high_watermark);
             if from == "newest" {
-                // Windows stepping back from the high watermark until `limit` matches.
-                let mut mine: Vec<Message> = Vec::new();
-                let mut end = hw;
-                while end > start && mine.len() < limit && !budget.exhausted {
-                    let begin = (end - WINDOW.max(limit as i64)).max(start);
-                    let mut window = Vec::new();
-                    read_range(p, begin, end, &mut budget, |m| {
-                        if m.matches(&needle) {
-                            window.push(m);
-                        }
-                        true
-                    })?;
-                    window.append(&mut mine);
-                    mine = window;
-                    end = begin;
-                }
-                let skip = mine.len().saturating_sub(limit);
-                found.extend(mine.into_iter().skip(skip));
+                found.extend(newest(p, start, hw, limit, &needle, &mut budget)?);
                 next.insert(p.index, hw);
-                continue;
-            }
-            let at = match from {
-                "oldest" | "earliest" => start,
-                "offset" => positions
-                    .as_ref()
-                    .and_then(|m| m.get(&p.index).copied())
-                    .or(q.offset)
-                    .ok_or_else(|| {
-                        ApiError::bad("from=offset needs offset=N or offsets=P:N,...")
-                    })?,
-                "timestamp" => {
-                    let ts = q
-                        .timestamp
-                        .ok_or_else(|| ApiError::bad("from=timestamp needs timestamp=MS"))?;
-                    p.log().offset_for_timestamp(ts).map_or(hw, |(off, _)| off)
+            } else {
+                let at = match from {
+                    "oldest" | "earliest" => start,
+                    "offset" => match (&positions, q.offset) {
+                        (Some(m), _) => m.get(&p.index).copied().unwrap_or(start),
+                        (None, Some(o)) => o,
+                        (None, None) => {
+                            return Err(ApiError::bad(
+                                "from=offset needs offset=N or offsets=P:N,...",
+                            ))
+                        }
+                    },
+                    "timestamp" => {
+                        let ts = q
+                            .timestamp
+                            .ok_or_else(|| ApiError::bad("from=timestamp needs timestamp=MS"))?;
+                        p.log().offset_for_timestamp(ts).map_or(hw, |(off, _)| off)
+                    }
+                    other => {
+                        return Err(ApiError::bad(format!(
+                            "from must be newest, oldest, offset or timestamp, not {other:?}"
+                        )))
+                    }
                 }
-                other => {
-                    return Err(ApiError::bad(format!(
-                        "from must be newest, oldest, offset or timestamp, not {other:?}"
-                    )))
-                }
-            }
-            .clamp(start, hw);
-            let mut taken = 0;
-            let stopped = read_range(p, at, hw, &mut budget, |m| {
-                if m.matches(&needle) {
+                .clamp(start, hw);
+                let mut taken = 0;
+                let stopped = read_range(p, at, hw, &needle, &mut budget, |m| {
                     found.push(m);
                     taken += 1;
-                }
-                taken < limit
-            })?;
-            next.insert(p.index, stopped);
+                    taken < limit
+                })?;
+                next.insert(p.index, stopped);
+            }
+            scanned += budget.records;
+            more |= budget.exhausted;
+            kept_left = budget.kept_left;
         }
         let newest = from == "newest";
         found.sort_by_key(|m| (m.timestamp, m.offset, m.partition));
@@ -302,14 +414,16 @@ pub(super) async fn browse(
             found.reverse();
         }
         if found.len() > limit {
+            let dropped = found.split_off(limit);
             if !newest {
-                // The first record left out of each partition is where that partition goes on.
-                for m in &found[limit..] {
+                // A partition goes on from its first record left out, and what it had after
+                // that goes too, so the next page neither skips nor repeats.
+                for m in &dropped {
                     let e = next.entry(m.partition).or_insert(m.offset);
                     *e = (*e).min(m.offset);
                 }
+                found.retain(|m| next.get(&m.partition).is_none_or(|&n| m.offset < n));
             }
-            found.truncate(limit);
         }
         let messages: Vec<Value> = found.iter().map(Message::to_json).collect();
         let next: BTreeMap<String, i64> =
@@ -317,8 +431,8 @@ pub(super) async fn browse(
         Ok(Json(json!({
             "messages": messages,
             "next": next,
-            "scanned": SCAN_LIMIT - budget.left,
-            "more": budget.exhausted,
+            "scanned": scanned,
+            "more": more,
         })))
     })
     .await
@@ -426,24 +540,5 @@ mod tests {
         assert_eq!(m.get(&2), Some(&7));
         assert!(parse_positions("0-5").is_err());
         assert!(parse_positions("x:5").is_err());
-    }
-
-    #[test]
-    fn search_covers_key_value_and_headers() {
-        let m = Message {
-            partition: 0,
-            offset: 0,
-            timestamp: 0,
-            log_append_time: false,
-            transactional: false,
-            key: Some(b"order-7".to_vec()),
-            value: None,
-            headers: vec![(b"trace-id".to_vec(), Some(b"abc".to_vec()))],
-        };
-        assert!(m.matches(b"der-7"));
-        assert!(m.matches(b"trace"));
-        assert!(m.matches(b"abc"));
-        assert!(!m.matches(b"zzz"));
-        assert!(m.matches(b""));
     }
 }

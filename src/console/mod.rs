@@ -132,24 +132,29 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// A bytes field as the API shows it (see `API.md`).
+#[cfg(test)]
 fn bytes_field(b: Option<&[u8]>) -> Value {
-    let Some(b) = b else {
-        return Value::Null;
-    };
-    let shown = &b[..b.len().min(FIELD_LIMIT)];
+    b.map_or(Value::Null, |b| {
+        field_json(&b[..b.len().min(FIELD_LIMIT)], b.len())
+    })
+}
+
+/// `shown`, the first bytes (at most [`FIELD_LIMIT`]) of a field of `size` bytes, as the API
+/// shows it.
+fn field_json(shown: &[u8], size: usize) -> Value {
     // A cut may split a UTF-8 sequence: text up to the last whole character.
     let text = match std::str::from_utf8(shown) {
         Ok(t) => Some(t),
-        Err(e) if shown.len() < b.len() && e.error_len().is_none() => {
+        Err(e) if shown.len() < size && e.error_len().is_none() => {
             std::str::from_utf8(&shown[..e.valid_up_to()]).ok()
         }
         Err(_) => None,
     };
     json!({
-        "size": b.len(),
+        "size": size,
         "text": text,
         "base64": base64::engine::general_purpose::STANDARD.encode(shown),
-        "truncated": shown.len() < b.len(),
+        "truncated": shown.len() < size,
     })
 }
 

@@ -61,6 +61,23 @@ pub trait FrameHandler: Send + Sync + 'static {
     fn connection(&self, _opened: bool) {}
 }
 
+/// Tells the handler a connection opened, and that it closed when dropped (however the
+/// connection's task ends).
+struct OpenConnection<H: FrameHandler>(Arc<H>);
+
+impl<H: FrameHandler> OpenConnection<H> {
+    fn new(handler: Arc<H>) -> Self {
+        handler.connection(true);
+        OpenConnection(handler)
+    }
+}
+
+impl<H: FrameHandler> Drop for OpenConnection<H> {
+    fn drop(&mut self) {
+        self.0.connection(false);
+    }
+}
+
 /// Per-listener limits: connections, frame size, idle time, buffered request bytes.
 #[derive(Debug, Clone)]
 pub struct ServeLimits {
@@ -109,15 +126,15 @@ impl<H: FrameHandler> Listener<H> {
             let shutdown = self.notify_shutdown.subscribe();
             let done = self.shutdown_complete.clone();
             let limits = self.limits.clone();
-            handler.connection(true);
+            let open = OpenConnection::new(handler.clone());
             tokio::spawn(async move {
                 let span = tracing::debug_span!("connection", peer = %peer);
                 let _ = tracing::Instrument::instrument(
-                    connection::serve(socket, peer, handler.clone(), limits, shutdown),
+                    connection::serve(socket, peer, handler, limits, shutdown),
                     span,
                 )
                 .await;
-                handler.connection(false);
+                drop(open);
                 drop(done);
                 drop(permit);
             });

@@ -466,8 +466,15 @@ async function groupView (id) {
       const body = { topic: topic.value, to: to.value }
       if (parts.value.trim()) body.partitions = parts.value.split(',').map(s => Number(s.trim()))
       const v = value.value.trim()
-      if (to.value === 'offset') body.offset = Number(v)
-      if (to.value === 'timestamp') body.timestamp = /^\d+$/.test(v) ? Number(v) : Date.parse(v)
+      if (to.value === 'offset') {
+        if (!/^\d+$/.test(v)) throw new Error('Reset to an offset: give the offset (a number)')
+        body.offset = Number(v)
+      }
+      if (to.value === 'timestamp') {
+        body.timestamp = /^\d+$/.test(v) ? Number(v) : Date.parse(v)
+        if (!Number.isFinite(body.timestamp)) throw new Error('Reset to a timestamp: give milliseconds or a date')
+      }
+      if (!confirm(`Reset ${id}'s committed offsets on ${topic.value} to ${to.value}${v ? ' ' + v : ''}?`)) return
       const r = await api(`${path}/offsets`, 'POST', body)
       result.textContent = 'Reset: ' + r.offsets.map(o => `${o.topic}-${o.partition} → ${o.offset}`).join(', ')
       await refresh()
