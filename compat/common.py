@@ -10,6 +10,7 @@ from these lines; everything else a program prints (client logs) goes to a log f
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -173,13 +174,43 @@ def wait_until(cond, what, timeout=None, step=0.1, tick=None):
     raise Failed(f"timed out after {timeout or WAIT_S:.0f}s waiting for {what}")
 
 
-def main(client, scenarios):
-    """Parse arguments and run the chosen scenarios; scenarios maps name -> fn(bootstrap)."""
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Steps:
+    """Checks that do not depend on each other: each runs, the scenario fails naming all that
+    failed."""
+
+    def __init__(self):
+        self.passed, self.failed = [], []
+
+    @contextlib.contextmanager
+    def step(self, label):
+        try:
+            yield
+            self.passed.append(label)
+        except Failed as e:
+            log(f"STEP FAILED {label}: {e}")
+            self.failed.append(f"[{label}] {e}")
+
+    def result(self, summary):
+        if self.failed:
+            raise Failed(f"{len(self.failed)} of {len(self.failed) + len(self.passed)} steps "
+                         f"failed: " + "; ".join(self.failed)
+                         + (f" (passed: {', '.join(self.passed)})" if self.passed else ""))
+        return summary
+
+
+def main(client, scenarios, names=None):
+    """Parse arguments and run the chosen scenarios; scenarios maps name -> fn(bootstrap), and
+    `names` (default: the library scenarios) are those that may be asked for, in order."""
+    names = SCENARIOS if names is None else names
     ap = argparse.ArgumentParser(description=f"{client} compatibility scenarios")
     ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--scenario", default="all", choices=["all"] + SCENARIOS)
+    ap.add_argument("--scenario", default="all", choices=["all"] + list(names))
     args = ap.parse_args()
-    todo = SCENARIOS if args.scenario == "all" else [args.scenario]
+    todo = list(names) if args.scenario == "all" else [args.scenario]
     failed = False
     for s in todo:
         fn = scenarios.get(s)

@@ -21,26 +21,19 @@ The scenarios are this family's own:
 Independent checks inside a scenario all run, and a failing scenario names every failed step.
 """
 
-import argparse
-import contextlib
 import json
 import os
 import subprocess
-import sys
 import time
-import traceback
 
 from common import SCENARIOS as MATRIX_SCENARIOS
-from common import WAIT_S, Failed, NotApplicable, check, name, wait_until
+from common import WAIT_S, Failed, NotApplicable, Steps, check, log, name, wait_until
+from common import main as run_scenarios
 
 CLIENT = "gregor-cli"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("GREGOR_BIN") or os.path.join(ROOT, "target", "release", "gregor")
 TIMEOUT = 60  # per command
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 class Run:
@@ -87,30 +80,6 @@ def fails(b, *args, stdin=None):
     lines = r.err.strip().splitlines()
     check(len(lines) == 1, f"gregor {' '.join(args)[:100]}: stderr is not one line: {r.err!r}")
     return lines[0]
-
-
-class Steps:
-    """Checks that do not depend on each other: each runs, the scenario fails naming all that
-    failed."""
-
-    def __init__(self):
-        self.passed, self.failed = [], []
-
-    @contextlib.contextmanager
-    def step(self, label):
-        try:
-            yield
-            self.passed.append(label)
-        except Failed as e:
-            log(f"STEP FAILED {label}: {e}")
-            self.failed.append(f"[{label}] {e}")
-
-    def result(self, summary):
-        if self.failed:
-            raise Failed(f"{len(self.failed)} of {len(self.failed) + len(self.passed)} steps "
-                         f"failed: " + "; ".join(self.failed)
-                         + (f" (passed: {', '.join(self.passed)})" if self.passed else ""))
-        return summary
 
 
 def rows(text):
@@ -374,40 +343,19 @@ SCENARIOS = {
 }
 
 
+def needs_binary(fn):
+    """A scenario that first checks the gregor binary is there."""
+    def run(b):
+        if not os.access(BIN, os.X_OK):
+            raise Failed(f"no gregor binary at {BIN}: cargo build --release --bin gregor")
+        return fn(b)
+    return run
+
+
 def main():
-    """common.main's contract (one RESULT line per scenario, exit status) for this family's own
-    scenario names; the matrix's client-library scenarios answer n/a."""
-    ap = argparse.ArgumentParser(description="gregor command-line compatibility scenarios")
-    ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--scenario", default="all",
-                    choices=["all", *SCENARIOS, *[s for s in MATRIX_SCENARIOS if s not in SCENARIOS]])
-    args = ap.parse_args()
-    todo = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    failed = False
-    for s in todo:
-        t0 = time.time()
-        try:
-            if s not in SCENARIOS:
-                raise NotApplicable(f"the gregor-cli family runs its own scenarios: "
-                                    f"{', '.join(SCENARIOS)}")
-            if not os.access(BIN, os.X_OK):
-                raise Failed(f"no gregor binary at {BIN}: cargo build --release --bin gregor")
-            detail = SCENARIOS[s](args.bootstrap) or ""
-            result = "pass"
-        except NotApplicable as e:
-            result, detail = "na", str(e)
-        except Failed as e:
-            result, detail = "fail", str(e)
-            failed = True
-        except Exception as e:
-            traceback.print_exc(file=sys.stderr)
-            result, detail = "fail", f"{type(e).__name__}: {e}"
-            failed = True
-        detail = " ".join(str(detail).split())
-        print(f"RESULT {s} {result} {detail} ({time.time() - t0:.1f}s)", flush=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(1 if failed else 0)
+    """This family's own scenarios; the matrix's client-library scenarios answer n/a."""
+    run_scenarios("gregor command-line", {n: needs_binary(f) for n, f in SCENARIOS.items()},
+                  names=[*SCENARIOS, *[s for s in MATRIX_SCENARIOS if s not in SCENARIOS]])
 
 
 if __name__ == "__main__":

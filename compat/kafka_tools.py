@@ -36,7 +36,6 @@ console consumer prints its deprecation warning on stdout, into the records.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -49,7 +48,7 @@ import time
 import traceback
 
 from common import SCENARIOS as MATRIX_SCENARIOS
-from common import WAIT_S, Failed, NotApplicable, check, name
+from common import WAIT_S, Failed, NotApplicable, Steps, check, name
 
 CLIENT = "tools"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -185,30 +184,6 @@ def reap():
             + (f"\n  stderr:\n" + "\n".join("    " + l for l in err[-LOG_TAIL:].splitlines())
                if err.strip() else ""))
     CHILDREN.clear()
-
-
-class Steps:
-    """Checks that do not depend on each other: each runs, the scenario fails naming all that
-    failed."""
-
-    def __init__(self):
-        self.passed, self.failed = [], []
-
-    @contextlib.contextmanager
-    def step(self, label):
-        try:
-            yield
-            self.passed.append(label)
-        except Failed as e:
-            log(f"STEP FAILED {label}: {e}")
-            self.failed.append(f"[{label}] {e}")
-
-    def result(self, summary):
-        if self.failed:
-            raise Failed(f"{len(self.failed)} of {len(self.failed) + len(self.passed)} steps "
-                         f"failed: " + "; ".join(self.failed)
-                         + (f" (passed: {', '.join(self.passed)})" if self.passed else ""))
-        return summary
 
 
 # ---------------------------------------------------------------------------------------------

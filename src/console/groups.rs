@@ -340,8 +340,8 @@ pub(super) async fn reset_offsets(
     Ok(Json(json!({ "offsets": offsets })))
 }
 
-/// `GET /api/transactions`.
-pub(super) async fn transactions(State(c): State<Arc<Cluster>>) -> Answer {
+/// Every transactional id the coordinator knows, by id.
+pub(super) async fn all_transactions(c: &Cluster) -> Vec<crate::txn::TxnMetadata> {
     let mut list = c
         .txns
         .list(ListFilter {
@@ -351,6 +351,12 @@ pub(super) async fn transactions(State(c): State<Arc<Cluster>>) -> Answer {
         })
         .await;
     list.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+    list
+}
+
+/// `GET /api/transactions`.
+pub(super) async fn transactions(State(c): State<Arc<Cluster>>) -> Answer {
+    let list = all_transactions(&c).await;
     let out: Vec<Value> = list
         .into_iter()
         .map(|m| {

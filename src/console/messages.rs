@@ -341,10 +341,7 @@ pub(super) async fn browse(
     Query(q): Query<Browse>,
 ) -> Answer {
     blocking(move || {
-        let t = c
-            .topics
-            .get(&name)
-            .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))?;
+        let t = super::topics::topic(&c, &name)?;
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let needle = q.q.clone().unwrap_or_default().into_bytes();
         let from = q.from.as_deref().unwrap_or("newest");
@@ -466,10 +463,7 @@ pub(super) async fn produce(
     Json(req): Json<Produce>,
 ) -> Answer {
     blocking(move || {
-        let t = c
-            .topics
-            .get(&name)
-            .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))?;
+        let t = super::topics::topic(&c, &name)?;
         if t.internal {
             return Err(ApiError::bad(format!("{name} is an internal topic")));
         }

@@ -14,19 +14,11 @@ use axum::response::{IntoResponse, Response};
 use super::groups;
 use crate::cluster::Cluster;
 use crate::metrics::Exposition;
-use crate::txn::ListFilter;
 
 /// `GET /metrics`.
 pub(super) async fn scrape(State(c): State<Arc<Cluster>>) -> Response {
     let group_rows = groups::lag_rows(&c).await;
-    let txns = c
-        .txns
-        .list(ListFilter {
-            states: Vec::new(),
-            producer_ids: Vec::new(),
-            min_duration_ms: -1,
-        })
-        .await;
+    let txns = groups::all_transactions(&c).await;
     let cluster = c.clone();
     let text = tokio::task::spawn_blocking(move || {
         let c = cluster;

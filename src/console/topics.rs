@@ -62,7 +62,8 @@ fn summary(c: &Cluster, t: &Topic) -> Value {
     })
 }
 
-fn topic(c: &Cluster, name: &str) -> Result<Arc<Topic>, ApiError> {
+/// The topic `name`, or 404.
+pub(super) fn topic(c: &Cluster, name: &str) -> Result<Arc<Topic>, ApiError> {
     c.topics
         .get(name)
         .ok_or_else(|| ApiError::not_found(format!("no topic {name}")))
