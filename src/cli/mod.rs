@@ -14,9 +14,12 @@
 //!
 //! Nothing of the broker: besides the `kafka-protocol` crate it uses [`crate::record`] (the batch
 //! builder for Produce, the batch framing and record reader for Fetch), [`crate::metrics`]'
-//! names of APIs and errors, and [`crate::group::records`]' decoding of a classic consumer's
+//! names of APIs and errors, [`crate::ctl`]'s output format, and [`crate::group::records`]' decoding of a classic consumer's
 //! assignment.
 
+/// Output format: the same `--format table|json` as `gregor ctl` (JSON is one object per line
+/// for records).
+pub use crate::ctl::Format;
 pub mod client;
 mod consume;
 mod group;
@@ -27,7 +30,7 @@ mod topic;
 
 use std::io::{self, Write};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 pub use client::{Client, Error};
@@ -60,15 +63,6 @@ pub struct Connection {
     /// Output: a readable table, or JSON.
     #[arg(long, value_enum, default_value = "table", global = true)]
     pub format: Format,
-}
-
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Columns for people.
-    Table,
-    /// JSON (one object per line for records).
-    Json,
 }
 
 /// `gregor topic`.

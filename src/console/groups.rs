@@ -120,8 +120,37 @@ async fn described(c: &Cluster, listing: GroupListing) -> Result<Described, ApiE
     Ok(d)
 }
 
-/// One row per partition the group touches: owner, target owner, committed, end, lag.
-fn partitions(c: &Cluster, d: &Described) -> Vec<Value> {
+/// One partition the group touches: owner, target owner, committed, end, lag.
+struct PartitionRow {
+    topic: String,
+    partition: i32,
+    owner: Option<String>,
+    target_owner: Option<String>,
+    committed: Option<i64>,
+    end_offset: i64,
+}
+
+impl PartitionRow {
+    /// As kafka-consumer-groups: end minus committed, not clamped; none without a commit.
+    fn lag(&self) -> Option<i64> {
+        self.committed.map(|o| self.end_offset - o)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "topic": self.topic,
+            "partition": self.partition,
+            "owner": self.owner,
+            "target_owner": self.target_owner,
+            "committed": self.committed,
+            "end_offset": self.end_offset,
+            "lag": self.lag(),
+        })
+    }
+}
+
+/// One row per partition of every topic the group subscribes to, is assigned or committed.
+fn partitions(c: &Cluster, d: &Described) -> Vec<PartitionRow> {
     let mut topics: BTreeSet<String> = d.subscribed.clone();
     topics.extend(d.committed.keys().map(|(t, _)| t.clone()));
     for m in &d.members {
@@ -147,25 +176,23 @@ fn partitions(c: &Cluster, d: &Described) -> Vec<Value> {
         };
         for p in t.partitions() {
             let tp = (name.clone(), p.index);
-            let end = super::topics::offsets(&p).high_watermark;
-            let committed = d.committed.get(&tp).copied();
-            rows.push(json!({
-                "topic": name,
-                "partition": p.index,
-                "owner": owner(&tp, false),
-                "target_owner": if d.listing.group_type == "consumer" { owner(&tp, true) } else { None },
-                "committed": committed,
-                "end_offset": end,
-                // As kafka-consumer-groups: not clamped.
-                "lag": committed.map(|o| end - o),
-            }));
+            rows.push(PartitionRow {
+                owner: owner(&tp, false),
+                target_owner: (d.listing.group_type == "consumer")
+                    .then(|| owner(&tp, true))
+                    .flatten(),
+                committed: d.committed.get(&tp).copied(),
+                end_offset: super::topics::offsets(&p).high_watermark,
+                topic: name.clone(),
+                partition: p.index,
+            });
         }
     }
     rows
 }
 
-fn total_lag(rows: &[Value]) -> Option<i64> {
-    let lags: Vec<i64> = rows.iter().filter_map(|r| r["lag"].as_i64()).collect();
+fn total_lag(rows: &[PartitionRow]) -> Option<i64> {
+    let lags: Vec<i64> = rows.iter().filter_map(PartitionRow::lag).collect();
     (!lags.is_empty()).then(|| lags.iter().sum())
 }
 
@@ -195,7 +222,7 @@ pub(super) async fn list(State(c): State<Arc<Cluster>>) -> Answer {
             continue;
         };
         let rows = partitions(&c, &d);
-        let topics: BTreeSet<&str> = rows.iter().filter_map(|r| r["topic"].as_str()).collect();
+        let topics: BTreeSet<&str> = rows.iter().map(|r| r.topic.as_str()).collect();
         out.push(json!({
             "group_id": d.listing.group_id,
             "protocol": d.listing.group_type,
@@ -240,7 +267,7 @@ pub(super) async fn describe(State(c): State<Arc<Cluster>>, Path(group): Path<St
         "epoch": d.epoch,
         "lag": total_lag(&rows),
         "members": members,
-        "partitions": rows,
+        "partitions": rows.iter().map(PartitionRow::to_json).collect::<Vec<_>>(),
     })))
 }
 
@@ -395,15 +422,9 @@ pub(super) async fn lag_rows(c: &Cluster) -> Vec<GroupLag> {
             continue;
         };
         let partitions = partitions(c, &d)
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    r["topic"].as_str()?.to_string(),
-                    r["partition"].as_i64()? as i32,
-                    r["committed"].as_i64()?,
-                    r["lag"].as_i64()?,
-                ))
-            })
+            .into_iter()
+            .filter_map(|r| Some((r.committed?, r.lag()?, r)))
+            .map(|(committed, lag, r)| (r.topic, r.partition, committed, lag))
             .collect();
         out.push(GroupLag {
             group: d.listing.group_id,

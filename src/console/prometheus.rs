@@ -66,21 +66,17 @@ pub(super) async fn scrape(State(c): State<Arc<Cluster>>) -> Response {
                 partitions.push((t.name.clone(), p.index, super::topics::offsets(&p)));
             }
         }
-        for (name, help) in [
-            ("gregor_partition_log_start_offset", "A partition's log start offset."),
-            ("gregor_partition_high_watermark", "A partition's high watermark (its end offset for consumers)."),
-            ("gregor_partition_last_stable_offset", "A partition's last stable offset (read_committed consumers stop here)."),
-            ("gregor_partition_size_bytes", "Bytes of a partition's log segments on disk."),
-        ] {
+        type Pick = fn(&super::topics::Offsets) -> i64;
+        let gauges: [(&str, &str, Pick); 4] = [
+            ("gregor_partition_log_start_offset", "A partition's log start offset.", |o| o.log_start),
+            ("gregor_partition_high_watermark", "A partition's high watermark (its end offset for consumers).", |o| o.high_watermark),
+            ("gregor_partition_last_stable_offset", "A partition's last stable offset (read_committed consumers stop here).", |o| o.last_stable),
+            ("gregor_partition_size_bytes", "Bytes of a partition's log segments on disk.", |o| o.size_bytes as i64),
+        ];
+        for (name, help, pick) in gauges {
             out.family(name, help, "gauge");
             for (t, i, o) in &partitions {
-                let v = match name {
-                    "gregor_partition_log_start_offset" => o.log_start,
-                    "gregor_partition_high_watermark" => o.high_watermark,
-                    "gregor_partition_last_stable_offset" => o.last_stable,
-                    _ => o.size_bytes as i64,
-                };
-                out.sample_i64(name, &[("topic", t), ("partition", &i.to_string())], v);
+                out.sample_i64(name, &[("topic", t), ("partition", &i.to_string())], pick(o));
             }
         }
         out.family(
